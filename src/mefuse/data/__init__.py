@@ -1,0 +1,1 @@
+"""Clip tables, frame sources, dataset adapters and demo data."""

@@ -1,0 +1,26 @@
+"""Exceptions that carry a message meant for the user.
+
+Every error that a user can cause by what they give mefuse (a path, a file, a configuration)
+derives from :class:`MefuseError`, so that the CLI can print its message alone, without a
+traceback, and exit with status 2.
+"""
+
+
+class MefuseError(Exception):
+    """An error caused by the user's input; its message says what is wrong and how to fix it."""
+
+
+class DataError(MefuseError):
+    """A clip table, frame source or feature file is missing, malformed or inconsistent."""
+
+
+class ConfigError(MefuseError):
+    """A configuration value or file is invalid."""
+
+
+class StoreConfigMismatch(MefuseError):
+    """A feature store holds features made with another configuration."""
+
+
+class WeightsNotFound(MefuseError):
+    """A model's weights are not where the user said, nor in a hub cache."""

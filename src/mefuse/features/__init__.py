@@ -1,0 +1,1 @@
+"""Per-frame feature extractors, their registry, and the on-disk feature store."""

@@ -1,0 +1,133 @@
+"""The extractor protocol and registry (in the style of timm's ``register_model``).
+
+An extractor turns the face crops of one clip into a ``(frames, dim)`` float32 array. Clip-level
+(rather than frame-level) because several extractors need the clip's first frame: optical flow is
+measured from it, and the mesh is aligned to it. Models that profit from batching across clips
+override :meth:`Extractor.extract_clips`.
+
+Register an extractor with :func:`register_extractor` and build one with
+:func:`create_extractor`; ``mefuse extract --extractor NAME`` does exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from mefuse.errors import ConfigError
+
+Kind = Literal["appearance", "geometry"]
+
+
+class Extractor(ABC):
+    """Base class of all per-frame feature extractors.
+
+    Subclasses set :attr:`name` (the registry name) and :attr:`kind`, take their parameters as
+    keyword arguments in ``__init__``, and implement :meth:`extract_clip`. :meth:`params` and
+    :meth:`weights` go into the feature store's manifest, so a store records exactly what made
+    its features, and a rerun with other settings is refused.
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[Kind]
+    input_size: ClassVar[int | None] = None
+    """Square crop side the extractor wants, or ``None`` to take the crops as they come."""
+
+    @property
+    def key(self) -> str:
+        """The feature-store folder name; variants (a model size, a teacher) may extend it."""
+        return self.name
+
+    def params(self) -> dict[str, Any]:
+        """JSON-safe parameters that change the features (recorded in the manifest)."""
+        return {}
+
+    def weights(self) -> dict[str, Any] | None:
+        """``{"file": name, "sha256": hex}`` of the weights used, or ``None`` if weight-free."""
+        return None
+
+    @abstractmethod
+    def extract_clip(self, frames: np.ndarray) -> np.ndarray:
+        """Features of one clip.
+
+        ``frames`` is a ``(T, H, W, 3)`` uint8 RGB array of face crops (the same crop box for
+        every frame). Returns ``(T, dim)`` float32.
+        """
+
+    def extract_clips(self, clips: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Features of several clips; override to batch frames of many clips through a model."""
+        return [self.extract_clip(frames) for frames in clips]
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release native resources (MediaPipe graphs, GPU memory)."""
+
+
+_REGISTRY: dict[str, type[Extractor]] = {}
+
+
+def register_extractor(cls: type[Extractor]) -> type[Extractor]:
+    """Class decorator: make ``cls`` available as ``create_extractor(cls.name)``."""
+    name = cls.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"extractor {name!r} is registered twice")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _import_builtin_extractors() -> None:
+    """Import the modules whose classes register themselves; optional ones may be absent."""
+    import importlib
+
+    for module in BUILTIN_EXTRACTOR_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # A missing optional dependency (transformers, timm, mediapipe) only hides the
+            # extractors that need it; a missing mefuse module is a bug and must surface.
+            if exc.name and exc.name.startswith("mefuse"):
+                raise
+
+
+BUILTIN_EXTRACTOR_MODULES: list[str] = [
+    "mefuse.features.geometry.mesh3d",
+    "mefuse.features.appearance.flow",
+    "mefuse.features.appearance.foundation",
+    "mefuse.features.geometry.encoders",
+]
+"""Modules that define built-in extractors; each registers its classes on import."""
+
+
+def list_extractors() -> dict[str, type[Extractor]]:
+    """Registered extractors by name."""
+    _import_builtin_extractors()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def create_extractor(name: str, **params: Any) -> Extractor:
+    """Build the extractor registered as ``name`` with ``params``."""
+    registry = list_extractors()
+    if name not in registry:
+        raise ConfigError(
+            f"unknown extractor {name!r}; available: {', '.join(registry) or 'none'}"
+        )
+    try:
+        return registry[name](**params)
+    except TypeError as exc:
+        raise ConfigError(f"extractor {name!r}: {exc}") from exc
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (weights are often gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+ExtractorFactory = Callable[..., Extractor]

@@ -1,0 +1,1 @@
+"""Views, face detection, landmarks, crops and temporal sampling."""
