@@ -88,7 +88,7 @@ class ClipTable:
                 raise DataError(
                     f"{source}: class column {name!r} must hold 0 or 1 (or be empty for "
                     f"unlabelled clips); clip {frame['clip_id'].iloc[row]!r} has "
-                    f"{frame[name].iloc[row]!r}"
+                    f"{str(frame[name].iloc[row])!r}"
                 )
             frame[name] = values
         partial = frame[list(classes)].isna().any(axis=1) & frame[list(classes)].notna().any(axis=1)

@@ -20,7 +20,7 @@ import fcntl
 import json
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,15 +89,18 @@ class FeatureStore:
         """Clips with a feature file for ``key``."""
         return sorted(p.stem for p in self._folder(key).glob("*.npy"))
 
-    def load(self, key: str, clip_ids: Sequence[str]) -> list[np.ndarray]:
+    def load(
+        self, key: str, clip_ids: Sequence[str], expect_dim: tuple[int, str] | None = None
+    ) -> list[np.ndarray]:
         """Load and validate the features of ``clip_ids`` for one extractor.
 
         Raises :class:`DataError` naming the clip for a missing file, a file that is not a 2-D
-        float array, NaN or Inf values, or widths that differ between clips.
+        float array, NaN or Inf values, or widths that differ between clips. ``expect_dim``
+        (width, clip that had it) continues the width check across calls.
         """
         folder = self._folder(key)
         arrays: list[np.ndarray] = []
-        width: tuple[int, str] | None = None
+        width: tuple[int, str] | None = expect_dim
         missing = [c for c in clip_ids if not (folder / f"{c}.npy").is_file()]
         if missing:
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -301,10 +304,8 @@ def _describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     lines = []
     for field in CONFIG_FIELDS:
         if old.get(field) != new.get(field):
-            lines.append(f"  {field}: store has {old.get(field)!r}, this run uses {new.get(field)!r}")
+            lines.append(
+                f"  {field}: store has {old.get(field)!r}, this run uses {new.get(field)!r}"
+            )
     return "\n".join(lines)
 
-
-def iter_npy(folder: Path) -> Iterable[Path]:
-    """The ``.npy`` files of a folder, sorted by name."""
-    return sorted(folder.glob("*.npy"))

@@ -111,5 +111,7 @@ def as_rgb_uint8(frame: np.ndarray) -> np.ndarray:
     elif array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
     if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"expected an image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {frame.shape}")
+        raise ValueError(
+            f"expected an image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {frame.shape}"
+        )
     return array

@@ -1,0 +1,37 @@
+# mefuse: the two commands of the README, and a few more.
+#   make demo   set up .venv and run the real-face demo (extract + cross-validate)
+#   make test   set up .venv and run the test suite
+# Torch is pinned to the builds this project is tested with; timm needs torchvision, and
+# torch 2.14.1 + torchvision 0.29.1 is the pair that installs together here.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.mefuse-installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/mefuse demo --out demo_out
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+bench: setup
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo_out runs

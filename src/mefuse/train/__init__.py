@@ -1,0 +1,1 @@
+"""Training, protocols, metrics and cross-validation on cached features."""

@@ -1,0 +1,145 @@
+"""Validated configuration of a model, its training and a cross-validation run.
+
+Configuration is data: pydantic models with ``extra="forbid"``, so a misspelt key in a YAML file
+is an error that names the key instead of a silently ignored setting. Defaults are those of
+``configs/paper.yaml``, where each choice is justified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mefuse.errors import ConfigError
+
+Protocol = Literal["mskf", "subject-kfold", "loso"]
+Task = Literal["multilabel", "singlelabel"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """Architecture of the fusion classifier (see :class:`mefuse.model.FusionClassifier`)."""
+
+    frames: int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
+    dim: int = Field(128, ge=4, description="width of keys, values and pooled summaries")
+    queries: int = Field(4, ge=1, description="learnable queries per pool")
+    hidden: int = Field(128, ge=4, description="hidden width of the head")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout in the head")
+    feature_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout on input features")
+    position: bool = Field(False, description="learned temporal position embedding (beyond paper)")
+    motion: bool = Field(False, description="each frame minus the first as input (beyond paper)")
+
+
+class OptimConfig(_Strict):
+    """AdamW with linear warm-up and cosine decay over a fixed number of epochs."""
+
+    epochs: int = Field(60, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_epochs: int = Field(5, ge=0)
+    grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 disables clipping")
+    gate_lr_scale: float = Field(10.0, gt=0, description="learning-rate multiplier of the gate")
+
+
+class ThresholdConfig(_Strict):
+    """How probabilities become 0/1 decisions (multi-label only)."""
+
+    mode: Literal["fixed", "tuned"] = "fixed"
+    value: float = Field(0.5, gt=0, lt=1, description="the threshold when mode is fixed")
+    inner_fraction: float = Field(
+        0.25, gt=0, lt=1, description="share of training sequences held out to tune thresholds"
+    )
+
+
+class TrainConfig(_Strict):
+    """Everything needed to fit one model on features: modalities, strategy, model, optimiser."""
+
+    modalities: list[str] = Field(min_length=1)
+    strategy: Literal["single", "concat", "sum", "gated"] = "gated"
+    task: Task = "multilabel"
+    classes: list[str] | None = None
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    thresholds: ThresholdConfig = ThresholdConfig()
+    device: str = "cpu"
+
+    @field_validator("modalities")
+    @classmethod
+    def _unique_modalities(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"modalities must be unique, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _strategy_fits(self) -> TrainConfig:
+        if self.strategy == "single" and len(self.modalities) != 1:
+            raise ValueError(
+                f"strategy 'single' takes exactly one modality, got {len(self.modalities)}; "
+                "use concat, sum or gated to fuse several"
+            )
+        if self.task == "singlelabel" and self.thresholds.mode == "tuned":
+            raise ValueError("tuned thresholds apply to multilabel tasks only")
+        return self
+
+
+class CVConfig(TrainConfig):
+    """A cross-validation run: a :class:`TrainConfig` plus protocol, folds and seeds."""
+
+    protocol: Protocol = "mskf"
+    folds: int = Field(3, ge=2, description="folds for mskf and subject-kfold")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    level: Literal["sequence", "clip"] = Field(
+        "sequence", description="score sequences (views merged by per-class max) or clips"
+    )
+
+    def train_config(self) -> TrainConfig:
+        """The part of this configuration that fits one model."""
+        fields = set(TrainConfig.model_fields)
+        return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in fields})
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with a clear error for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, not {type(data).__name__}")
+    return data
+
+
+def build_config(model: type[_Strict], data: dict[str, Any], source: str = "configuration"):
+    """Validate ``data`` as ``model``; errors name each bad key and what was expected."""
+    try:
+        return model(**data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+            if error["type"] == "extra_forbidden":
+                lines.append(f"  {where}: unknown setting")
+            else:
+                lines.append(f"  {where}: {error['msg']}")
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines)) from None
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: ``override`` wins, nested sections merge key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,301 @@
+"""Cross-validation of one configuration on a feature store, with honest bookkeeping.
+
+For every seed the folds are drawn anew (seeded), a model is trained on each training part with
+a fixed recipe, and the test part is scored once. Nothing (epoch, threshold, model) is chosen on
+a test part. Scores:
+
+- per fold: macro-F1 (the paper's number) and per-class F1, at sequence level by default;
+- per seed, on the test predictions of all its folds pooled: UF1 and UAR;
+- summary: mean and standard deviation of fold macro-F1 over all folds and seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mefuse import __version__
+from mefuse.data.clips import ClipTable
+from mefuse.errors import DataError
+from mefuse.features.store import FeatureStore
+from mefuse.train.config import CVConfig
+from mefuse.train.data import load_modalities
+from mefuse.train.metrics import macro_f1, merge_views, per_class_f1, uar
+from mefuse.train.protocols import make_folds
+from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
+from mefuse.utils.atomic import atomic_open, write_json
+
+RESULTS = "results.json"
+PREDICTIONS = "predictions.csv"
+ATTENTION = "attention.npz"
+
+
+@dataclass
+class CVResult:
+    """Everything a cross-validation run measured; :meth:`write` puts it on disk."""
+
+    config: dict[str, Any]
+    classes: list[str]
+    folds: list[dict[str, Any]]
+    pooled: list[dict[str, Any]]
+    summary: dict[str, Any]
+    runtime_s: float
+    provenance: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None
+    attention: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "classes": self.classes,
+            "summary": self.summary,
+            "folds": self.folds,
+            "pooled": self.pooled,
+            "warnings": self.warnings,
+            "runtime_s": round(self.runtime_s, 3),
+            "provenance": self.provenance,
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``results.json``, ``predictions.csv`` and ``attention.npz`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.predictions is not None:
+            with atomic_open(out / PREDICTIONS, "w", encoding="utf-8", newline="") as handle:
+                self.predictions.to_csv(handle, index=False)
+        if self.attention:
+            with atomic_open(out / ATTENTION, "wb") as handle:
+                np.savez_compressed(handle, **self.attention)
+        write_json(out / RESULTS, self.to_dict())
+        return out / RESULTS
+
+    @classmethod
+    def read(cls, out_dir: str | Path) -> CVResult:
+        """Load a run written by :meth:`write` (predictions and attention when present)."""
+        out = Path(out_dir)
+        path = out / RESULTS if out.is_dir() else out
+        if not path.is_file():
+            raise DataError(f"{path} does not exist; run 'mefuse cv' first")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        predictions = None
+        if (path.parent / PREDICTIONS).is_file():
+            predictions = pd.read_csv(path.parent / PREDICTIONS,
+                                      dtype={"clip_id": str, "sequence_id": str, "subject": str})
+        attention = {}
+        if (path.parent / ATTENTION).is_file():
+            with np.load(path.parent / ATTENTION, allow_pickle=False) as archive:
+                attention = {k: archive[k] for k in archive.files}
+        return cls(data["config"], data["classes"], data["folds"], data["pooled"],
+                   data["summary"], data["runtime_s"], data["provenance"],
+                   data.get("warnings", []), predictions, attention)
+
+
+def run_cv(
+    store: str | Path | FeatureStore, clips: ClipTable, config: CVConfig, *, progress: bool = False
+) -> CVResult:
+    """Cross-validate ``config`` on the labelled clips of ``clips`` with features from ``store``."""
+    started = time.perf_counter()
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    if config.classes is not None and list(config.classes) != list(clips.classes):
+        clips = ClipTable.from_frame(clips.frame, config.classes)
+    run_warnings: list[str] = []
+    labelled = clips.labelled
+    if not labelled.all():
+        run_warnings.append(f"{int((~labelled).sum())} unlabelled clip(s) left out of "
+                            "cross-validation")
+        clips = clips.subset(labelled)
+    if len(clips) == 0:
+        raise DataError("the clip table has no labelled clip")
+    classes = list(clips.classes)
+    labels = clips.labels
+    if config.task == "singlelabel" and (labels.sum(axis=1) != 1).any():
+        bad = clips.clip_ids[int(np.flatnonzero(labels.sum(axis=1) != 1)[0])]
+        raise DataError(f"single-label cross-validation needs one class per clip; clip {bad!r} "
+                        "has another number. Use --task multilabel.")
+    data = load_modalities(store, clips.clip_ids, config.modalities, config.model.frames)
+    train_config = config.train_config()
+
+    fold_rows: list[dict[str, Any]] = []
+    pooled_rows: list[dict[str, Any]] = []
+    prediction_parts: list[pd.DataFrame] = []
+    attention: dict[str, np.ndarray] = {}
+    plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
+            for seed in config.seeds]
+    total = sum(len(folds) for _, folds in plan)
+    with _Progress(progress, total) as advance:
+        for seed, folds in plan:
+            seed_parts = []
+            for fold in folds:
+                _check_disjoint(clips, fold, config.protocol)
+                context = f"training part of seed {seed}, fold {fold.index}"
+                estimator = FusionEstimator(train_config, seed=seed * 1000 + fold.index)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", EmptyClassWarning)
+                    estimator.fit(data.take(fold.train), labels[fold.train],
+                                  sequence_ids=clips.frame["sequence_id"].iloc[fold.train],
+                                  classes=classes, context=context)
+                run_warnings.extend(str(w.message) for w in caught
+                                    if issubclass(w.category, EmptyClassWarning))
+                test_data = data.take(fold.test)
+                probabilities, pools = estimator._forward(test_data)
+                for name, pool in zip(_pool_names(config), pools, strict=True):
+                    attention[f"seed{seed}/fold{fold.index}/{name}"] = pool.astype(np.float32)
+                attention[f"seed{seed}/fold{fold.index}/clip_ids"] = np.array(
+                    test_data.clip_ids)
+                part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
+                                         estimator, seed, fold.index)
+                seed_parts.append(part)
+                y_true, y_pred = _scored(part, classes, config.level)
+                fold_rows.append({
+                    "seed": seed,
+                    "fold": fold.index,
+                    "macro_f1": macro_f1(y_true, y_pred),
+                    "per_class_f1": per_class_f1(y_true, y_pred, classes),
+                    "gate": estimator.gate_weights(),
+                    "thresholds": [float(t) for t in estimator.thresholds],
+                    "n_train_clips": len(fold.train),
+                    "n_test_clips": len(fold.test),
+                    "n_test_units": len(y_true),
+                    "test_subjects": sorted(clips.frame["subject"].iloc[fold.test].unique()),
+                })
+                advance(f"seed {seed} fold {fold.index}: macro-F1 {fold_rows[-1]['macro_f1']:.3f}")
+            seed_frame = pd.concat(seed_parts, ignore_index=True)
+            prediction_parts.append(seed_frame)
+            y_true, y_pred = _scored(seed_frame, classes, config.level)
+            pooled_rows.append({
+                "seed": seed,
+                "uf1": macro_f1(y_true, y_pred),
+                "uar": uar(y_true, y_pred),
+                "per_class_f1": per_class_f1(y_true, y_pred, classes),
+            })
+    fold_f1 = np.array([r["macro_f1"] for r in fold_rows])
+    seed_means = [np.mean([r["macro_f1"] for r in fold_rows if r["seed"] == s])
+                  for s in config.seeds]
+    gate_names = list(fold_rows[0]["gate"])
+    summary = {
+        "macro_f1_mean": float(fold_f1.mean()),
+        "macro_f1_std": float(fold_f1.std(ddof=0)),
+        "macro_f1_var": float(fold_f1.var(ddof=0)),
+        "macro_f1_seed_std": float(np.std(seed_means)),
+        "uf1_mean": float(np.mean([r["uf1"] for r in pooled_rows])),
+        "uf1_std": float(np.std([r["uf1"] for r in pooled_rows])),
+        "uar_mean": float(np.mean([r["uar"] for r in pooled_rows])),
+        "uar_std": float(np.std([r["uar"] for r in pooled_rows])),
+        "per_class_f1_mean": {c: float(np.mean([r["per_class_f1"][c] for r in fold_rows]))
+                              for c in classes},
+        "gate_mean": {g: float(np.mean([r["gate"][g] for r in fold_rows])) for g in gate_names},
+        "n_clips": len(clips),
+        "n_sequences": int(clips.frame["sequence_id"].nunique()),
+        "n_subjects": int(clips.frame["subject"].nunique()),
+        "n_runs": len(fold_rows),
+    }
+    provenance = {
+        "store": str(store.root.resolve()),
+        "extractors": {m: {k: v for k, v in store.info(m).manifest.items() if k != "clips"}
+                       for m in config.modalities},
+        "mefuse_version": __version__,
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    return CVResult(
+        config=config.model_dump(mode="json"),
+        classes=classes,
+        folds=fold_rows,
+        pooled=pooled_rows,
+        summary=summary,
+        runtime_s=time.perf_counter() - started,
+        provenance=provenance,
+        warnings=list(dict.fromkeys(run_warnings)),
+        predictions=pd.concat(prediction_parts, ignore_index=True),
+        attention=attention,
+    )
+
+
+def _pool_names(config: CVConfig) -> list[str]:
+    return ["+".join(config.modalities)] if config.strategy == "concat" else list(
+        config.modalities)
+
+
+def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.ndarray,
+                      labels: np.ndarray, estimator: FusionEstimator, seed: int, fold: int
+                      ) -> pd.DataFrame:
+    rows = clips.frame.iloc[index][["clip_id", "sequence_id", "view", "subject"]].reset_index(
+        drop=True)
+    rows.insert(0, "fold", fold)
+    rows.insert(0, "seed", seed)
+    decisions = estimator.decide(probabilities)
+    for c, name in enumerate(estimator.classes):
+        rows[f"p_{name}"] = probabilities[:, c]
+        rows[f"y_{name}"] = labels[:, c]
+        rows[f"pred_{name}"] = decisions[:, c]
+        rows[f"t_{name}"] = float(estimator.thresholds[c])
+    return rows
+
+
+def _scored(frame: pd.DataFrame, classes: list[str], level: str) -> tuple[np.ndarray, np.ndarray]:
+    """True labels and decisions as 0/1 matrices, at clip or sequence level.
+
+    At sequence level the views are merged per class by the maximum of their decisions (an OR,
+    identical to thresholding the maximum probability). Indicator matrices serve single-label
+    tasks too: their macro-F1 and macro recall equal the multi-class UF1 and UAR.
+    """
+    y = frame[[f"y_{c}" for c in classes]].to_numpy()
+    pred = frame[[f"pred_{c}" for c in classes]].to_numpy()
+    if level == "sequence":
+        _, pred, y = merge_views(frame, pred.astype(float), y)
+    return y.astype(np.int64), pred.astype(np.int64)
+
+
+def _check_disjoint(clips: ClipTable, fold: Any, protocol: str) -> None:
+    """A last guard against leakage: no sequence (and, for subject protocols, no subject) may
+    be on both sides of a fold."""
+    frame = clips.frame
+    train_seq = set(frame["sequence_id"].iloc[fold.train])
+    test_seq = set(frame["sequence_id"].iloc[fold.test])
+    if train_seq & test_seq:
+        raise AssertionError(f"sequence leak in fold {fold.index}: {sorted(train_seq & test_seq)}")
+    if protocol in ("subject-kfold", "loso"):
+        shared = set(frame["subject"].iloc[fold.train]) & set(frame["subject"].iloc[fold.test])
+        if shared:
+            raise AssertionError(f"subject leak in fold {fold.index}: {sorted(shared)}")
+
+
+class _Progress:
+    """A rich progress bar over folds, or nothing."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda message: None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(TextColumn("[bold]cv[/bold]"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("{task.description}"),
+                             transient=False)
+        self._bar.__enter__()
+        task = self._bar.add_task("", total=self.total)
+        return lambda message: self._bar.update(task, advance=1, description=message)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,100 @@
+"""Fit on a whole store and score new clips: the plumbing behind ``mefuse train`` and
+``mefuse predict`` (and the challenge submission)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mefuse.data.clips import ClipTable
+from mefuse.errors import DataError
+from mefuse.features.store import CONFIG_FIELDS, FeatureStore
+from mefuse.train.config import TrainConfig
+from mefuse.train.data import load_modalities
+from mefuse.train.metrics import merge_views
+from mefuse.train.trainer import FusionEstimator
+
+
+def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed: int = 0
+                 ) -> FusionEstimator:
+    """Train on every labelled clip of ``clips``; record the extractors' provenance."""
+    store = FeatureStore(store)
+    labelled = clips.subset(clips.labelled)
+    if len(labelled) == 0:
+        raise DataError("the clip table has no labelled clip to train on")
+    data = load_modalities(store, labelled.clip_ids, config.modalities, config.model.frames)
+    estimator = FusionEstimator(config, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"],
+                      classes=list(labelled.classes), context="training data")
+    estimator.provenance = {
+        "extractors": {m: {f: store.info(m).manifest.get(f) for f in CONFIG_FIELDS}
+                       for m in config.modalities},
+        "n_clips": len(labelled),
+    }
+    return estimator
+
+
+def predict_store(model: str | Path | FusionEstimator, store: str | Path,
+                  clips: str | Path | ClipTable | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-clip and per-sequence probabilities and decisions for the clips of a store.
+
+    Refuses a store whose extractors were configured differently from the training store's
+    (features of another model or crop would be scored as if they were the same).
+    """
+    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    store = FeatureStore(store)
+    config = estimator.config
+    for name in config.modalities:
+        trained = estimator.provenance.get("extractors", {}).get(name)
+        current = {f: store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
+        if trained is not None and trained != current:
+            raise DataError(
+                f"extractor {name!r} in {store.root} was configured differently from the one "
+                f"the model was trained on:\n  trained: {trained}\n  store:   {current}"
+            )
+    table = _clip_table(store, clips, estimator)
+    data = load_modalities(store, table.clip_ids, config.modalities, config.model.frames)
+    probabilities = estimator.predict_proba(data)
+    decisions = estimator.decide(probabilities)
+    clip_frame = table.frame[["clip_id", "sequence_id", "view", "subject"]].copy()
+    for c, name in enumerate(estimator.classes):
+        clip_frame[f"p_{name}"] = probabilities[:, c]
+    for c, name in enumerate(estimator.classes):
+        clip_frame[name] = decisions[:, c]
+    sequences, merged_p, merged_d = merge_views(clip_frame, probabilities, decisions)
+    sequence_frame = pd.DataFrame({"sequence_id": sequences})
+    for c, name in enumerate(estimator.classes):
+        sequence_frame[f"p_{name}"] = merged_p[:, c]
+    for c, name in enumerate(estimator.classes):
+        sequence_frame[name] = merged_d[:, c].astype(np.int64)
+    return clip_frame, sequence_frame
+
+
+def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
+                estimator: FusionEstimator) -> ClipTable:
+    if isinstance(clips, ClipTable):
+        return clips
+    path = Path(clips) if clips is not None else store.root / "clips.csv"
+    if path.is_file():
+        frame = pd.read_csv(path, dtype={"clip_id": str, "sequence_id": str, "view": str,
+                                         "subject": str})
+        for name in estimator.classes:  # test clips have no labels: add empty columns
+            if name not in frame.columns:
+                frame[name] = np.nan
+        return ClipTable.from_frame(frame, estimator.classes, source=str(path))
+    if clips is not None:
+        raise DataError(f"clip table {path} does not exist")
+    common = set.intersection(*(set(store.clip_ids(m)) for m in estimator.config.modalities))
+    if not common:
+        raise DataError(f"no clip in {store.root} has all of {estimator.config.modalities}")
+    ids = sorted(common)
+    frame = pd.DataFrame({"clip_id": ids, "sequence_id": ids, "view": "full", "subject": "?"})
+    for name in estimator.classes:
+        frame[name] = np.nan
+    return ClipTable.from_frame(frame, estimator.classes, source=str(store.root))

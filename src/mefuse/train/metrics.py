@@ -1,0 +1,54 @@
+"""Scores, all from scikit-learn.
+
+- per fold: macro-F1 over classes (the paper's number) and per-class F1;
+- pooled over the folds of one seed: UF1 (unweighted, i.e. macro, F1) and UAR (unweighted
+  average recall), as the MEGC protocols compute them on predictions pooled across folds;
+- sequence level: the views of a sequence are merged per class by the maximum of their
+  probabilities (for 0/1 decisions, an OR), before thresholds are applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score, recall_score
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean over classes of per-class F1 (a class with no true and no predicted positive
+    scores 0, so an absent class never inflates the mean)."""
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def per_class_f1(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
+) -> dict[str, float]:
+    """F1 of each class (columns of 0/1 matrices), keyed by class name."""
+    scores = f1_score(y_true, y_pred, average=None, zero_division=0)
+    return {c: float(s) for c, s in zip(classes, np.atleast_1d(scores), strict=True)}
+
+
+def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Unweighted average recall: the mean of per-class recalls."""
+    return float(recall_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def merge_views(
+    frame: pd.DataFrame, probabilities: np.ndarray, labels: np.ndarray
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Merge the clips (views) of each sequence: per-class max of probabilities and labels.
+
+    ``frame`` has a ``sequence_id`` column aligned with the rows of ``probabilities`` and
+    ``labels``. Returns the sequence ids (first-appearance order) and the merged arrays.
+    """
+    sequences = frame["sequence_id"].to_numpy()
+    order = pd.unique(sequences)
+    position = {s: i for i, s in enumerate(order)}
+    rows = np.array([position[s] for s in sequences])
+    merged_p = np.full((len(order), probabilities.shape[1]), -np.inf)
+    merged_y = np.zeros((len(order), labels.shape[1]), dtype=labels.dtype)
+    np.maximum.at(merged_p, rows, probabilities)
+    np.maximum.at(merged_y, rows, labels)
+    return pd.Series(order, name="sequence_id"), merged_p, merged_y

@@ -1,0 +1,87 @@
+"""Cross-validation protocols, defined on sequences so that the views of one sequence always
+fall in the same fold (a left and a right half of one clip are not independent samples).
+
+- ``mskf``: the paper's ``MultilabelStratifiedKFold`` (``iterative-stratification``), 3 folds by
+  default, shuffled with the run's seed. It stratifies labels only, so one subject's sequences
+  can be in train and test at once; scores under it are optimistic for unseen people.
+- ``subject-kfold``: subject-disjoint folds, label-stratified as far as the subjects allow
+  (scikit-learn's ``StratifiedGroupKFold`` on the label powerset, so multi-label combinations are
+  spread too).
+- ``loso``: leave one subject out (scikit-learn's ``LeaveOneGroupOut``), the field's standard.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
+
+from mefuse.data.clips import ClipTable
+from mefuse.errors import ConfigError, DataError
+
+PROTOCOLS: tuple[str, ...] = ("mskf", "subject-kfold", "loso")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Clip positions (into the clip table) of one fold's training and test parts."""
+
+    index: int
+    train: np.ndarray
+    test: np.ndarray
+
+
+def sequence_folds(
+    sequences: pd.DataFrame, classes: list[str] | tuple[str, ...], protocol: str, folds: int,
+    seed: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test positions into ``sequences`` (one row per sequence) for each fold."""
+    labels = sequences[list(classes)].to_numpy(dtype=np.int64)
+    subjects = sequences["subject"].to_numpy()
+    n_subjects = len(np.unique(subjects))
+    if protocol == "mskf":
+        if folds > len(sequences):
+            raise DataError(f"mskf with {folds} folds needs at least {folds} sequences")
+        splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return [(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
+    if protocol == "subject-kfold":
+        if n_subjects < folds:
+            raise DataError(
+                f"subject-kfold with {folds} folds needs at least {folds} subjects, "
+                f"the data has {n_subjects}"
+            )
+        powerset = np.unique(labels, axis=0, return_inverse=True)[1].ravel()
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # sklearn warns when a label combination has fewer members than folds; with
+            # multi-label powersets that is the normal case, and stratification degrades softly.
+            warnings.simplefilter("ignore", UserWarning)
+            return [(tr, te) for tr, te in splitter.split(labels, powerset, groups=subjects)]
+    if protocol == "loso":
+        if n_subjects < 2:
+            raise DataError("leave-one-subject-out needs at least two subjects")
+        return list(LeaveOneGroupOut().split(labels, groups=subjects))
+    raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+
+
+def make_folds(clips: ClipTable, protocol: str, folds: int, seed: int) -> list[Fold]:
+    """Folds over the clips of a (labelled) clip table, built on its sequences."""
+    sequences = clips.sequences()
+    splits = sequence_folds(sequences, clips.classes, protocol, folds, seed)
+    sequence_of_clip = clips.frame["sequence_id"].to_numpy()
+    out = []
+    for index, (train_seq, test_seq) in enumerate(splits):
+        train_ids = set(sequences["sequence_id"].iloc[train_seq])
+        test_ids = set(sequences["sequence_id"].iloc[test_seq])
+        out.append(
+            Fold(
+                index,
+                np.flatnonzero([s in train_ids for s in sequence_of_clip]),
+                np.flatnonzero([s in test_ids for s in sequence_of_clip]),
+            )
+        )
+    return out

@@ -1,0 +1,64 @@
+"""Readable tables of cross-validation results for the terminal (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.table import Table
+
+from mefuse.train.cv import CVResult
+
+
+def result_table(result: CVResult, title: str | None = None) -> Table:
+    """Per-fold macro-F1, gate weights, and the summary row of one run."""
+    summary = result.summary
+    table = Table(title=title or _describe(result.config), title_justify="left")
+    table.add_column("seed", justify="right")
+    table.add_column("fold", justify="right")
+    table.add_column("macro-F1", justify="right", no_wrap=True, min_width=11)
+    for name in result.classes:
+        table.add_column(name[:5], justify="right")
+    table.add_column("gate " + "/".join(summary["gate_mean"]))
+    for row in result.folds:
+        table.add_row(
+            str(row["seed"]), str(row["fold"]), f"{row['macro_f1']:.3f}",
+            *(f"{row['per_class_f1'][c]:.2f}" for c in result.classes),
+            "/".join(f"{v:.2f}" for v in row["gate"].values()),
+        )
+    table.add_section()
+    table.add_row(
+        "", "mean", f"{summary['macro_f1_mean']:.3f}±{summary['macro_f1_std']:.3f}",
+        *(f"{summary['per_class_f1_mean'][c]:.2f}" for c in result.classes),
+        "/".join(f"{v:.2f}" for v in summary["gate_mean"].values()),
+    )
+    table.caption = (f"pooled UF1 {summary['uf1_mean']:.3f}  UAR {summary['uar_mean']:.3f}  "
+                     f"({summary['n_runs']} folds×seeds, {result.runtime_s:.1f} s)")
+    return table
+
+
+def comparison_table(results: Mapping[str, CVResult], title: str = "comparison") -> Table:
+    """One row per named run: macro-F1 mean ± std, variance, UF1, UAR, per-class F1, gate."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("run")
+    table.add_column("macro-F1", justify="right", no_wrap=True, min_width=11)
+    table.add_column("var", justify="right")
+    table.add_column("UF1", justify="right")
+    table.add_column("UAR", justify="right")
+    classes: list[str] = next(iter(results.values())).classes if results else []
+    for name in classes:
+        table.add_column(name[:5], justify="right")
+    table.add_column("gate")
+    for name, result in results.items():
+        s = result.summary
+        table.add_row(
+            name, f"{s['macro_f1_mean']:.3f}±{s['macro_f1_std']:.3f}",
+            f"{s['macro_f1_var']:.4f}", f"{s['uf1_mean']:.3f}", f"{s['uar_mean']:.3f}",
+            *(f"{s['per_class_f1_mean'][c]:.2f}" for c in classes),
+            " ".join(f"{k}={v:.2f}" for k, v in s["gate_mean"].items()),
+        )
+    return table
+
+
+def _describe(config: Mapping) -> str:
+    return (f"{config['strategy']} on {' + '.join(config['modalities'])}, "
+            f"{config['protocol']}, seeds {config['seeds']}")

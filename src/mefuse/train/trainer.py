@@ -1,0 +1,343 @@
+"""Fit the fusion classifier on stacked features, in the style of a scikit-learn estimator.
+
+``FusionEstimator(config, seed).fit(data, labels)`` trains for a fixed number of epochs (no
+early stopping: with no validation data of its own, any stopping rule would peek at the test
+fold); ``predict_proba`` and ``predict`` score new clips; ``save`` and ``load`` round-trip the
+whole fitted state (network, standardiser, thresholds, configuration) through a
+``weights_only`` checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+from torch import nn
+
+from mefuse import __version__
+from mefuse.errors import ConfigError, DataError
+from mefuse.model.fusion import FusionClassifier
+from mefuse.train.config import TrainConfig
+from mefuse.train.data import ModalityData, Standardiser
+from mefuse.train.metrics import merge_views
+from mefuse.utils.atomic import atomic_open
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
+class EmptyClassWarning(UserWarning):
+    """A class has no positive example in a training set: the model cannot learn it there."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means CUDA when available; anything else is checked to exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for, but CUDA is not available here")
+    return device
+
+
+class FusionEstimator:
+    """A fusion classifier with its training recipe, standardiser and decision thresholds."""
+
+    def __init__(self, config: TrainConfig, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+        self.classes: list[str] = list(config.classes or [])
+        self.network: FusionClassifier | None = None
+        self.standardiser = Standardiser()
+        self.thresholds: np.ndarray | None = None
+        self.provenance: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        data: ModalityData,
+        labels: np.ndarray,
+        *,
+        sequence_ids: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+        context: str = "training set",
+    ) -> FusionEstimator:
+        """Train on ``data`` with 0/1 ``labels`` (clips x classes).
+
+        ``sequence_ids`` (one per clip) keeps the views of a sequence together when an inner
+        split tunes thresholds, and lets the tuning score merged views as evaluation does.
+        ``context`` names the data in warnings (for example "seed 0, fold 2").
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        if classes is not None:
+            self.classes = list(classes)
+        if not self.classes:
+            self.classes = [f"class{i}" for i in range(labels.shape[1])]
+        self._check_labels(labels, context)
+        if data.names != list(self.config.modalities):
+            raise DataError(f"data holds {data.names}, the configuration asks for "
+                            f"{self.config.modalities}")
+        if self.config.thresholds.mode == "tuned":
+            self.thresholds = self._tune_thresholds(data, labels, sequence_ids, context)
+        else:
+            self.thresholds = np.full(labels.shape[1], self.config.thresholds.value)
+        self.standardiser.fit(data.arrays)
+        self.network = self._train(self.standardiser.transform(data.arrays), labels)
+        return self
+
+    def _check_labels(self, labels: np.ndarray, context: str) -> None:
+        if labels.ndim != 2 or labels.shape[1] != len(self.classes):
+            raise DataError(f"labels must be (clips, {len(self.classes)}), got {labels.shape}")
+        if self.config.task == "singlelabel":
+            counts = labels.sum(axis=1)
+            if (counts != 1).any():
+                row = int(np.flatnonzero(counts != 1)[0])
+                raise DataError(
+                    f"single-label training needs exactly one class per clip; clip {row} of "
+                    f"the {context} has {int(counts[row])}. Use --task multilabel."
+                )
+        for name, positives in zip(self.classes, labels.sum(axis=0), strict=True):
+            if positives == 0:
+                warnings.warn(
+                    f"class {name!r} has no positive clip in the {context}; the model cannot "
+                    "learn it there and will rarely predict it",
+                    EmptyClassWarning,
+                    stacklevel=3,
+                )
+
+    def _train(self, arrays: list[np.ndarray], labels: np.ndarray) -> FusionClassifier:
+        config, model_config, optim = self.config, self.config.model, self.config.optim
+        device = resolve_device(config.device)
+        torch.manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)
+        network = FusionClassifier(
+            [a.shape[-1] for a in arrays],
+            labels.shape[1],
+            strategy=config.strategy,
+            dim=model_config.dim,
+            num_queries=model_config.queries,
+            hidden=model_config.hidden,
+            dropout=model_config.dropout,
+            feature_dropout=model_config.feature_dropout,
+            position=model_config.position,
+            motion=model_config.motion,
+            max_frames=model_config.frames,
+        ).to(device)
+        inputs = [torch.from_numpy(a).to(device) for a in arrays]
+        if config.task == "multilabel":
+            target = torch.from_numpy(labels.astype(np.float32)).to(device)
+            loss_fn: nn.Module = nn.BCEWithLogitsLoss()
+        else:
+            target = torch.from_numpy(labels.argmax(axis=1)).to(device)
+            loss_fn = nn.CrossEntropyLoss()
+        optimiser = torch.optim.AdamW(parameter_groups(network, optim.lr, optim.weight_decay,
+                                                       optim.gate_lr_scale))
+        steps_per_epoch = math.ceil(len(target) / optim.batch_size)
+        total = optim.epochs * steps_per_epoch
+        warmup = min(optim.warmup_epochs * steps_per_epoch, total - 1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: warmup_cosine(step, warmup, total)
+        )
+        network.train()
+        for _epoch in range(optim.epochs):
+            order = torch.randperm(len(target), generator=generator).to(device)
+            for start in range(0, len(order), optim.batch_size):
+                batch = order[start : start + optim.batch_size]
+                logits = network([x[batch] for x in inputs])
+                loss = loss_fn(logits, target[batch])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                if optim.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(network.parameters(), optim.grad_clip)
+                optimiser.step()
+                scheduler.step()
+        network.eval()
+        return network.cpu()
+
+    def _tune_thresholds(
+        self, data: ModalityData, labels: np.ndarray, sequence_ids: Sequence[str] | None,
+        context: str,
+    ) -> np.ndarray:
+        """Per-class thresholds chosen on an inner split of the training data alone.
+
+        A model trained on the inner-training part scores the held-out inner part; each class
+        gets the grid threshold with the best F1 there (ties go to the one nearest 0.5; a class
+        with no held-out positive keeps the fixed threshold). The test fold is never seen.
+        """
+        import pandas as pd
+        from sklearn.metrics import f1_score
+
+        sequences = np.asarray(sequence_ids if sequence_ids is not None else data.clip_ids)
+        frame = pd.DataFrame({"sequence_id": sequences})
+        order = pd.unique(sequences)
+        seq_labels = merge_views(frame, labels.astype(float), labels)[2]
+        splitter = MultilabelStratifiedShuffleSplit(
+            n_splits=1, test_size=self.config.thresholds.inner_fraction, random_state=self.seed
+        )
+        inner_train_seq, _ = next(splitter.split(np.zeros(len(order)), seq_labels))
+        in_train = np.isin(sequences, order[inner_train_seq])
+        inner_config = self.config.model_copy(
+            update={"thresholds": self.config.thresholds.model_copy(update={"mode": "fixed"})}
+        )
+        inner = FusionEstimator(inner_config, self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyClassWarning)
+            inner.fit(data.take(np.flatnonzero(in_train)), labels[in_train],
+                      classes=self.classes, context=f"inner split of the {context}")
+        val = np.flatnonzero(~in_train)
+        probabilities = inner.predict_proba(data.take(val))
+        _, merged_p, merged_y = merge_views(frame.iloc[val], probabilities, labels[val])
+        thresholds = np.full(labels.shape[1], self.config.thresholds.value)
+        for c in range(labels.shape[1]):
+            if merged_y[:, c].sum() == 0:
+                continue
+            scores = [f1_score(merged_y[:, c], merged_p[:, c] >= t, zero_division=0)
+                      for t in THRESHOLD_GRID]
+            best = max(scores)
+            candidates = THRESHOLD_GRID[np.isclose(scores, best)]
+            thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
+        return thresholds
+
+    # ------------------------------------------------------------------ inference
+    def _require_fitted(self) -> FusionClassifier:
+        if self.network is None:
+            raise RuntimeError("this estimator is not fitted yet")
+        return self.network
+
+    @torch.no_grad()
+    def _forward(self, data: ModalityData, batch_size: int = 256
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
+        network = self._require_fitted()
+        if data.dims != network.input_dims:
+            raise DataError(f"features have widths {data.dims}; the model was trained on "
+                            f"{network.input_dims} ({', '.join(self.config.modalities)})")
+        arrays = self.standardiser.transform(data.arrays)
+        logits, attention = [], []
+        for start in range(0, len(data.clip_ids), batch_size):
+            batch = [torch.from_numpy(a[start : start + batch_size]) for a in arrays]
+            out, att = network(batch, return_attention=True)
+            logits.append(out)
+            attention.append([a.numpy() for a in att])
+        logits_all = torch.cat(logits)
+        if self.config.task == "multilabel":
+            probabilities = torch.sigmoid(logits_all)
+        else:
+            probabilities = torch.softmax(logits_all, dim=1)
+        pools = [np.concatenate([a[i] for a in attention]) for i in range(len(attention[0]))]
+        return probabilities.numpy().astype(np.float64), pools
+
+    def predict_proba(self, data: ModalityData) -> np.ndarray:
+        """Class probabilities ``(clips, classes)``: sigmoid (multi-label) or softmax."""
+        return self._forward(data)[0]
+
+    def attention(self, data: ModalityData) -> list[np.ndarray]:
+        """Each pool's attention ``(clips, queries, T)`` (one pool for ``concat``)."""
+        return self._forward(data)[1]
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """0/1 decisions: per-class thresholds (multi-label) or the arg-max (single-label)."""
+        if self.config.task == "singlelabel":
+            out = np.zeros_like(probabilities, dtype=np.int64)
+            out[np.arange(len(out)), probabilities.argmax(axis=1)] = 1
+            return out
+        assert self.thresholds is not None
+        return (probabilities >= self.thresholds[None, :]).astype(np.int64)
+
+    def predict(self, data: ModalityData) -> np.ndarray:
+        return self.decide(self.predict_proba(data))
+
+    def gate_weights(self) -> dict[str, float]:
+        """Weight of each modality's summary (equal for ``sum``; one entry for ``concat``)."""
+        network = self._require_fitted()
+        names = (["+".join(self.config.modalities)] if self.config.strategy == "concat"
+                 else list(self.config.modalities))
+        with torch.no_grad():
+            weights = network.gate_weights().tolist()
+        return dict(zip(names, weights, strict=True))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write the fitted state as a ``weights_only``-loadable checkpoint, atomically."""
+        network = self._require_fitted()
+        state = {
+            "format": "mefuse-model/1",
+            "mefuse_version": __version__,
+            "config": self.config.model_dump(mode="json"),
+            "seed": self.seed,
+            "classes": self.classes,
+            "input_dims": network.input_dims,
+            "state_dict": network.state_dict(),
+            "mean": [torch.from_numpy(m) for m in self.standardiser.mean],
+            "std": [torch.from_numpy(s) for s in self.standardiser.std],
+            "thresholds": torch.from_numpy(np.asarray(self.thresholds, dtype=np.float64)),
+            "provenance": self.provenance,
+        }
+        with atomic_open(path, "wb") as handle:
+            torch.save(state, handle)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FusionEstimator:
+        """Load a model saved by :meth:`save` (tensors and plain data only: ``weights_only``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"model file {path} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle, zip and unsupported-type errors alike
+            raise DataError(f"{path} is not a mefuse model file: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != "mefuse-model/1":
+            raise DataError(f"{path} is not a mefuse model file (no 'mefuse-model/1' format tag)")
+        config = TrainConfig(**state["config"])
+        estimator = cls(config, int(state["seed"]))
+        estimator.classes = list(state["classes"])
+        m = config.model
+        estimator.network = FusionClassifier(
+            state["input_dims"], len(estimator.classes), strategy=config.strategy, dim=m.dim,
+            num_queries=m.queries, hidden=m.hidden, dropout=m.dropout,
+            feature_dropout=m.feature_dropout, position=m.position, motion=m.motion,
+            max_frames=m.frames,
+        )
+        estimator.network.load_state_dict(state["state_dict"])
+        estimator.network.eval()
+        estimator.standardiser = Standardiser([t.numpy() for t in state["mean"]],
+                                              [t.numpy() for t in state["std"]])
+        estimator.thresholds = state["thresholds"].numpy()
+        estimator.provenance = dict(state.get("provenance", {}))
+        return estimator
+
+
+def parameter_groups(network: FusionClassifier, lr: float, weight_decay: float,
+                     gate_lr_scale: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on weight matrices only; the gate apart, at its own rate.
+
+    Biases, LayerNorm parameters, queries and position embeddings are not decayed (decay would
+    pull them towards zero for no reason). The gate is one logit per modality shared by every
+    clip; Adam moves a parameter by about ``lr`` per step, so at the network's rate it could
+    barely leave equal weights within a few hundred steps, and decay would pull it back there.
+    """
+    decay, no_decay, gate = [], [], []
+    for name, parameter in network.named_parameters():
+        if name == "gate":
+            gate.append(parameter)
+        elif parameter.ndim >= 2 and not name.endswith(("queries", "position")):
+            decay.append(parameter)
+        else:
+            no_decay.append(parameter)
+    groups = [{"params": decay, "lr": lr, "weight_decay": weight_decay},
+              {"params": no_decay, "lr": lr, "weight_decay": 0.0}]
+    if gate:
+        groups.append({"params": gate, "lr": lr * gate_lr_scale, "weight_decay": 0.0})
+    return groups
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

@@ -1,0 +1,119 @@
+"""The feature store: atomic writes, manifests, resume, configuration guard, read checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mefuse.errors import DataError, StoreConfigMismatch
+from mefuse.features.store import FeatureStore
+
+CONFIG = {"extractor": "toy", "params": {"size": 4}, "weights": None,
+          "preprocess": {"crop": 256}}
+
+
+def write_clips(root, clips, config=CONFIG, key="toy", dim=3):
+    store = FeatureStore(root)
+    with store.writer(key, config) as writer:
+        for clip, frames in clips.items():
+            writer.write(clip, np.full((frames, dim), 0.5, dtype=np.float32))
+    return store
+
+
+def test_round_trip_and_manifest(tmp_path):
+    store = write_clips(tmp_path, {"a": 3, "b": 5})
+    arrays = store.load("toy", ["b", "a"])
+    assert [a.shape for a in arrays] == [(5, 3), (3, 3)]
+    assert arrays[0].dtype == np.float32
+    manifest = json.loads((tmp_path / "toy" / "manifest.json").read_text())
+    assert manifest["clips"] == {"a": 3, "b": 5}
+    assert manifest["dim"] == 3
+    assert manifest["params"] == {"size": 4} and manifest["preprocess"] == {"crop": 256}
+    assert "mefuse_version" in manifest
+    assert not list((tmp_path / "toy").glob("*.tmp"))
+    assert store.extractor_keys() == ["toy"]
+
+
+def test_changed_configuration_is_refused_unless_overwrite(tmp_path):
+    write_clips(tmp_path, {"a": 3})
+    other = {**CONFIG, "params": {"size": 8}}
+    with pytest.raises(StoreConfigMismatch, match="params.*size"):
+        FeatureStore(tmp_path).writer("toy", other)
+    with FeatureStore(tmp_path).writer("toy", other, overwrite=True) as writer:
+        assert not writer.has("a")
+    assert not (tmp_path / "toy" / "a.npy").exists()
+
+
+def test_resume_skips_written_clips_and_reconciles_a_crash(tmp_path):
+    write_clips(tmp_path, {"a": 3})
+    # a crash after a file write but before the manifest flush leaves an uncounted file
+    np.save(tmp_path / "toy" / "b.npy", np.zeros((7, 3), dtype=np.float32))
+    writer = FeatureStore(tmp_path).writer("toy", CONFIG)
+    assert writer.has("a") and writer.has("b") and not writer.has("c")
+    manifest = json.loads((tmp_path / "toy" / "manifest.json").read_text())
+    assert manifest["clips"] == {"a": 3, "b": 7}
+
+
+def test_writer_refuses_nan_and_a_second_width(tmp_path):
+    with FeatureStore(tmp_path).writer("toy", CONFIG) as writer:
+        writer.write("a", np.zeros((2, 3)))
+        with pytest.raises(DataError, match="'b'.*4 features"):
+            writer.write("b", np.zeros((2, 4)))
+        with pytest.raises(DataError, match="'c'.*NaN"):
+            writer.write("c", np.full((2, 3), np.nan))
+    assert not (tmp_path / "toy" / "b.npy").exists()
+    assert not (tmp_path / "toy" / "c.npy").exists()
+
+
+def test_missing_clip_is_named(tmp_path):
+    store = write_clips(tmp_path, {"a": 3})
+    with pytest.raises(DataError, match="no file for clip.*'?zz"):
+        store.load("toy", ["a", "zz"])
+
+
+def test_different_widths_name_both_clips(tmp_path):
+    (tmp_path / "imp").mkdir()
+    np.save(tmp_path / "imp" / "c1.npy", np.zeros((4, 3), dtype=np.float32))
+    np.save(tmp_path / "imp" / "c2.npy", np.zeros((4, 5), dtype=np.float32))
+    with pytest.raises(DataError, match="'c2' has 5 features.*'c1' has 3"):
+        FeatureStore(tmp_path).load("imp", ["c1", "c2"])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_name_the_clip_and_position(tmp_path, bad):
+    (tmp_path / "imp").mkdir()
+    array = np.zeros((4, 3), dtype=np.float32)
+    array[2, 1] = bad
+    np.save(tmp_path / "imp" / "c1.npy", array)
+    with pytest.raises(DataError, match="'c1' has NaN or Inf.*frame 2, feature 1"):
+        FeatureStore(tmp_path).load("imp", ["c1"])
+
+
+def test_imported_features_without_manifest_load(tmp_path):
+    (tmp_path / "ext").mkdir()
+    np.save(tmp_path / "ext" / "x.npy", np.ones((6, 2), dtype=np.float64))
+    store = FeatureStore(tmp_path)
+    assert store.extractor_keys() == ["ext"]
+    assert store.load("ext", ["x"])[0].dtype == np.float32
+    assert store.info("ext").manifest["extractor"] == "ext"
+
+
+def test_unknown_extractor_and_missing_store(tmp_path):
+    write_clips(tmp_path, {"a": 3})
+    with pytest.raises(DataError, match="no extractor 'nope' \\(available: toy\\)"):
+        FeatureStore(tmp_path).load("nope", ["a"])
+    with pytest.raises(DataError, match="does not exist"):
+        FeatureStore(tmp_path / "missing").load("toy", ["a"])
+
+
+def test_wrong_shape_and_unreadable_file(tmp_path):
+    (tmp_path / "imp").mkdir()
+    np.save(tmp_path / "imp" / "c1.npy", np.zeros((2, 3, 4), dtype=np.float32))
+    (tmp_path / "imp" / "c2.npy").write_bytes(b"not numpy")
+    store = FeatureStore(tmp_path)
+    with pytest.raises(DataError, match=r"'c1' has shape \(2, 3, 4\)"):
+        store.load("imp", ["c1"])
+    with pytest.raises(DataError, match="c2.npy: cannot be read"):
+        store.load("imp", ["c2"])

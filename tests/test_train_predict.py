@@ -1,0 +1,65 @@
+"""``train`` and ``predict``: a saved model round-trips and refuses mismatched features."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from mefuse.errors import DataError
+from mefuse.train.config import OptimConfig, TrainConfig
+from mefuse.train.data import load_modalities
+from mefuse.train.fit import fit_on_store, predict_store
+from mefuse.train.trainer import FusionEstimator
+
+
+@pytest.fixture(scope="module")
+def fitted(demo_store):
+    root, table = demo_store
+    config = TrainConfig(modalities=["signal", "noise"], optim=OptimConfig(epochs=10),
+                         thresholds={"mode": "tuned"})
+    return fit_on_store(root, table, config, seed=3)
+
+
+def test_saved_model_round_trips_with_weights_only(fitted, demo_store, tmp_path):
+    root, table = demo_store
+    fitted.save(tmp_path / "model.pt")
+    torch.load(tmp_path / "model.pt", weights_only=True)  # plain tensors and data only
+    loaded = FusionEstimator.load(tmp_path / "model.pt")
+    data = load_modalities(root, table.clip_ids[:10], ["signal", "noise"], 18)
+    np.testing.assert_allclose(loaded.predict_proba(data), fitted.predict_proba(data), atol=1e-6)
+    np.testing.assert_array_equal(loaded.thresholds, fitted.thresholds)
+    assert loaded.gate_weights() == pytest.approx(fitted.gate_weights())
+
+
+def test_predict_store_merges_views_per_class(fitted, demo_store):
+    root, _ = demo_store
+    clips, sequences = predict_store(fitted, root)
+    assert len(sequences) == clips["sequence_id"].nunique()
+    first = clips[clips["sequence_id"] == sequences["sequence_id"].iloc[0]]
+    assert sequences["p_Negative"].iloc[0] == pytest.approx(first["p_Negative"].max())
+    assert sequences["Others"].iloc[0] == first["Others"].max()
+
+
+def test_predict_refuses_features_of_another_configuration(fitted, demo_store, tmp_path):
+    root, _ = demo_store
+    copy = tmp_path / "store"
+    shutil.copytree(root, copy)
+    manifest_path = copy / "noise" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["params"]["seed"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="'noise'.*configured differently"):
+        predict_store(fitted, copy)
+
+
+def test_a_file_that_is_not_a_model(tmp_path):
+    (tmp_path / "x.pt").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="not a mefuse model"):
+        FusionEstimator.load(tmp_path / "x.pt")
+    torch.save({"hello": 1}, tmp_path / "y.pt")
+    with pytest.raises(DataError, match="not a mefuse model"):
+        FusionEstimator.load(tmp_path / "y.pt")
