@@ -19,10 +19,13 @@ def test_pool_matches_direct_computation():
     pooled, attention = pool(frames)
 
     q = pool.queries.detach().numpy()
+    weight = pool.key_value.weight.detach().numpy()
+    bias = pool.key_value.bias.detach().numpy()
+    w_k, w_v, b_k, b_v = weight[:4], weight[4:], bias[:4], bias[4:]
     for b in range(2):
         f = frames[b].numpy()
-        k = f @ pool.key.weight.detach().numpy().T + pool.key.bias.detach().numpy()
-        v = f @ pool.value.weight.detach().numpy().T + pool.value.bias.detach().numpy()
+        k = f @ w_k.T + b_k
+        v = f @ w_v.T + b_v
         scores = q @ k.T / math.sqrt(4)
         a = np.exp(scores - scores.max(axis=1, keepdims=True))
         a /= a.sum(axis=1, keepdims=True)
@@ -34,7 +37,7 @@ def test_pool_matches_direct_computation():
 def test_pool_shares_one_key_and_value_projection():
     pool = MultiQueryAttentionPool(in_dim=10, dim=8, num_queries=6)
     linear = [m for m in pool.modules() if isinstance(m, torch.nn.Linear)]
-    assert len(linear) == 2
+    assert len(linear) == 1 and linear[0].out_features == 2 * 8  # K and V, nothing per query
     assert pool.queries.shape == (6, 8)
 
 
@@ -96,7 +99,7 @@ def test_sum_uses_equal_weights_and_concat_one_pool():
     summed = FusionClassifier([3, 4], 2, strategy="sum")
     torch.testing.assert_close(summed.gate_weights(), torch.tensor([0.5, 0.5]))
     concat = FusionClassifier([3, 4], 2, strategy="concat")
-    assert len(concat.pools) == 1 and concat.pools[0].key.in_features == 7
+    assert len(concat.pools) == 1 and concat.pools[0].key_value.in_features == 7
 
 
 def test_motion_input_is_blind_to_a_constant_offset():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 
@@ -63,3 +64,25 @@ def test_a_file_that_is_not_a_model(tmp_path):
     torch.save({"hello": 1}, tmp_path / "y.pt")
     with pytest.raises(DataError, match="not a mefuse model"):
         FusionEstimator.load(tmp_path / "y.pt")
+
+
+def test_standardiser_is_fitted_on_the_training_clips_only(demo_store):
+    root, table = demo_store
+    data = load_modalities(root, table.clip_ids, ["signal"], 18)
+    train = np.arange(0, 60)
+    estimator = FusionEstimator(
+        TrainConfig(modalities=["signal"], strategy="single", optim=OptimConfig(epochs=1)))
+    estimator.fit(data.take(train), table.labels[train], classes=list(table.classes))
+    expected = data.arrays[0][train].reshape(-1, data.dims[0]).mean(axis=0)
+    np.testing.assert_allclose(estimator.standardiser.mean[0], expected, rtol=1e-5, atol=1e-6)
+    everything = data.arrays[0].reshape(-1, data.dims[0]).mean(axis=0)
+    assert not np.allclose(estimator.standardiser.mean[0], everything, atol=1e-3)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    from mefuse.train.trainer import warmup_cosine
+
+    factors = [warmup_cosine(step, 10, 100) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(factors[9:]))
+    assert factors[-1] < 0.01

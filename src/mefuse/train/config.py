@@ -31,7 +31,9 @@ class ModelConfig(_Strict):
     queries: int = Field(4, ge=1, description="learnable queries per pool")
     hidden: int = Field(128, ge=4, description="hidden width of the head")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout in the head")
-    feature_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout on input features")
+    feature_dropout: float = Field(
+        0.1, ge=0.0, lt=1.0, description="channel dropout on input features"
+    )
     position: bool = Field(False, description="learned temporal position embedding (beyond paper)")
     motion: bool = Field(False, description="each frame minus the first as input (beyond paper)")
 
