@@ -1,0 +1,176 @@
+"""Loading NVIDIA RADIO offline: from a torch.hub code folder or a Hugging Face folder.
+
+RADIO is not on PyPI. Its torch.hub entry point (``hubconf.py: radio_model``) builds the network
+from a checkpoint that it fetches with ``torch.hub.load_state_dict_from_url``; with no network
+that call would stall on retries. While the entry point runs, :func:`serve_checkpoints` stands
+in for that function: it hands over the user's checkpoint file, or the file already in torch's
+hub cache, and otherwise raises :class:`WeightsNotFound` naming the exact file and URL that the
+entry point asked for. The file names therefore come from RADIO's own code, not from a copy of
+its table here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from mefuse.errors import ConfigError, WeightsNotFound
+
+HUB_ENTRY = "radio_model"
+HUB_REPO = "NVlabs/RADIO"
+
+
+@dataclass
+class LoadedRADIO:
+    """The network and what was learnt while loading it."""
+
+    net: Any
+    label: str
+    files: list[Path] = field(default_factory=list)
+    teacher_names: list[str] | None = None
+
+
+def default_hub_dir() -> Path:
+    """Where ``torch.hub.load('NVlabs/RADIO', ...)`` keeps its copy of the code."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "NVlabs_RADIO_main"
+
+
+def load_from_hub_dir(
+    repo: str | os.PathLike[str] | None, version: str, checkpoint: str | os.PathLike[str] | None,
+    hub_options: dict[str, Any],
+) -> LoadedRADIO:
+    """``torch.hub.load(repo, 'radio_model', source='local', version=...)`` without network."""
+    import torch.hub
+
+    folder = Path(repo).expanduser() if repo else default_hub_dir()
+    if not (folder / "hubconf.py").is_file():
+        raise WeightsNotFound(
+            f"RADIO: no RADIO code at {folder} (a folder with hubconf.py is expected). Either "
+            f"`git clone https://github.com/{HUB_REPO}` and pass repo=/path/to/RADIO "
+            f"(CLI: --option radio.repo=/path/to/RADIO), or run torch.hub.load('{HUB_REPO}', "
+            f"'{HUB_ENTRY}', version='{version}') once on a machine with network, or load a "
+            "Hugging Face copy with model=<folder or repo id> and trust_remote_code=true."
+        )
+    given = None
+    if checkpoint not in (None, ""):
+        given = Path(str(checkpoint)).expanduser()
+        if not given.is_file():
+            raise WeightsNotFound(f"RADIO: checkpoint {given} does not exist.")
+    served: list[Path] = []
+    if Path(version).expanduser().is_file():
+        served.append(Path(version).expanduser())
+    try:
+        with serve_checkpoints(given, version, served):
+            result = torch.hub.load(
+                str(folder), HUB_ENTRY, source="local", version=version, progress=False,
+                return_checkpoint=True, **hub_options,
+            )
+    except (WeightsNotFound, ConfigError):
+        raise
+    except (ImportError, RuntimeError) as exc:
+        if "dependencies" in str(exc) or isinstance(exc, ImportError):
+            raise ConfigError(
+                f"RADIO's code at {folder} needs packages that are not installed ({exc}); "
+                "pip install timm einops"
+            ) from exc
+        raise
+    except KeyError as exc:
+        raise ConfigError(
+            f"RADIO: version {version!r} is unknown to the code at {folder} ({exc}); use a "
+            "version it lists (radio_v2.5-b|l|h|g, c-radio_v3-b|l|h|g, ...) or a checkpoint file"
+        ) from exc
+    net, chk = result if isinstance(result, tuple) else (result, None)
+    names = None
+    if chk is not None:
+        args = chk.get("args") if isinstance(chk, dict) else None
+        teachers = getattr(args, "teachers", None)
+        names = summary_teacher_names(teachers, first_only=True) if teachers else None
+    del chk, result
+    label = served[0].name if served and served[0] == Path(version).expanduser() else version
+    return LoadedRADIO(net, label, served[:1], names)
+
+
+def load_from_hf(model: str, *, trust_remote_code: bool, cache_dir: str | None) -> LoadedRADIO:
+    """``AutoModel.from_pretrained(..., trust_remote_code=True)`` from a folder or hub cache."""
+    from mefuse.features.appearance.runtime import require_transformers
+    from mefuse.features.weights import resolve_pretrained, weight_files
+
+    resolved = resolve_pretrained(model, title="RADIO", cache_dir=cache_dir)
+    if not trust_remote_code:
+        raise ConfigError(
+            f"RADIO from Hugging Face ({resolved.label}) runs Python code shipped with the "
+            "checkpoint; if you trust it, pass trust_remote_code=true "
+            "(CLI: --option radio.trust_remote_code=true)"
+        )
+    transformers = require_transformers()
+    try:
+        net = transformers.AutoModel.from_pretrained(
+            str(resolved.path), trust_remote_code=True, local_files_only=True
+        )
+    except OSError as exc:
+        raise WeightsNotFound(f"RADIO: cannot load {resolved.path}: {exc}") from exc
+    args = getattr(getattr(net, "config", None), "args", None) or {}
+    names = summary_teacher_names(args.get("teachers"), first_only=False)
+    return LoadedRADIO(net, resolved.label, weight_files(resolved.path), names)
+
+
+def summary_teacher_names(teachers: Any, *, first_only: bool) -> list[str] | None:
+    """Teacher names in the order of their CLS tokens in the summary.
+
+    The torch.hub loader keeps one token per distinct teacher name (the first occurrence); the
+    Hugging Face model keeps every teacher that has a summary.
+    """
+    if not teachers:
+        return None
+    names: list[str] = []
+    for teacher in teachers:
+        if not isinstance(teacher, dict) or not teacher.get("use_summary", True):
+            continue
+        name = str(teacher.get("name"))
+        if first_only and name in names:
+            continue
+        names.append(name)
+    return names or None
+
+
+@contextlib.contextmanager
+def serve_checkpoints(given: Path | None, version: str, served: list[Path]) -> Iterator[None]:
+    """Replace ``torch.hub.load_state_dict_from_url`` with an offline stand-in for a while.
+
+    RADIO's ``hubconf.py`` imports the function from ``torch.hub`` when it is imported, which
+    ``torch.hub.load(..., source='local')`` does afresh on every call, so it picks the stand-in.
+    RADIO checkpoints hold pickled training arguments; they are loaded with
+    ``weights_only=False`` exactly as RADIO's own loader asks, so use files from NVIDIA only.
+    """
+    import torch
+    import torch.hub
+
+    original = torch.hub.load_state_dict_from_url
+
+    def stand_in(url: str, model_dir: str | None = None, map_location: Any = None,
+                 progress: bool = True, check_hash: bool = False,
+                 file_name: str | None = None, weights_only: bool = False) -> Any:
+        name = file_name or os.path.basename(urlparse(url).path)
+        cached = Path(model_dir or Path(torch.hub.get_dir()) / "checkpoints") / name
+        path = given or cached
+        if not path.is_file():
+            raise WeightsNotFound(
+                f"RADIO {version}: checkpoint {name} was not found at {cached}. mefuse does not "
+                f"download it; get it from {url} and either put it there or pass "
+                f"checkpoint=/path/to/{name} (CLI: --option radio.checkpoint=/path/to/{name})."
+            )
+        served.append(path)
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+
+    torch.hub.load_state_dict_from_url = stand_in
+    try:
+        yield
+    finally:
+        torch.hub.load_state_dict_from_url = original

@@ -1,0 +1,1 @@
+"""Geometry extractors: 3D expression coefficients (reconstruction encoders, MediaPipe)."""
