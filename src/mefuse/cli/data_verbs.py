@@ -1,0 +1,126 @@
+"""Verbs that turn face video into features: ``check-data``, ``extract`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from mefuse.errors import ConfigError
+
+console = Console()
+
+DatasetOpt = Annotated[str, typer.Option(
+    "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")]
+RootOpt = Annotated[Path, typer.Option("--root", "-r", help="dataset root folder")]
+LabelsOpt = Annotated[Path | None, typer.Option(
+    "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]
+
+
+def parse_options(items: list[str] | None, extractors: list[str]) -> dict[str, dict[str, Any]]:
+    """``name.key=value`` strings as per-extractor keyword arguments (values read as YAML, so
+    ``3``, ``true`` and ``0.5`` get their types)."""
+    out: dict[str, dict[str, Any]] = {name: {} for name in extractors}
+    for item in items or []:
+        target, sep, value = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not key:
+            raise ConfigError(f"--option takes EXTRACTOR.KEY=VALUE, got {item!r}")
+        if name not in out:
+            raise ConfigError(f"--option {item!r} names extractor {name!r}, which is not being "
+                              f"extracted ({', '.join(extractors)})")
+        out[name][key] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def extract(
+    dataset: DatasetOpt,
+    root: RootOpt,
+    store: Annotated[Path, typer.Option("--store", "-s", help="feature store to write")],
+    extractor: Annotated[list[str], typer.Option(
+        "--extractor", "-e", help="extractor name (repeat); see 'mefuse extract --list'")],
+    labels: LabelsOpt = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="extractor setting NAME.KEY=VALUE, e.g. radio.version=radio_v2.5-l"
+    )] = None,
+    views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
+    crop_size: Annotated[int, typer.Option(help="side of the face crops (paper: 1024)")] = 1024,
+    frames: Annotated[int, typer.Option(help="frames sampled per clip (0 = all)")] = 0,
+    workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
+    batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
+    shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N or auto")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="replace features made with another configuration")] = False,
+    save_crops: Annotated[Path | None, typer.Option(help="also save the face crops here")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Read a dataset, crop the faces and write features to a store (resumable)."""
+    from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.features.base import create_extractor, list_extractors
+    from mefuse.features.extract import (
+        Failure,
+        PreprocessConfig,
+        build_extractor_kwargs,
+        extract_table,
+        parse_shard,
+    )
+    from mefuse.preprocess.views import views_for
+
+    preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames)
+    options = parse_options(option, extractor)
+    registry = list_extractors()
+    built = []
+    for name in extractor:
+        if name not in registry:
+            raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
+        built.append(create_extractor(
+            name, **build_extractor_kwargs(registry[name], options[name], device)))
+    data = load_dataset(dataset, root, labels=labels)
+    for problem in data.problems:
+        console.print(f"[yellow]dataset:[/yellow] {problem}")
+    table = clip_table(data, views_for(views))
+    try:
+        summary = extract_table(
+            table, store, built, preprocess, overwrite=overwrite, workers=workers,
+            batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
+            progress=not quiet,
+            problems=[Failure("-", "dataset", p) for p in data.problems
+                      if not p.startswith("note:")],
+        )
+    finally:
+        for item in built:
+            item.close()
+    for failure in summary.failures:
+        console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
+    console.print(summary.line())
+    console.print(f"store: {store} (clips.csv, failures.csv, one folder per extractor)")
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="folder for the demo's data and results")
+                   ] = Path("demo_out"),
+    sequences_per_subject: Annotated[int, typer.Option(help="sequences per demo subject")] = 10,
+    seeds: Annotated[str, typer.Option(help="comma-separated training seeds")] = "0",
+    workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
+) -> None:
+    """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""
+    from mefuse.demo import run_demo
+
+    run_demo(out, sequences_per_subject=sequences_per_subject,
+             seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console)
+
+
+def register(app: typer.Typer) -> None:
+    try:
+        from mefuse.cli.check_data import check_data_command
+    except ModuleNotFoundError as exc:
+        if exc.name != "mefuse.cli.check_data":
+            raise
+    else:
+        app.command("check-data")(check_data_command)
+    app.command("extract")(extract)
+    app.command("demo")(demo)

@@ -1,0 +1,81 @@
+"""``mefuse demo``: the whole pipeline on real faces with synthetic micro-movements.
+
+1. write the demo dataset (:mod:`mefuse.data.demo_faces`) in the 4DMR layout;
+2. read it back through the ``4dmr`` adapter, split the two views, crop the faces (256 px);
+3. extract ``mesh3d`` (geometry) and ``flow`` (appearance) into a feature store;
+4. cross-validate, subject-disjoint, each modality alone and their ``concat``, ``sum`` and
+   ``gated`` fusions, and print one comparison table.
+
+Every stage is cached: a second run reuses the dataset and the features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from mefuse.data.demo_faces import DemoFacesSpec, make_demo_faces
+from mefuse.train.config import CVConfig
+from mefuse.train.cv import CVResult, run_cv
+
+DEMO_CROP = 256
+DEMO_FOLDS = 5
+RUNS: dict[str, tuple[str, list[str]]] = {
+    "mesh3d alone": ("single", ["mesh3d"]),
+    "flow alone": ("single", ["flow"]),
+    "concat": ("concat", ["mesh3d", "flow"]),
+    "sum": ("sum", ["mesh3d", "flow"]),
+    "gated (paper)": ("gated", ["mesh3d", "flow"]),
+}
+
+
+def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int = 1,
+                     progress: bool = True) -> Path:
+    """Dataset + extraction of the demo; returns the feature store's path."""
+    from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.features.appearance.flow import FlowExtractor
+    from mefuse.features.extract import PreprocessConfig, extract_table
+    from mefuse.features.geometry.mesh3d import Mesh3DExtractor
+
+    dataset_root = out / "dataset"
+    labels = make_demo_faces(dataset_root, DemoFacesSpec(
+        sequences_per_subject=sequences_per_subject))
+    data = load_dataset("4dmr", dataset_root, labels=labels)
+    table = clip_table(data, ("left", "right"))
+    store = out / "store"
+    extractors = [Mesh3DExtractor(), FlowExtractor()]
+    summary = extract_table(table, store, extractors, PreprocessConfig(crop_size=DEMO_CROP),
+                            workers=workers, progress=progress)
+    if summary.failures:
+        details = "; ".join(f"{f.clip_id}: {f.stage}: {f.reason}" for f in summary.failures[:5])
+        print(f"{len(summary.failures)} demo clip(s) failed: {details}")
+    return store
+
+
+def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequence[int] = (0,),
+             workers: int = 1, console: Console | None = None) -> dict[str, CVResult]:
+    """Run the demo end to end; returns each strategy's cross-validation result."""
+    from mefuse.data.clips import ClipTable
+    from mefuse.train.report_table import comparison_table
+
+    console = console or Console()
+    out = Path(out)
+    console.print("[bold]mefuse demo[/bold]: real photographs with [bold]synthetic[/bold] "
+                  "micro-movements (not a micro-expression dataset)")
+    store = build_demo_store(out, sequences_per_subject=sequences_per_subject, workers=workers)
+    table = ClipTable.read(store / "clips.csv")
+    results: dict[str, CVResult] = {}
+    for name, (strategy, modalities) in RUNS.items():
+        config = CVConfig(modalities=modalities, strategy=strategy, protocol="subject-kfold",
+                          folds=DEMO_FOLDS, seeds=list(seeds))
+        result = run_cv(store, table, config)
+        result.write(out / "runs" / name.split(" ")[0])
+        results[name] = result
+        console.print(f"  {name}: macro-F1 {result.summary['macro_f1_mean']:.3f}")
+    console.print(comparison_table(
+        results, title=f"demo: subject-disjoint {DEMO_FOLDS}-fold CV, "
+                       f"{table.frame['subject'].nunique()} subjects, {len(table)} clips"))
+    console.print(f"results in {out / 'runs'}; features in {store}")
+    return results

@@ -1,0 +1,1 @@
+"""Appearance extractors: weight-free dense optical flow and foundation-model embeddings."""

@@ -1,0 +1,353 @@
+"""From a dataset to the feature store: read, crop, extract, write — resumable and per-clip safe.
+
+The unit of preparation is a sequence: its frames are read once (only the sampled ones, lazily),
+each view is cut out, the face box is found on the view's first frame and reused for every frame,
+and the crops go to every requested extractor. Preparation runs in background threads while the
+main thread runs the extractors, so a model never waits for decoding. A clip that fails at any
+stage is recorded with its stage and reason, and the run goes on; a rerun skips every clip that
+each extractor has already written under the same configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import inspect
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from mefuse.data.clips import ClipTable
+from mefuse.errors import ConfigError, MefuseError
+from mefuse.features.base import Extractor
+from mefuse.features.store import FeatureStore, StoreWriter
+from mefuse.preprocess.crop import crop_square
+from mefuse.preprocess.detect import FaceDetector, find_face_box
+from mefuse.preprocess.sampling import uniform_indices
+from mefuse.preprocess.views import split_view, views_for
+from mefuse.utils.atomic import atomic_open, write_json
+
+FAILURES = "failures.csv"
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How frames become face crops (recorded in every extractor's manifest)."""
+
+    views: str = "both"
+    crop_size: int = 1024
+    frames: int = 0
+    """Frames sampled uniformly from each clip's window (the paper's rule); 0 keeps all."""
+    face_scale: float = 1.5
+    min_confidence: float = 0.005
+    max_tries: int = 10
+    """Frames tried, from the first, until the detector finds a face."""
+    min_frames: int = 2
+    """A clip with fewer frames has no motion to measure and is reported as a failure."""
+
+    def __post_init__(self) -> None:
+        views_for(self.views)
+        if self.crop_size < 16:
+            raise ConfigError(f"crop size must be at least 16 px, got {self.crop_size}")
+        if self.frames < 0 or self.face_scale <= 0 or self.max_tries < 1:
+            raise ConfigError("frames must be >= 0, face scale > 0 and max tries >= 1")
+
+    def manifest(self) -> dict[str, Any]:
+        return {**asdict(self), "detector": "mediapipe face_detection full-range",
+                "resize": "lanczos", "box": "first frame with a face, square, reused"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    clip_id: str
+    stage: str
+    reason: str
+
+
+@dataclass
+class ExtractSummary:
+    """What an extraction run did."""
+
+    written: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+    clips: int = 0
+
+    def line(self) -> str:
+        rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.clips} clips: {self.written} extracted, {self.skipped} already in the "
+                f"store, {len(self.failures)} failed; {self.frames} frames in "
+                f"{self.seconds:.1f} s ({rate:.1f} frames/s)")
+
+
+@dataclass
+class PreparedClip:
+    clip_id: str
+    crops: np.ndarray | None
+    failure: Failure | None = None
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"K/N"`` (1-based K) as ``(K - 1, N)``; ``None`` means the whole dataset."""
+    if not text:
+        return 0, 1
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard takes K/N such as 2/8, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k - 1, n
+
+
+def shard_clips(clip_ids: Sequence[str], shard: tuple[int, int]) -> set[str]:
+    """The clips of one shard: sorted by id, every N-th from position K (deterministic, so the
+    shards of one dataset never overlap and together cover it, on any machine)."""
+    index, count = shard
+    return {c for i, c in enumerate(sorted(clip_ids)) if i % count == index}
+
+
+def build_extractor_kwargs(cls: type[Extractor], options: dict[str, Any],
+                           device: str | None) -> dict[str, Any]:
+    """Options for one extractor, plus ``device`` when its constructor takes one."""
+    kwargs = dict(options)
+    if device is not None and "device" in inspect.signature(cls.__init__).parameters:
+        kwargs.setdefault("device", device)
+    return kwargs
+
+
+class _Preparer:
+    """Reads, views, detects and crops the clips of one sequence (thread-safe per thread)."""
+
+    def __init__(self, config: PreprocessConfig, save_crops: Path | None) -> None:
+        self.config = config
+        self.save_crops = save_crops
+        self._local = threading.local()
+
+    def _detector(self) -> FaceDetector:
+        if not hasattr(self._local, "detector"):
+            self._local.detector = FaceDetector(min_confidence=self.config.min_confidence)
+        return self._local.detector
+
+    def __call__(self, rows: pd.DataFrame) -> list[PreparedClip]:
+        from mefuse.data.frames import open_frames
+
+        first = rows.iloc[0]
+        try:
+            with open_frames(first["source"]) as source:
+                start = 0 if pd.isna(first.get("start")) else int(first["start"])
+                end = len(source) - 1 if pd.isna(first.get("end")) else int(first["end"])
+                end = min(end, len(source) - 1)
+                count = end - start + 1
+                if count < self.config.min_frames:
+                    raise MefuseError(f"{max(count, 0)} frame(s) in the clip's window; at "
+                                      f"least {self.config.min_frames} are needed")
+                wanted = self.config.frames or count
+                positions = start + uniform_indices(count, wanted)
+                unique, inverse = np.unique(positions, return_inverse=True)
+                frames = list(source.iter_frames([int(i) for i in unique]))
+                frames = [frames[i] for i in inverse]
+        except (MefuseError, OSError, cv2.error, ValueError) as exc:
+            return [PreparedClip(c, None, Failure(c, "read", str(exc))) for c in rows["clip_id"]]
+        out = []
+        for _, row in rows.iterrows():
+            out.append(self._crop_view(row["clip_id"], row["view"], frames))
+        return out
+
+    def _crop_view(self, clip_id: str, view: str, frames: list[np.ndarray]) -> PreparedClip:
+        try:
+            parts = [split_view(f, view) for f in frames]
+            found = find_face_box(self._detector(), parts, scale=self.config.face_scale,
+                                  max_tries=self.config.max_tries)
+            if found is None:
+                return PreparedClip(clip_id, None, Failure(
+                    clip_id, "detect",
+                    f"no face in the first {min(self.config.max_tries, len(parts))} frames"))
+            box, _ = found
+            crops = np.stack([crop_square(p, box, self.config.crop_size) for p in parts])
+        except (MefuseError, ValueError, cv2.error) as exc:
+            return PreparedClip(clip_id, None, Failure(clip_id, "crop", str(exc)))
+        if self.save_crops is not None:
+            folder = self.save_crops / clip_id
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, crop in enumerate(crops):
+                cv2.imwrite(str(folder / f"{index:04d}.jpg"), crop[:, :, ::-1])
+        return PreparedClip(clip_id, crops)
+
+
+def _prefetch(func: Callable[[pd.DataFrame], list[PreparedClip]], groups: list[pd.DataFrame],
+              workers: int) -> Iterator[list[PreparedClip]]:
+    """``func`` over ``groups`` in ``workers`` threads, in order, at most ``workers + 1`` ahead
+    (memory stays bounded by a few sequences' crops, however large the dataset)."""
+    if workers <= 0:
+        yield from map(func, groups)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mefuse-prep") as pool:
+        pending: deque[Future[list[PreparedClip]]] = deque()
+        queue = iter(groups)
+        for group in queue:
+            pending.append(pool.submit(func, group))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def extract_table(
+    table: ClipTable,
+    store_root: str | Path,
+    extractors: Sequence[Extractor],
+    preprocess: PreprocessConfig,
+    *,
+    overwrite: bool = False,
+    workers: int = 1,
+    batch_clips: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    save_crops: str | Path | None = None,
+    progress: bool = True,
+    problems: Sequence[Failure] = (),
+) -> ExtractSummary:
+    """Extract every clip of ``table`` (which needs ``source``, and may have ``start``/``end``)
+    with every extractor into the store; see the module docstring."""
+    if not extractors:
+        raise ConfigError("name at least one extractor")
+    if "source" not in table.frame.columns:
+        raise ConfigError("the clip table has no 'source' column (frame folder or video)")
+    started = time.perf_counter()
+    store = FeatureStore(store_root)
+    store.root.mkdir(parents=True, exist_ok=True)
+    summary = ExtractSummary(failures=list(problems))
+    mine = shard_clips(table.clip_ids, shard)
+    frame = table.frame[table.frame["clip_id"].isin(mine)]
+    summary.clips = len(frame)
+    with contextlib.ExitStack() as stack:
+        writers: dict[str, StoreWriter] = {}
+        for extractor in extractors:
+            config = {"extractor": extractor.name, "params": extractor.params(),
+                      "weights": extractor.weights(), "preprocess": preprocess.manifest()}
+            writers[extractor.key] = stack.enter_context(
+                store.writer(extractor.key, config, overwrite=overwrite and shard[0] == 0))
+        todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
+        summary.skipped = len(frame) - len(todo)
+        groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
+        preparer = _Preparer(preprocess, Path(save_crops) if save_crops else None)
+        with _progress_bar(progress, len(todo)) as advance:
+            batch: list[PreparedClip] = []
+            for prepared in _prefetch(preparer, groups, workers):
+                for clip in prepared:
+                    if clip.failure is not None:
+                        summary.failures.append(clip.failure)
+                        advance(1)
+                        continue
+                    batch.append(clip)
+                if len(batch) >= batch_clips:
+                    _run_batch(batch, extractors, writers, summary)
+                    advance(len(batch))
+                    batch = []
+            if batch:
+                _run_batch(batch, extractors, writers, summary)
+                advance(len(batch))
+    summary.seconds = time.perf_counter() - started
+    _write_reports(store, table, [e.key for e in extractors], summary)
+    return summary
+
+
+def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
+               writers: dict[str, StoreWriter], summary: ExtractSummary) -> None:
+    failed: set[str] = set()
+    for extractor in extractors:
+        writer = writers[extractor.key]
+        clips = [c for c in batch if not writer.has(c.clip_id) and c.clip_id not in failed]
+        if not clips:
+            continue
+        try:
+            results = extractor.extract_clips([c.crops for c in clips])
+            pairs = list(zip(clips, results, strict=True))
+        except Exception:  # one bad clip must not sink its batch: retry one by one
+            pairs = []
+            for clip in clips:
+                try:
+                    pairs.append((clip, extractor.extract_clip(clip.crops)))
+                except Exception as exc:
+                    summary.failures.append(Failure(clip.clip_id, f"extract:{extractor.key}",
+                                                    _reason(exc)))
+                    failed.add(clip.clip_id)
+        for clip, features in pairs:
+            try:
+                writer.write(clip.clip_id, features)
+            except MefuseError as exc:
+                summary.failures.append(Failure(clip.clip_id, f"write:{extractor.key}",
+                                                str(exc)))
+                failed.add(clip.clip_id)
+    for clip in batch:
+        if clip.clip_id not in failed:
+            summary.written += 1
+            summary.frames += len(clip.crops)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MefuseError) else f"{type(exc).__name__}: {exc}"
+
+
+def _write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
+                   summary: ExtractSummary) -> None:
+    """``clips.csv`` (the clips that every extractor has, across all shards so far) and
+    ``failures.csv``, written atomically under a lock shared by concurrent shards."""
+    with open(store.root / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            present = set.intersection(*(set(store.clip_ids(k)) for k in keys))
+            complete = table.subset(table.frame["clip_id"].isin(present).to_numpy())
+            complete.write(store.root / "clips.csv")
+            failures = pd.DataFrame([asdict(f) for f in summary.failures],
+                                    columns=["clip_id", "stage", "reason"])
+            failures = failures[~failures["clip_id"].isin(present) | (failures["stage"] ==
+                                                                       "dataset")]
+            with atomic_open(store.root / FAILURES, "w", encoding="utf-8", newline="") as out:
+                failures.to_csv(out, index=False)
+            write_json(store.root / "extract.json", {
+                "extractors": keys, "clips_in_table": len(table), "clips_complete": len(complete),
+                "last_run": {"written": summary.written, "skipped": summary.skipped,
+                             "failed": len(summary.failures), "frames": summary.frames,
+                             "seconds": round(summary.seconds, 2)},
+            })
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _progress_bar:  # noqa: N801 - used like a function
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(TextColumn("[bold]extract[/bold]"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        self._bar.__enter__()
+        task = self._bar.add_task("", total=self.total)
+        return lambda n: self._bar.update(task, advance=n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,155 @@
+"""``extract``: per-clip failures, resume after a kill, and the configuration guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from faces import astronaut, similarity
+from mefuse.data.clips import ClipTable
+from mefuse.errors import StoreConfigMismatch
+from mefuse.features.appearance.flow import FlowExtractor
+from mefuse.features.extract import PreprocessConfig, extract_table, parse_shard, shard_clips
+from mefuse.features.geometry.mesh3d import Mesh3DExtractor
+from mefuse.features.store import FeatureStore
+
+PRE = PreprocessConfig(views="none", crop_size=128)
+
+
+def write_clip(folder: Path, frames: list[np.ndarray], ext: str = "png") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, frame in enumerate(frames):
+        image = frame[:, :, ::-1] if frame.ndim == 3 else frame
+        cv2.imwrite(str(folder / f"frame{t + 1}.{ext}"), image)
+    return folder
+
+
+def face_frames(count: int, size: int = 256) -> list[np.ndarray]:
+    base = cv2.resize(astronaut()[0:300, 100:400], (size, size))
+    return [similarity(base, 0.3 * t, 1.0, (0.5 * t, 0)) for t in range(count)]
+
+
+def table_for(sources: dict[str, Path]) -> ClipTable:
+    rows = [{"clip_id": clip, "sequence_id": clip, "view": "full", "subject": f"s{i % 3}",
+             "source": str(path), "Negative": 1, "Positive": 0, "Repression": 0,
+             "Surprise": 0, "Others": 0} for i, (clip, path) in enumerate(sources.items())]
+    return ClipTable.from_frame(pd.DataFrame(rows))
+
+
+@pytest.fixture(scope="module")
+def good_clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    return {f"c{i}": write_clip(root / f"c{i}", face_frames(4 + i % 3)) for i in range(6)}
+
+
+def test_bad_input_is_reported_per_clip_and_the_others_finish(tmp_path, good_clips):
+    frames = face_frames(4)
+    sources = dict(list(good_clips.items())[:2])
+    broken = write_clip(tmp_path / "broken", frames)
+    (broken / "frame2.png").write_bytes(b"this is not a png")
+    sources["unreadable"] = broken
+    (tmp_path / "empty").mkdir()
+    sources["empty"] = tmp_path / "empty"
+    noise = np.random.default_rng(0).integers(0, 255, (4, 256, 256, 3), dtype=np.uint8)
+    sources["noface"] = write_clip(tmp_path / "noface", list(noise))
+    sources["single"] = write_clip(tmp_path / "single", frames[:1])
+    sources["grey"] = write_clip(tmp_path / "grey", [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+                                                     for f in frames])
+    sources["deep"] = write_clip(tmp_path / "deep", [f.astype(np.uint16) * 257 for f in frames])
+    store = tmp_path / "store"
+    summary = extract_table(table_for(sources), store, [Mesh3DExtractor(), FlowExtractor(size=64)],
+                            PRE, progress=False)
+    failed = {f.clip_id: f for f in summary.failures}
+    assert set(failed) == {"unreadable", "empty", "noface", "single"}
+    assert "frame2.png" in failed["unreadable"].reason
+    assert failed["noface"].stage == "detect"
+    assert "1 frame" in failed["single"].reason
+    written = set(FeatureStore(store).clip_ids("mesh3d"))
+    assert written == {"c0", "c1", "grey", "deep"}
+    assert set(FeatureStore(store).clip_ids("flow")) == written
+    report = pd.read_csv(store / "failures.csv")
+    assert set(report["clip_id"]) == set(failed)
+    assert set(ClipTable.read(store / "clips.csv").clip_ids) == written
+    # grey and 16-bit frames give the same features as the 8-bit colour clip they came from
+    grey, deep = FeatureStore(store).load("flow", ["grey", "deep"])
+    assert grey.shape == deep.shape == (4, 192)
+    np.testing.assert_allclose(deep, grey, atol=0.02)
+
+
+def _store_contents(root: Path) -> dict[str, np.ndarray]:
+    return {f"{p.parent.name}/{p.stem}": np.load(p) for p in sorted(root.glob("*/*.npy"))}
+
+
+def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips):
+    clips_csv = tmp_path / "clips.csv"
+    table_for(good_clips).write(clips_csv)
+    script = textwrap.dedent(f"""
+        import sys, time
+        from mefuse.data.clips import ClipTable
+        from mefuse.features.appearance.flow import FlowExtractor
+        from mefuse.features.extract import PreprocessConfig, extract_table
+
+        class Slow(FlowExtractor):
+            def extract_clip(self, frames):
+                time.sleep(float(sys.argv[2]))
+                return super().extract_clip(frames)
+
+        extract_table(ClipTable.read({str(clips_csv)!r}), sys.argv[1], [Slow(size=64)],
+                      PreprocessConfig(views="none", crop_size=128), progress=False)
+    """)
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    subprocess.run([sys.executable, "-c", script, str(clean), "0"], check=True, timeout=300)
+    process = subprocess.Popen([sys.executable, "-c", script, str(killed), "1.0"],
+                               start_new_session=True)
+    deadline = time.time() + 120
+    while len(list((killed / "flow").glob("*.npy"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = len(list((killed / "flow").glob("*.npy")))
+    assert 2 <= partial < len(good_clips)
+    assert not list((killed / "flow").glob("*.tmp"))  # atomic writes leave no half file behind
+    subprocess.run([sys.executable, "-c", script, str(killed), "0"], check=True, timeout=300)
+    first, second = _store_contents(clean), _store_contents(killed)
+    assert first.keys() == second.keys() and len(first) == len(good_clips)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    manifests = [json.loads((root / "flow" / "manifest.json").read_text())
+                 for root in (clean, killed)]
+    assert manifests[0]["clips"] == manifests[1]["clips"]
+    assert manifests[0]["params"] == manifests[1]["params"]
+
+
+def test_changed_configuration_is_refused_unless_overwrite(tmp_path, good_clips):
+    table = table_for(dict(list(good_clips.items())[:2]))
+    store = tmp_path / "store"
+    extract_table(table, store, [FlowExtractor(size=64)], PRE, progress=False)
+    with pytest.raises(StoreConfigMismatch, match="size"):
+        extract_table(table, store, [FlowExtractor(size=96)], PRE, progress=False)
+    with pytest.raises(StoreConfigMismatch, match="crop_size"):
+        extract_table(table, store, [FlowExtractor(size=64)],
+                      PreprocessConfig(views="none", crop_size=160), progress=False)
+    summary = extract_table(table, store, [FlowExtractor(size=96)], PRE, overwrite=True,
+                            progress=False)
+    assert summary.written == 2
+    again = extract_table(table, store, [FlowExtractor(size=96)], PRE, progress=False)
+    assert again.written == 0 and again.skipped == 2
+
+
+def test_shards_split_the_clips_without_overlap():
+    clips = [f"c{i:02d}" for i in range(11)]
+    parts = [shard_clips(clips, parse_shard(f"{k}/3")) for k in (1, 2, 3)]
+    assert set().union(*parts) == set(clips)
+    assert sum(len(p) for p in parts) == len(clips)
+    assert parse_shard(None) == (0, 1)
