@@ -18,7 +18,7 @@ import pytest
 
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
-from mefuse.errors import StoreConfigMismatch
+from mefuse.errors import ConfigError, StoreConfigMismatch
 from mefuse.features.appearance.flow import FlowExtractor
 from mefuse.features.extract import PreprocessConfig, extract_table, parse_shard, shard_clips
 from mefuse.features.geometry.mesh3d import Mesh3DExtractor
@@ -149,7 +149,9 @@ def test_changed_configuration_is_refused_unless_overwrite(tmp_path, good_clips)
 
 def test_shards_split_the_clips_without_overlap():
     clips = [f"c{i:02d}" for i in range(11)]
-    parts = [shard_clips(clips, parse_shard(f"{k}/3")) for k in (1, 2, 3)]
+    parts = [shard_clips(clips, parse_shard(f"{k}/3")) for k in (0, 1, 2)]
     assert set().union(*parts) == set(clips)
     assert sum(len(p) for p in parts) == len(clips)
     assert parse_shard(None) == (0, 1)
+    with pytest.raises(ConfigError, match="0 <= K < N"):
+        parse_shard("3/3")

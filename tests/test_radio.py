@@ -9,9 +9,9 @@ fetches its checkpoint with ``torch.hub.load_state_dict_from_url`` as RADIO's do
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
-import types
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -130,7 +130,7 @@ def hub(tmp_path_factory):
     model = module.TinyRADIO(WIDTH, len(TEACHERS), 16, (48, 48))
     checkpoint = root / CHECKPOINT_NAME
     torch.save({"state_dict": model.state_dict(), "width": WIDTH,
-                "args": types.SimpleNamespace(teachers=[{"name": n} for n in TEACHERS])},
+                "args": argparse.Namespace(teachers=[{"name": n} for n in TEACHERS])},
                checkpoint)
     return root / "RADIO", checkpoint
 
@@ -246,3 +246,23 @@ def test_hugging_face_copy_needs_an_explicit_trust_flag(tmp_path):
     (folder / "config.json").write_text('{"model_type": "radio"}')
     with pytest.raises(ConfigError, match="trust_remote_code=true"):
         create_extractor("radio", model=str(folder), device="cpu")
+
+
+class Opaque:
+    """A pickled object that weights_only loading must refuse."""
+
+
+def test_checkpoint_with_arbitrary_objects_needs_trust(tmp_path):
+    import torch
+
+    from mefuse.errors import ConfigError
+    from mefuse.features.appearance.radio_loading import load_checkpoint
+
+    path = tmp_path / "odd.pth.tar"
+    torch.save({"state_dict": {}, "obj": Opaque()}, path)
+    with pytest.raises(ConfigError, match="trust_checkpoint=true"):
+        load_checkpoint(path, "cpu", allow_pickle=False)
+    assert isinstance(load_checkpoint(path, "cpu", allow_pickle=True)["obj"], Opaque)
+    plain = tmp_path / "plain.pth.tar"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "args": argparse.Namespace(x=1)}, plain)
+    assert load_checkpoint(plain, "cpu", allow_pickle=False)["args"].x == 1

@@ -13,9 +13,6 @@ from mefuse.errors import ConfigError
 
 console = Console()
 
-DatasetOpt = Annotated[str, typer.Option(
-    "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")]
-RootOpt = Annotated[Path, typer.Option("--root", "-r", help="dataset root folder")]
 LabelsOpt = Annotated[Path | None, typer.Option(
     "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]
 
@@ -37,12 +34,16 @@ def parse_options(items: list[str] | None, extractors: list[str]) -> dict[str, d
 
 
 def extract(
-    dataset: DatasetOpt,
-    root: RootOpt,
     store: Annotated[Path, typer.Option("--store", "-s", help="feature store to write")],
     extractor: Annotated[list[str], typer.Option(
         "--extractor", "-e", help="extractor name (repeat); see 'mefuse extract --list'")],
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")] = None,
+    root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")] = None,
     labels: LabelsOpt = None,
+    clips: Annotated[Path | None, typer.Option(
+        "--clips", help="a clip table with a 'source' column, instead of --dataset/--root")
+    ] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="extractor setting NAME.KEY=VALUE, e.g. radio.version=radio_v2.5-l"
     )] = None,
@@ -59,7 +60,6 @@ def extract(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
-    from mefuse.data.adapters import clip_table, load_dataset
     from mefuse.features.base import create_extractor, list_extractors
     from mefuse.features.extract import (
         Failure,
@@ -79,17 +79,13 @@ def extract(
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
         built.append(create_extractor(
             name, **build_extractor_kwargs(registry[name], options[name], device)))
-    data = load_dataset(dataset, root, labels=labels)
-    for problem in data.problems:
-        console.print(f"[yellow]dataset:[/yellow] {problem}")
-    table = clip_table(data, views_for(views))
+    table, problems = _clip_source(dataset, root, labels, clips, views_for(views))
     try:
         summary = extract_table(
             table, store, built, preprocess, overwrite=overwrite, workers=workers,
             batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
             progress=not quiet,
-            problems=[Failure("-", "dataset", p) for p in data.problems
-                      if not p.startswith("note:")],
+            problems=[Failure("-", "dataset", p) for p in problems],
         )
     finally:
         for item in built:
@@ -98,6 +94,30 @@ def extract(
         console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
     console.print(summary.line())
     console.print(f"store: {store} (clips.csv, failures.csv, one folder per extractor)")
+
+
+def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
+                 clips: Path | None, views: tuple[str, ...]):
+    """The clip table to extract, from a dataset adapter or a ready clip table."""
+    from mefuse.data.clips import ClipTable
+
+    if clips is not None:
+        if dataset or root:
+            raise ConfigError("give either --clips or --dataset/--root, not both")
+        table = ClipTable.read(clips)
+        if "source" not in table.frame.columns:
+            raise ConfigError(f"{clips} has no 'source' column naming each clip's frames")
+        table.frame["source"] = [str((clips.parent / s) if not Path(s).is_absolute() else s)
+                                 for s in table.frame["source"]]
+        return table, []
+    if not dataset or root is None:
+        raise ConfigError("name the data: --dataset KIND --root FOLDER, or --clips CLIPS.csv")
+    from mefuse.data.adapters import clip_table, load_dataset
+
+    data = load_dataset(dataset, root, labels=labels)
+    for problem in data.problems:
+        console.print(f"[yellow]dataset:[/yellow] {problem}")
+    return clip_table(data, views), [p for p in data.problems if not p.startswith("note:")]
 
 
 def demo(

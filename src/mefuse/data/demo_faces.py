@@ -163,7 +163,7 @@ def _face_square(photo: np.ndarray) -> np.ndarray:
     side = 2.2 * max(w, h)
     cx, cy = x + w / 2, y + h / 2 + 0.1 * h
     padded = cv2.copyMakeBorder(photo, 400, 400, 400, 400, cv2.BORDER_REFLECT)
-    x0, y0 = int(round(cx - side / 2)) + 400, int(round(cy - side / 2)) + 400
+    x0, y0 = round(cx - side / 2) + 400, round(cy - side / 2) + 400
     square = padded[y0 : y0 + int(side), x0 : x0 + int(side)]
     return cv2.resize(square, (HALF, HALF), interpolation=cv2.INTER_AREA)
 

@@ -99,16 +99,17 @@ class PreparedClip:
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"K/N"`` (1-based K) as ``(K - 1, N)``; ``None`` means the whole dataset."""
+    """``"K/N"`` (0-based K, as SLURM array ids and torch ranks are) as ``(K, N)``; ``None``
+    means the whole dataset."""
     if not text:
         return 0, 1
     try:
         k, n = (int(v) for v in text.split("/"))
     except ValueError:
         raise ConfigError(f"--shard takes K/N such as 2/8, got {text!r}") from None
-    if not 1 <= k <= n:
-        raise ConfigError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
-    return k - 1, n
+    if not 0 <= k < n:
+        raise ConfigError(f"--shard K/N needs 0 <= K < N, got {text!r}")
+    return k, n
 
 
 def shard_clips(clip_ids: Sequence[str], shard: tuple[int, int]) -> set[str]:

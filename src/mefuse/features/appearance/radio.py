@@ -43,7 +43,8 @@ class RADIOExtractor(FrameModelExtractor):
     def __init__(
         self, version: str = "radio_v2.5-g", *, repo: str | os.PathLike[str] | None = None,
         checkpoint: str | os.PathLike[str] | None = None, model: str | None = None,
-        trust_remote_code: bool | str = False, teacher: int | str | None = None,
+        trust_remote_code: bool | str = False, trust_checkpoint: bool | str = False,
+        teacher: int | str | None = None,
         resolution: int | str = "input", cache_dir: str | None = None,
         device: str | None = "auto", batch_size: int | str = 16,
         precision: str | None = "auto", key: str | None = None,
@@ -57,7 +58,10 @@ class RADIOExtractor(FrameModelExtractor):
                 cache_dir=cache_dir,
             )
         else:
-            loaded = load_from_hub_dir(repo, version, checkpoint, {})
+            loaded = load_from_hub_dir(
+                repo, version, checkpoint, {},
+                trust_checkpoint=as_bool(trust_checkpoint, "radio.trust_checkpoint"),
+            )
         self._loaded: LoadedRADIO = loaded
         self.net = loaded.net.float().eval().requires_grad_(False).to(self.device)
         conditioner = getattr(self.net, "input_conditioner", None)

@@ -44,7 +44,7 @@ def default_hub_dir() -> Path:
 
 def load_from_hub_dir(
     repo: str | os.PathLike[str] | None, version: str, checkpoint: str | os.PathLike[str] | None,
-    hub_options: dict[str, Any],
+    hub_options: dict[str, Any], *, trust_checkpoint: bool = False,
 ) -> LoadedRADIO:
     """``torch.hub.load(repo, 'radio_model', source='local', version=...)`` without network."""
     import torch.hub
@@ -67,7 +67,7 @@ def load_from_hub_dir(
     if Path(version).expanduser().is_file():
         served.append(Path(version).expanduser())
     try:
-        with serve_checkpoints(given, version, served):
+        with serve_checkpoints(given, version, served, allow_pickle=trust_checkpoint):
             result = torch.hub.load(
                 str(folder), HUB_ENTRY, source="local", version=version, progress=False,
                 return_checkpoint=True, **hub_options,
@@ -141,13 +141,15 @@ def summary_teacher_names(teachers: Any, *, first_only: bool) -> list[str] | Non
 
 
 @contextlib.contextmanager
-def serve_checkpoints(given: Path | None, version: str, served: list[Path]) -> Iterator[None]:
+def serve_checkpoints(given: Path | None, version: str, served: list[Path], *,
+                      allow_pickle: bool = False) -> Iterator[None]:
     """Replace ``torch.hub.load_state_dict_from_url`` with an offline stand-in for a while.
 
     RADIO's ``hubconf.py`` imports the function from ``torch.hub`` when it is imported, which
     ``torch.hub.load(..., source='local')`` does afresh on every call, so it picks the stand-in.
-    RADIO checkpoints hold pickled training arguments; they are loaded with
-    ``weights_only=False`` exactly as RADIO's own loader asks, so use files from NVIDIA only.
+    Checkpoints are read with ``weights_only=True`` (RADIO's training arguments, an
+    ``argparse.Namespace``, are allowed); a file holding other Python objects is refused unless
+    the user passes ``trust_checkpoint=true``, since unpickling it could run code.
     """
     import torch
     import torch.hub
@@ -167,10 +169,34 @@ def serve_checkpoints(given: Path | None, version: str, served: list[Path]) -> I
                 f"checkpoint=/path/to/{name} (CLI: --option radio.checkpoint=/path/to/{name})."
             )
         served.append(path)
-        return torch.load(path, map_location=map_location, weights_only=weights_only)
+        return load_checkpoint(path, map_location, allow_pickle=allow_pickle)
 
     torch.hub.load_state_dict_from_url = stand_in
     try:
         yield
     finally:
         torch.hub.load_state_dict_from_url = original
+
+
+def load_checkpoint(path: Path, map_location: Any, *, allow_pickle: bool) -> Any:
+    """``torch.load`` with ``weights_only=True`` plus ``argparse.Namespace``; arbitrary pickles
+    only when the user trusts the file."""
+    import argparse
+    import pickle
+
+    import torch
+
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError) as exc:
+        if "weights_only" not in str(exc) and not isinstance(exc, pickle.UnpicklingError):
+            raise
+        if not allow_pickle:
+            raise ConfigError(
+                f"RADIO checkpoint {path} holds Python objects that weights_only loading "
+                f"refuses ({str(exc).splitlines()[0]}). Loading it runs code from the file: "
+                "if it is NVIDIA's own file, pass trust_checkpoint=true "
+                "(CLI: --option radio.trust_checkpoint=true)."
+            ) from exc
+        return torch.load(path, map_location=map_location, weights_only=False)
