@@ -42,13 +42,30 @@ def test_a_local_movement_shows_in_its_cell_and_global_motion_is_removed():
     shifted = np.roll(crop, 2, axis=1)  # the whole face moves 2 px right
     still = extractor.extract_clip(np.stack([crop, shifted]))[1].reshape(3, 4, 4)
     assert np.abs(still[0, 1:3, 1:3] * 256).max() < 0.3
-    raw = FlowExtractor(size=256, grid=4, remove_global=False).extract_clip(
+    raw = FlowExtractor(size=256, grid=4, remove_global="none").extract_clip(
         np.stack([crop, shifted]))[1].reshape(3, 4, 4)
     assert raw[0, 1:3, 1:3].mean() * 256 > 1.5
+
+
+def test_affine_removal_takes_out_a_small_head_rotation_but_keeps_local_motion():
+    from faces import similarity
+
+    crop = face_crop()
+    turned = similarity(crop, 1.0, 1.01, (0.5, 0))  # head turns 1 degree and comes closer
+    affine = FlowExtractor(size=256, grid=4)
+    translation = FlowExtractor(size=256, grid=4, remove_global="translation")
+    for_affine = np.abs(affine.extract_clip(np.stack([crop, turned]))[1][:32]).max() * 256
+    for_median = np.abs(translation.extract_clip(np.stack([crop, turned]))[1][:32]).max() * 256
+    assert for_affine < 0.35 < for_median
+    moved = local_shift(turned, (64, 160), 14, (0, -3))
+    dy = affine.extract_clip(np.stack([crop, moved]))[1].reshape(3, 4, 4)[1] * 256
+    assert dy[2, 1] < -0.3
 
 
 def test_bad_settings():
     with pytest.raises(ConfigError, match="preset"):
         FlowExtractor(preset="slow")
+    with pytest.raises(ConfigError, match="remove_global"):
+        FlowExtractor(remove_global="rigid")
     with pytest.raises(ConfigError, match="size"):
         FlowExtractor(size=8)

@@ -41,6 +41,9 @@ def extract(
         "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")] = None,
     root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")] = None,
     labels: LabelsOpt = None,
+    dataset_option: Annotated[list[str] | None, typer.Option(
+        "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true (casme2, samm)")
+    ] = None,
     clips: Annotated[Path | None, typer.Option(
         "--clips", help="a clip table with a 'source' column, instead of --dataset/--root")
     ] = None,
@@ -79,7 +82,8 @@ def extract(
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
         built.append(create_extractor(
             name, **build_extractor_kwargs(registry[name], options[name], device)))
-    table, problems = _clip_source(dataset, root, labels, clips, views_for(views))
+    table, problems = _clip_source(dataset, root, labels, clips, views_for(views),
+                                   _key_values(dataset_option))
     try:
         summary = extract_table(
             table, store, built, preprocess, overwrite=overwrite, workers=workers,
@@ -96,8 +100,19 @@ def extract(
     console.print(f"store: {store} (clips.csv, failures.csv, one folder per extractor)")
 
 
+def _key_values(items: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict, values read as YAML (numbers and booleans typed)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value) if value else ""
+    return out
+
+
 def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
-                 clips: Path | None, views: tuple[str, ...]):
+                 clips: Path | None, views: tuple[str, ...], options: dict[str, Any]):
     """The clip table to extract, from a dataset adapter or a ready clip table."""
     from mefuse.data.clips import ClipTable
 
@@ -114,7 +129,7 @@ def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
         raise ConfigError("name the data: --dataset KIND --root FOLDER, or --clips CLIPS.csv")
     from mefuse.data.adapters import clip_table, load_dataset
 
-    data = load_dataset(dataset, root, labels=labels)
+    data = load_dataset(dataset, root, labels=labels, **options)
     for problem in data.problems:
         console.print(f"[yellow]dataset:[/yellow] {problem}")
     return clip_table(data, views), [p for p in data.problems if not p.startswith("note:")]

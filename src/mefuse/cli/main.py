@@ -40,7 +40,8 @@ for _module in VERB_MODULES:
 def main() -> None:
     """Run the CLI, printing user errors without a traceback."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns a command's exit code instead of raising it
+        code = app(standalone_mode=False)
     except MefuseError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
@@ -56,6 +57,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

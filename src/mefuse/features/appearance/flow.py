@@ -2,8 +2,10 @@
 
 For each frame t, OpenCV's DIS optical flow (a fast, accurate dense method that needs no
 weights) is computed from frame 0 to frame t on the grey face crop resized to ``size`` pixels.
-With ``remove_global`` the median flow vector of the face is subtracted first, so small head
-translations (which move everything alike) do not swamp the local facial movement. The flow
+The head's own movement is removed first (``remove_global``): ``affine`` (the default) subtracts
+the least-squares affine motion of the whole crop, which is what a small head translation,
+rotation or scaling looks like in the image, ``translation`` only the median flow vector, and
+``none`` nothing. Expressions move small regions, so they survive in the residual. The flow
 field is then averaged over a ``grid x grid`` layout of cells, giving per cell the mean
 horizontal and vertical displacement and the mean magnitude, in units of the crop side (so the
 numbers do not depend on ``size``). Frame 0 is all zeros by construction.
@@ -25,6 +27,24 @@ PRESETS = {
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
+
+
+GLOBAL_MOTION: tuple[str, ...] = ("affine", "translation", "none")
+
+
+def remove_global_motion(flow: np.ndarray, mode: str, step: int = 4) -> np.ndarray:
+    """``flow`` minus the motion of the whole crop: its least-squares affine fit (estimated on
+    every ``step``-th pixel), its median vector, or nothing."""
+    if mode == "none":
+        return flow
+    if mode == "translation":
+        return flow - np.median(flow.reshape(-1, 2), axis=0)
+    height, width = flow.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    design = np.stack([xs / width, ys / height, np.ones_like(xs)], axis=-1)
+    sample = design[::step, ::step].reshape(-1, 3)
+    coefficients, *_ = np.linalg.lstsq(sample, flow[::step, ::step].reshape(-1, 2), rcond=None)
+    return flow - design @ coefficients.astype(np.float32)
 
 
 def grid_summary(flow: np.ndarray, grid: int) -> np.ndarray:
@@ -50,7 +70,7 @@ class FlowExtractor(Extractor):
     kind = "appearance"
 
     def __init__(self, size: int = 256, grid: int = 8, preset: str = "medium",
-                 remove_global: bool = True) -> None:
+                 remove_global: str | bool = "affine") -> None:
         if preset not in PRESETS:
             raise ConfigError(f"flow preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         if int(grid) < 1 or int(size) < 16:
@@ -58,7 +78,14 @@ class FlowExtractor(Extractor):
         self.size = int(size)
         self.grid = int(grid)
         self.preset = preset
-        self.remove_global = bool(remove_global)
+        if remove_global is True:
+            remove_global = "affine"
+        elif remove_global is False:
+            remove_global = "none"
+        if remove_global not in GLOBAL_MOTION:
+            raise ConfigError(f"flow remove_global must be one of {', '.join(GLOBAL_MOTION)}, "
+                              f"got {remove_global!r}")
+        self.remove_global = str(remove_global)
         self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
 
     def params(self) -> dict[str, Any]:
@@ -76,7 +103,6 @@ class FlowExtractor(Extractor):
         out = np.zeros((len(frames), 3 * self.grid**2), dtype=np.float32)
         for t in range(1, len(frames)):
             flow = self._dis.calc(first, self._grey(frames[t]), None)
-            if self.remove_global:
-                flow = flow - np.median(flow.reshape(-1, 2), axis=0)
+            flow = remove_global_motion(flow, self.remove_global)
             out[t] = grid_summary(flow / self.size, self.grid)
         return out

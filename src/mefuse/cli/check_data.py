@@ -1,0 +1,247 @@
+"""``mefuse check-data``: say what is missing or inconsistent in a dataset before extracting.
+
+Extraction on a real dataset takes hours; a missing folder or a label typo found at the end
+wastes them. This verb runs the dataset adapter, opens every sequence's frame source (a folder
+listing, or a video's header and last frame; one frame decoded to prove the files are images)
+and checks each onset-offset window against the frames really there. It prints counts, the
+label distribution, the adapter's problems and every source that failed, and exits with status
+1 when anything must be fixed (notes alone do not count).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mefuse.errors import ConfigError, MefuseError
+
+
+@dataclass
+class SourceCheck:
+    """What opening one sequence's frame source showed."""
+
+    sequence_id: str
+    source: Path
+    frames: int | None = None
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    error: str | None = None
+    window: str | None = None  # a start/end that does not fit the frames
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.window is None
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_data`; ``errors`` empty means the dataset is usable."""
+
+    dataset: Any  # mefuse.data.adapters.Dataset (imported lazily)
+    views: tuple[str, ...]
+    clips: int = 0
+    sources: list[SourceCheck] = field(default_factory=list)
+    table_error: str | None = None
+
+    @property
+    def errors(self) -> list[str]:
+        out = list(self.dataset.errors)
+        if not self.dataset.records:
+            out.append("no usable sequence")
+        if self.table_error:
+            out.append(f"clip table: {self.table_error}")
+        for check in self.sources:
+            if check.error:
+                out.append(f"{check.sequence_id}: {check.error}")
+            if check.window:
+                out.append(f"{check.sequence_id}: {check.window}")
+        return list(dict.fromkeys(out))
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> dict[str, Any]:
+        """Counts as plain data (for tests, logs and JSON)."""
+        data = self.dataset
+        frames = [c.frames for c in self.sources if c.frames is not None]
+        return {
+            "dataset": data.name,
+            "root": str(data.root),
+            "task": data.task,
+            "classes": list(data.classes),
+            "sequences": len(data.records),
+            "subjects": len(data.subjects),
+            "labelled": len(data.labelled),
+            "unlabelled": len(data.records) - len(data.labelled),
+            "clips": self.clips,
+            "label_counts": data.label_counts(),
+            "sources_ok": sum(c.ok for c in self.sources),
+            "sources_failed": sum(not c.ok for c in self.sources),
+            "frames_min": min(frames) if frames else None,
+            "frames_median": statistics.median(frames) if frames else None,
+            "frames_max": max(frames) if frames else None,
+            "errors": len(self.errors),
+            "notes": len(data.notes),
+        }
+
+
+def _views(views: Sequence[str] | str) -> tuple[str, ...]:
+    if isinstance(views, str):
+        from mefuse.preprocess.views import views_for
+
+        return views_for(views)
+    return tuple(views)
+
+
+def check_source(record: Any, *, read_first: bool = True) -> SourceCheck:
+    """Open one record's frame source, count its frames and check its window.
+
+    Only the first frame of the window is decoded (``read_first``), to prove the files are
+    images of the expected kind; nothing else is.
+    """
+    from mefuse.data.frames import open_frames
+
+    check = SourceCheck(record.sequence_id, Path(record.source))
+    try:
+        with open_frames(record.source) as source:
+            check.frames = len(source)
+            start = 0 if record.start is None else int(record.start)
+            end = check.frames - 1 if record.end is None else int(record.end)
+            if not 0 <= start <= end < check.frames:
+                check.window = (f"window {start}..{end} does not fit the {check.frames} frames "
+                                f"of {record.source}")
+            elif read_first:
+                frame = source.read(start)
+                check.shape, check.dtype = tuple(frame.shape), str(frame.dtype)
+    except MefuseError as exc:
+        check.error = str(exc)
+    except Exception as exc:  # a broken codec or file system must not stop the check
+        check.error = f"{type(exc).__name__}: {exc}"
+    return check
+
+
+def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
+               views: Sequence[str] | str = "both", *, options: dict[str, Any] | None = None,
+               read_first: bool = True) -> CheckReport:
+    """Validate a dataset root: adapter problems, clip table, every frame source and window.
+
+    Raises only for what stops the adapter itself (unknown kind, missing root or label sheet,
+    missing columns); everything else is collected in the report.
+    """
+    from mefuse.data.adapters import clip_table, load_dataset
+
+    dataset = load_dataset(kind, root, labels=labels, **(options or {}))
+    report = CheckReport(dataset=dataset, views=_views(views))
+    try:
+        report.clips = len(clip_table(dataset, report.views))
+    except MefuseError as exc:
+        report.table_error = str(exc)
+    report.sources = [check_source(r, read_first=read_first) for r in dataset.records]
+    return report
+
+
+# --------------------------------------------------------------------------- printing
+def print_report(report: CheckReport, console: Console | None = None, *,
+                 verbose: bool = False) -> None:
+    """Print the report with rich: counts, labels, problems, failed (or all) sources."""
+    console = console or Console()
+    info = report.summary()
+    data = report.dataset
+    console.print(f"[bold]{info['dataset']}[/bold] at {info['root']} ({info['task']}, "
+                  f"{len(info['classes'])} classes)", highlight=False)
+    counts = Table(show_header=False, box=None, pad_edge=False)
+    counts.add_column(style="cyan")
+    counts.add_column(justify="right")
+    for key in ("sequences", "subjects", "labelled", "unlabelled", "clips"):
+        counts.add_row(key, str(info[key]))
+    if info["frames_min"] is not None:
+        counts.add_row("frames per source",
+                       f"{info['frames_min']} / {info['frames_median']:g} / {info['frames_max']} "
+                       "(min / median / max)")
+    shapes = Counter(f"{'x'.join(map(str, c.shape))} {c.dtype}" for c in report.sources
+                     if c.shape is not None)
+    if shapes:
+        counts.add_row("frame size", ", ".join(f"{s} ({n})" for s, n in shapes.most_common(4)))
+    console.print(counts)
+    if data.labelled:
+        labels = Table(title="labelled sequences per class", title_justify="left")
+        labels.add_column("class")
+        labels.add_column("sequences", justify="right")
+        labels.add_column("share", justify="right")
+        for name, count in info["label_counts"].items():
+            labels.add_row(name, str(count), f"{count / len(data.labelled):.0%}")
+        console.print(labels)
+    for note in data.notes:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
+    failed = [c for c in report.sources if not c.ok]
+    shown = report.sources if verbose else failed
+    if shown:
+        table = Table(title="sources" if verbose else "sources with problems",
+                      title_justify="left")
+        for column in ("sequence", "source", "frames", "status"):
+            table.add_column(column, overflow="fold")
+        for check in shown:
+            status = check.error or check.window or "ok"
+            table.add_row(check.sequence_id, str(check.source),
+                          "" if check.frames is None else str(check.frames),
+                          f"[red]{status}[/red]" if not check.ok else status)
+        console.print(table)
+    errors = report.errors
+    source_errors = {f"{c.sequence_id}: {m}" for c in failed for m in (c.error, c.window) if m}
+    for error in errors:
+        if error not in source_errors:
+            console.print(f"[red]error:[/red] {error}", highlight=False)
+    if errors:
+        console.print(f"[red bold]{len(errors)} problem(s) to fix[/red bold] "
+                      f"({info['sources_failed']} of {len(report.sources)} sources failed)")
+    else:
+        console.print(f"[green bold]ok[/green bold]: {info['sequences']} sequences, "
+                      f"{info['clips']} clips, every source opens")
+
+
+def _parse_options(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option takes KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def check_data_command(
+    dataset: Annotated[str, typer.Option(
+        "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")],
+    root: Annotated[Path, typer.Option("--root", "-r", help="dataset root folder")],
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")
+    ] = None,
+    views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="adapter setting KEY=VALUE, e.g. composite=true or "
+        "frames=Cropped (see docs/guide/datasets.md)")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="list every source, not only the failed ones")] = False,
+) -> None:
+    """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
+    report = check_data(dataset, root, labels, views, options=_parse_options(option))
+    print_report(report, Console(), verbose=verbose)
+    if not report.ok:
+        # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
+        # typer.Exit into a return value that mefuse.cli.main.main() drops (status 0).
+        raise SystemExit(1)
+
+
+__all__ = ["CheckReport", "SourceCheck", "check_data", "check_data_command", "check_source",
+           "print_report"]
