@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich import box
 from rich.table import Table
 
 from mefuse.train.cv import CVResult
@@ -37,25 +38,29 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
 
 
 def comparison_table(results: Mapping[str, CVResult], title: str = "comparison") -> Table:
-    """One row per named run: macro-F1 mean ± std, variance, UF1, UAR, per-class F1, gate."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("run")
+    """One row per named run: macro-F1 mean ± std, UF1, UAR, per-class F1, gate weights."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    table.add_column("run", no_wrap=True)
     table.add_column("macro-F1", justify="right", no_wrap=True, min_width=11)
-    table.add_column("var", justify="right")
-    table.add_column("UF1", justify="right")
-    table.add_column("UAR", justify="right")
+    table.add_column("UF1", justify="right", no_wrap=True)
+    table.add_column("UAR", justify="right", no_wrap=True)
     classes: list[str] = next(iter(results.values())).classes if results else []
     for name in classes:
-        table.add_column(name[:5], justify="right")
-    table.add_column("gate")
+        table.add_column(name[:3], justify="right", no_wrap=True)
+    table.add_column("gate", no_wrap=True)
     for name, result in results.items():
         s = result.summary
         table.add_row(
             name, f"{s['macro_f1_mean']:.3f}±{s['macro_f1_std']:.3f}",
-            f"{s['macro_f1_var']:.4f}", f"{s['uf1_mean']:.3f}", f"{s['uar_mean']:.3f}",
+            f"{s['uf1_mean']:.3f}", f"{s['uar_mean']:.3f}",
             *(f"{s['per_class_f1_mean'][c]:.2f}" for c in classes),
-            " ".join(f"{k}={v:.2f}" for k, v in s["gate_mean"].items()),
+            "/".join(f"{v:.2f}" for v in s["gate_mean"].values()) if len(s["gate_mean"]) > 1
+            else "",
         )
+    table.caption = ("macro-F1: mean ± std over folds and seeds; UF1, UAR: pooled predictions; "
+                     "per-class F1 by the first letters of each class; gate: weight of each "
+                     "modality in the order named")
     return table
 
 

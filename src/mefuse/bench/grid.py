@@ -1,0 +1,131 @@
+"""The cells of a benchmark grid and their stable identifiers.
+
+A cell is one feature set under one strategy variant, cross-validated over all the run's seeds.
+Feature sets, as in the paper's tables: each extractor alone (strategy ``single``), every pairing
+across kinds (each geometry extractor with each appearance extractor, and with any key of unknown
+kind), and all extractors together. Fused sets run under each fusion variant: ``concat``, ``sum``,
+``gated`` (the paper's model) and the two beyond-paper options applied to the gated model,
+``position`` (temporal position embedding) and ``motion`` (frame minus first frame).
+
+A cell's id is a readable slug plus a hash of everything that determines its numbers: the full
+cross-validation configuration and a fingerprint of the data it reads (the clip table and the
+manifests of its extractors). The same configuration on the same data always gets the same id, so
+a rerun finds the cell already done; change the epochs, the seeds or the features and the id
+changes, so stale numbers are never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mefuse.bench.groups import GROUPS, KeyGroups
+from mefuse.errors import ConfigError
+
+VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "motion")
+"""Strategy variants, in table order."""
+
+FUSION_VARIANTS: tuple[str, ...] = VARIANTS[1:]
+SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
+
+_OVERRIDES: dict[str, dict[str, Any]] = {
+    "single": {"strategy": "single"},
+    "concat": {"strategy": "concat"},
+    "sum": {"strategy": "sum"},
+    "gated": {"strategy": "gated"},
+    "position": {"strategy": "gated", "model": {"position": True, "motion": False}},
+    "motion": {"strategy": "gated", "model": {"position": False, "motion": True}},
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One feature set under one strategy variant."""
+
+    modalities: tuple[str, ...]
+    variant: str
+    set_kind: str
+    """``alone``, ``pairs`` or ``all``."""
+
+    @property
+    def feature_set(self) -> str:
+        return " + ".join(self.modalities)
+
+    def config_data(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """``base`` (a CV configuration without modalities) with this cell's settings."""
+        from mefuse.train.config import merge
+
+        override = dict(_OVERRIDES[self.variant])
+        override["modalities"] = list(self.modalities)
+        data = merge(dict(base), override)
+        if self.variant in ("single", "concat", "sum", "gated"):
+            # the plain variants are the paper's model: beyond-paper options stay off
+            data = merge(data, {"model": {"position": False, "motion": False}})
+        return data
+
+    def slug(self) -> str:
+        return _UNSAFE.sub("-", f"{self.variant}__{'+'.join(self.modalities)}")[:80]
+
+
+def feature_sets(groups: KeyGroups, sets: Sequence[str] = SET_KINDS
+                 ) -> list[tuple[str, tuple[str, ...]]]:
+    """``(set_kind, modalities)`` pairs: alone, pairs across kinds, then all together.
+
+    Pairs go across groups (geometry x appearance, and each with the keys of unknown kind); when
+    every key is in one group, every two keys of it are paired. "All" is left out when it would
+    repeat a pair or a single extractor.
+    """
+    unknown = [s for s in sets if s not in SET_KINDS]
+    if unknown:
+        raise ConfigError(f"unknown feature set kind(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(SET_KINDS)}")
+    keys = groups.keys
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if "alone" in sets:
+        out += [("alone", (k,)) for k in keys]
+    pairs: list[tuple[str, ...]] = []
+    filled = [getattr(groups, g) for g in GROUPS if getattr(groups, g)]
+    if len(filled) >= 2:
+        for first, second in itertools.combinations(filled, 2):
+            pairs += [(a, b) for a in first for b in second]
+    elif filled:
+        pairs = list(itertools.combinations(filled[0], 2))
+    if "pairs" in sets:
+        out += [("pairs", p) for p in pairs]
+    if "all" in sets and len(keys) >= 2 and tuple(keys) not in {m for _, m in out}:
+        out.append(("all", tuple(keys)))
+    return out
+
+
+def build_cells(groups: KeyGroups, variants: Sequence[str] = VARIANTS,
+                sets: Sequence[str] = SET_KINDS) -> list[Cell]:
+    """Every cell of the grid: single for each extractor alone, fusion variants for the rest."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"unknown strategy variant(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(VARIANTS)}")
+    cells = []
+    for set_kind, modalities in feature_sets(groups, sets):
+        if len(modalities) == 1:
+            cells += [Cell(modalities, "single", set_kind)] if "single" in variants else []
+        else:
+            cells += [Cell(modalities, v, set_kind) for v in VARIANTS
+                      if v in variants and v != "single"]
+    if not cells:
+        raise ConfigError(f"the grid is empty: feature sets {list(sets)} with variants "
+                          f"{list(variants)} over keys {groups.keys} give no cell")
+    return cells
+
+
+def cell_id(cell: Cell, config: Mapping[str, Any], fingerprint: Mapping[str, Any]) -> str:
+    """Stable id: readable slug plus a hash of the full configuration and the data fingerprint."""
+    payload = json.dumps({"config": config, "data": fingerprint}, sort_keys=True,
+                         separators=(",", ":"), default=str)
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:10]
+    return f"{cell.slug()}__{digest}"
