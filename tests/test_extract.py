@@ -155,3 +155,32 @@ def test_shards_split_the_clips_without_overlap():
     assert parse_shard(None) == (0, 1)
     with pytest.raises(ConfigError, match="0 <= K < N"):
         parse_shard("3/3")
+
+
+def test_cli_extract_from_a_4dmr_layout_reports_a_label_row_without_frames(tmp_path):
+    from typer.testing import CliRunner
+
+    from mefuse.cli.main import app
+
+    root = tmp_path / "4dmr"
+    frames = face_frames(3)
+    pairs = [np.concatenate([f, f[:, ::-1]], axis=1) for f in frames]  # two views per frame
+    for sequence in (1, 2):
+        write_clip(root / "train" / f"{sequence:03d}", pairs)
+    labels = root / "train_labels.csv"
+    labels.write_text("Id,Subject,Negative,Positive,Repression,Surprise,Others\n"
+                      "1,a,1,0,0,0,0\n2,b,0,1,0,0,0\n7,c,0,0,1,0,0\n")
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, [
+        "extract", "--dataset", "4dmr", "--root", str(root), "--labels", str(labels),
+        "--store", str(store), "-e", "flow", "--option", "flow.size=64", "--crop-size", "128",
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "4 extracted" in result.output
+    table = ClipTable.read(store / "clips.csv")
+    assert sorted(table.clip_ids) == ["1_left", "1_right", "2_left", "2_right"]
+    report = pd.read_csv(store / "failures.csv")
+    assert (report["stage"] == "dataset").any()
+    assert report["reason"].str.contains("7").any()
+    manifest = json.loads((store / "flow" / "manifest.json").read_text())
+    assert manifest["params"]["size"] == 64
