@@ -21,7 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mefuse.errors import ConfigError, MefuseError
+from mefuse.errors import MefuseError
+from mefuse.utils.options import parse_key_values
 
 
 @dataclass
@@ -208,16 +209,6 @@ def print_report(report: CheckReport, console: Console | None = None, *,
                       f"{info['clips']} clips, every source opens")
 
 
-def _parse_options(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option takes KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value) if value else ""
-    return out
 
 
 def check_data_command(
@@ -235,7 +226,7 @@ def check_data_command(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
-    report = check_data(dataset, root, labels, views, options=_parse_options(option))
+    report = check_data(dataset, root, labels, views, options=parse_key_values(option, "--option"))
     print_report(report, Console(), verbose=verbose)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns

@@ -10,6 +10,7 @@ import yaml
 from rich.console import Console
 
 from mefuse.errors import ConfigError
+from mefuse.utils.options import parse_key_values
 
 console = Console()
 
@@ -83,7 +84,7 @@ def extract(
         built.append(create_extractor(
             name, **build_extractor_kwargs(registry[name], options[name], device)))
     table, problems = _clip_source(dataset, root, labels, clips, views_for(views),
-                                   _key_values(dataset_option))
+                                   parse_key_values(dataset_option, "--dataset-option"))
     try:
         summary = extract_table(
             table, store, built, preprocess, overwrite=overwrite, workers=workers,
@@ -98,17 +99,6 @@ def extract(
         console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
     console.print(summary.line())
     console.print(f"store: {store} (clips.csv, failures.csv, one folder per extractor)")
-
-
-def _key_values(items: list[str] | None) -> dict[str, Any]:
-    """``KEY=VALUE`` strings as a dict, values read as YAML (numbers and booleans typed)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value) if value else ""
-    return out
 
 
 def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,

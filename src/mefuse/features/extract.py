@@ -35,6 +35,7 @@ from mefuse.preprocess.detect import FaceDetector, find_face_box
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
 from mefuse.utils.atomic import atomic_open, write_json
+from mefuse.utils.progress import progress_bar
 
 FAILURES = "failures.csv"
 
@@ -243,7 +244,7 @@ def extract_table(
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
         preparer = _Preparer(preprocess, Path(save_crops) if save_crops else None)
-        with _progress_bar(progress, len(todo)) as advance:
+        with progress_bar("extract", len(todo), progress) as advance:
             batch: list[PreparedClip] = []
             for prepared in _prefetch(preparer, groups, workers):
                 for clip in prepared:
@@ -325,30 +326,3 @@ def _write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
             })
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-class _progress_bar:  # noqa: N801 - used like a function
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(TextColumn("[bold]extract[/bold]"), BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-        self._bar.__enter__()
-        task = self._bar.add_task("", total=self.total)
-        return lambda n: self._bar.update(task, advance=n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)

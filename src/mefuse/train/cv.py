@@ -33,6 +33,7 @@ from mefuse.train.metrics import macro_f1, merge_views, per_class_f1, uar
 from mefuse.train.protocols import make_folds
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 from mefuse.utils.atomic import atomic_open, write_json
+from mefuse.utils.progress import progress_bar
 
 RESULTS = "results.json"
 PREDICTIONS = "predictions.csv"
@@ -132,7 +133,7 @@ def run_cv(
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
     total = sum(len(folds) for _, folds in plan)
-    with _Progress(progress, total) as advance:
+    with progress_bar("cv", total, progress) as advance:
         for seed, folds in plan:
             seed_parts = []
             for fold in folds:
@@ -168,7 +169,8 @@ def run_cv(
                     "n_test_units": len(y_true),
                     "test_subjects": sorted(clips.frame["subject"].iloc[fold.test].unique()),
                 })
-                advance(f"seed {seed} fold {fold.index}: macro-F1 {fold_rows[-1]['macro_f1']:.3f}")
+                advance(description=f"seed {seed} fold {fold.index}: "
+                                    f"macro-F1 {fold_rows[-1]['macro_f1']:.3f}")
             seed_frame = pd.concat(seed_parts, ignore_index=True)
             prediction_parts.append(seed_frame)
             y_true, y_pred = _scored(seed_frame, classes, config.level)
@@ -269,33 +271,3 @@ def _check_disjoint(clips: ClipTable, fold: Any, protocol: str) -> None:
         shared = set(frame["subject"].iloc[fold.train]) & set(frame["subject"].iloc[fold.test])
         if shared:
             raise AssertionError(f"subject leak in fold {fold.index}: {sorted(shared)}")
-
-
-class _Progress:
-    """A rich progress bar over folds, or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self.total = total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda message: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(TextColumn("[bold]cv[/bold]"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TextColumn("{task.description}"),
-                             transient=False)
-        self._bar.__enter__()
-        task = self._bar.add_task("", total=self.total)
-        return lambda message: self._bar.update(task, advance=1, description=message)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)

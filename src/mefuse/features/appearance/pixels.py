@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mefuse.errors import DataError
+from mefuse.preprocess.landmarks import to_uint8
 
 if TYPE_CHECKING:
     import torch
@@ -78,13 +79,7 @@ def as_clip_array(frames: np.ndarray) -> np.ndarray:
         )
     if array.shape[-1] == 4:
         array = array[..., :3]
-    if array.dtype == np.uint16:
-        array = (array >> 8).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating) and array.max(initial=0) <= 1.0:
-            array = array * 255.0
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    return array
+    return to_uint8(array)
 
 
 def to_model_input(

@@ -1,0 +1,252 @@
+"""Verbs for comparing and delivering: ``bench`` (the grid), ``report`` (HTML) and ``submit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mefuse.cli.train_verbs import (
+    BatchOpt,
+    ClassesOpt,
+    ClipsOpt,
+    ConfigOpt,
+    DeviceOpt,
+    EpochsOpt,
+    FramesOpt,
+    LrOpt,
+    StoreOpt,
+    TaskOpt,
+    ThresholdsOpt,
+    _classes,
+    _config_data,
+    _read_clips,
+)
+from mefuse.errors import ConfigError, DataError
+
+console = Console()
+
+
+def _keys(value: str | None) -> list[str]:
+    return [k.strip() for k in value.split(",") if k.strip()] if value else []
+
+
+def bench(
+    store: StoreOpt,
+    clips: ClipsOpt = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="YAML base configuration (its modalities and strategy are "
+        "ignored: each cell sets them); flags override it")] = None,
+    modality: Annotated[list[str] | None, typer.Option(
+        "--modality", "-m", help="extractor key to include; repeat (default: every key of "
+        "the store)")] = None,
+    appearance: Annotated[str | None, typer.Option(
+        help="comma-separated keys to treat as appearance (2D) features")] = None,
+    geometry: Annotated[str | None, typer.Option(
+        help="comma-separated keys to treat as geometry (3D) features")] = None,
+    variants: Annotated[str, typer.Option(
+        help="strategies: single (each extractor alone), concat, sum, gated, and the gated "
+        "model with position or motion")] = "single,concat,sum,gated,position,motion",
+    sets: Annotated[str, typer.Option(
+        help="feature sets: alone, pairs (across kinds), all (every key together)")] = (
+        "alone,pairs,all"),
+    protocol: Annotated[str | None, typer.Option(help="mskf, subject-kfold or loso")] = None,
+    folds: Annotated[int | None, typer.Option(help="folds for mskf and subject-kfold")] = None,
+    seeds: Annotated[str | None, typer.Option(help="comma-separated seeds, e.g. 0,1,2")] = None,
+    task: TaskOpt = None,
+    classes: ClassesOpt = None,
+    level: Annotated[str | None, typer.Option(help="sequence (views merged) or clip")] = None,
+    frames: FramesOpt = None,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    thresholds: ThresholdsOpt = None,
+    device: DeviceOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
+                                      "(processes, one torch thread each)")] = 1,
+    out: Annotated[Path, typer.Option("--out", "-o", help="bench folder")] = Path("runs/bench"),
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="list the cells (and which are done) without computing")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Cross-validate a grid of feature sets x strategies; resumable; write paper-style tables."""
+    from mefuse.bench.runner import CELLS, is_done, plan_bench, run_bench
+    from mefuse.bench.tables import TABLES_MD, write_tables
+
+    data = _config_data(
+        config, protocol=protocol, folds=folds,
+        seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
+        classes=_classes(classes), level=level, device=device, model__frames=frames,
+        optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
+        thresholds__mode=thresholds,
+    )
+    ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
+    if ignored:
+        console.print(f"[dim]note: {' and '.join(ignored)} of {config} ignored; each cell sets "
+                      "its own[/dim]")
+    table = _read_clips(store, clips, data.get("classes"))
+    plan = plan_bench(store, table, data, keys=modality or None,
+                      appearance=_keys(appearance), geometry=_keys(geometry),
+                      variants=_keys(variants), sets=_keys(sets),
+                      clips_source=str(clips or store / "clips.csv"))
+    groups = plan.groups.as_dict()
+    console.print("extractors: " + "; ".join(f"{g} {', '.join(k)}" for g, k in groups.items()
+                                             if k))
+    done = sum(is_done(out / CELLS / c.cell_id) for c in plan.cells)
+    console.print(f"{len(plan.cells)} cells, {done} already done, "
+                  f"{len(plan.cells) - done} to compute")
+    if dry_run:
+        listing = Table("cell", "set", "feature set", "strategy", "done", title_justify="left")
+        for c in plan.cells:
+            listing.add_row(c.cell_id, c.cell.set_kind, c.cell.feature_set, c.cell.variant,
+                            "yes" if is_done(out / CELLS / c.cell_id) else "")
+        console.print(listing)
+        return
+    outcome = run_bench(plan, table, out, jobs=jobs, progress=not quiet)
+    tables = write_tables(out)
+    _print_cells(tables)
+    for cell, reason in outcome.failed.items():
+        console.print(f"[red]failed[/red] {cell}: {reason}")
+    console.print(f"computed {len(outcome.computed)}, reused {len(outcome.skipped)}, failed "
+                  f"{len(outcome.failed)} in {outcome.runtime_s:.1f} s; wrote "
+                  f"{out / TABLES_MD}, {out / 'cells.csv'}, {out / 'grid.csv'}")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _print_cells(tables: Any) -> None:
+    from mefuse.bench.tables import VARIANT_LABELS
+
+    if tables.cells.empty:
+        return
+    view = Table(title="bench", title_justify="left")
+    for name, justify in (("feature set", "left"), ("strategy", "left"), ("macro-F1", "right"),
+                          ("var (%²)", "right"), ("UF1", "right"), ("UAR", "right")):
+        view.add_column(name, justify=justify, no_wrap=name == "macro-F1")
+    for _, r in tables.cells.iterrows():
+        view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
+                     f"{r['macro_f1_mean']:.3f}±{r['macro_f1_std']:.3f}",
+                     f"{1e4 * r['macro_f1_var']:.2f}", f"{r['uf1_mean']:.3f}",
+                     f"{r['uar_mean']:.3f}")
+    console.print(view)
+
+
+def report(
+    source: Annotated[Path, typer.Argument(help="a 'mefuse cv' run folder or a 'mefuse bench' "
+                                           "folder")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="folder for report.html and img/ (default: <source>/report)")] = None,
+    detail: Annotated[int, typer.Option(
+        help="for a bench: how many of the best cells get a full section")] = 3,
+    screenshot: Annotated[bool, typer.Option(
+        help="also render report.png with headless Chromium (must be installed)")] = False,
+) -> None:
+    """Write a self-contained HTML report with plots (PNG files beside it)."""
+    from mefuse.report import write_report
+
+    page = write_report(source, out, detail=detail)
+    console.print(f"wrote {page}")
+    if screenshot:
+        from mefuse.report.browser import screenshot as render
+
+        png = render(page, page.with_name("report.png"))
+        console.print(f"wrote {png}")
+
+
+def submit(
+    out: Annotated[Path, typer.Option("--out", "-o", help="submission CSV to write")] = Path(
+        "submission.csv"),
+    model: Annotated[Path | None, typer.Option(
+        "--model", help="model file written by 'mefuse train' (with --thresholds tuned)")] = None,
+    store: Annotated[Path | None, typer.Option(
+        "--store", "-s", help="feature store of the test sequences")] = None,
+    clips: Annotated[Path | None, typer.Option(
+        "--clips", help="clip table of the test store (default: <store>/clips.csv)")] = None,
+    split: Annotated[str, typer.Option(
+        help="score the clips whose 'split' column has this value (when the table has one); "
+        "'all' scores every clip")] = "test",
+    train_store: Annotated[Path | None, typer.Option(
+        "--train-store", help="train first, on this store's labelled clips (thresholds tuned "
+        "on an inner split of it), instead of loading --model")] = None,
+    train_clips: Annotated[Path | None, typer.Option(
+        "--train-clips", help="clip table of --train-store (default: <train-store>/clips.csv)")
+    ] = None,
+    config: ConfigOpt = None,
+    seed: Annotated[int, typer.Option(help="random seed when training")] = 0,
+    save_model: Annotated[Path | None, typer.Option(
+        "--save-model", help="also save the model trained with --train-store")] = None,
+    negative_excludes_positive: Annotated[bool, typer.Option(
+        "--negative-excludes-positive", help="clear Positive wherever Negative is predicted")
+    ] = False,
+    allow_fixed_thresholds: Annotated[bool, typer.Option(
+        "--allow-fixed-thresholds", help="accept a model whose thresholds were not tuned")
+    ] = False,
+    validate: Annotated[Path | None, typer.Option(
+        "--validate", help="only check this submission file (with --store, also that its Ids "
+        "are exactly the test sequences')")] = None,
+) -> None:
+    """Write the 4DMR challenge submission CSV (or validate one with --validate FILE)."""
+    from mefuse import submit as sub
+
+    if validate is not None:
+        expected = None
+        if store is not None:
+            expected = sub.expected_ids(sub.select_clips(_read_clips(store, clips, None), split))
+        rows = sub.validate_submission(validate, expected)
+        checked = f", Ids match the {len(expected)} test sequences" if expected else ""
+        console.print(f"{validate}: valid 4DMR submission, {rows} rows{checked}")
+        return
+    if store is None:
+        raise ConfigError("name the test store: --store DIR")
+    if (model is None) == (train_store is None):
+        raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
+                          "with --config (train, then submit)")
+    if train_store is not None:
+        estimator = _train(train_store, train_clips, config, seed)
+        if save_model is not None:
+            estimator.save(save_model)
+            console.print(f"wrote {save_model}")
+    else:
+        estimator = model
+    test = sub.select_clips(_read_clips(store, clips, None), split)
+    frame, sequences = sub.predict_submission(
+        estimator, store, test, negative_excludes_positive=negative_excludes_positive,
+        allow_fixed=allow_fixed_thresholds)
+    path = sub.write_submission(frame, out, sub.expected_ids(test))
+    from mefuse.utils.atomic import atomic_open
+
+    detail = out.with_name(out.stem + "_probabilities.csv")
+    with atomic_open(detail, "w", encoding="utf-8", newline="") as handle:
+        sequences.to_csv(handle, index=False)
+    counts = ", ".join(f"{c} {int(frame[c].sum())}" for c in sub.SUBMISSION_COLUMNS[1:])
+    console.print(f"wrote {path}: {len(frame)} sequences ({counts}); validated. "
+                  f"Probabilities in {detail}")
+
+
+def _train(store: Path, clips: Path | None, config: Path | None, seed: int):
+    from mefuse import submit as sub
+    from mefuse.train.config import TrainConfig, build_config, load_yaml
+
+    if config is None:
+        raise ConfigError("--train-store needs --config YAML (modalities, strategy, recipe)")
+    data = load_yaml(config)
+    for key in ("protocol", "folds", "seeds", "level"):
+        data.pop(key, None)  # a cv configuration file serves training too
+    if "modalities" not in data:
+        raise DataError(f"{config} names no modalities")
+    train_config = build_config(TrainConfig, data, str(config))
+    table = _read_clips(store, clips, train_config.classes)
+    estimator = sub.train_for_submission(store, table, train_config, seed=seed)
+    thresholds = ", ".join(f"{c} {t:.2f}" for c, t in zip(estimator.classes,
+                                                          estimator.thresholds, strict=True))
+    console.print(f"trained on {int(table.labelled.sum())} clips; tuned thresholds: {thresholds}")
+    return estimator
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("report")(report)
+    app.command("submit")(submit)

@@ -1,0 +1,249 @@
+"""The 4DMR challenge submission: write it from a model and a test store, and validate it.
+
+Format (from the authors' public inference code, see ``reference/FACTS.md``): a CSV with the
+header ``Id,Negative,Positive,Repression,Surprise,Others``, one row per test sequence, 0/1 values,
+rows sorted by ``Id``; ``Id`` is the integer in the sequence folder's name (for mefuse, the last
+integer in the sequence id, as the 4DMR adapter reads it).
+
+How decisions are made, and why:
+
+- per-class thresholds come from the model, and must have been tuned on training data only
+  (a model trained with ``thresholds.mode: tuned``, which holds out part of the training
+  sequences to pick them); a fixed-threshold model is refused unless the user says otherwise,
+  because 0.5 is a poor operating point for rare classes;
+- each view (clip) of a sequence is thresholded, and the views are merged by a per-class OR,
+  as the authors' submission did;
+- the optional rule "Negative implies not Positive" (off by default) clears Positive wherever
+  Negative is set, after the merge.
+
+The file is validated before it is put in place and again on disk; a malformed file is never left
+behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mefuse import FOURDMR_CLASSES
+from mefuse.data.clips import ClipTable
+from mefuse.errors import ConfigError, DataError
+from mefuse.utils.atomic import write_text
+
+SUBMISSION_COLUMNS: tuple[str, ...] = ("Id", *FOURDMR_CLASSES)
+_INTEGER = re.compile(r"\d+")
+_MAX_PROBLEMS = 20
+
+
+def sequence_number(sequence_id: str) -> int:
+    """The submission Id of a sequence: the last integer in its id (``seq_012`` -> 12)."""
+    numbers = _INTEGER.findall(str(sequence_id))
+    if not numbers:
+        raise DataError(f"sequence {sequence_id!r} has no integer in its id, so it has no "
+                        "submission Id (4DMR sequence folders are named by an integer)")
+    return int(numbers[-1])
+
+
+def expected_ids(clips: ClipTable) -> set[int]:
+    """The Ids a submission for these clips must hold: one per sequence."""
+    return {sequence_number(s) for s in clips.frame["sequence_id"].unique()}
+
+
+def select_clips(clips: ClipTable, split: str) -> ClipTable:
+    """The test clips: rows whose ``split`` column equals ``split`` (all rows for ``all``, or when
+    the table has no ``split`` column)."""
+    if split == "all" or "split" not in clips.frame.columns:
+        return clips
+    chosen = clips.subset(clips.frame["split"].astype(str) == split)
+    if len(chosen) == 0:
+        values = sorted(clips.frame["split"].astype(str).unique())
+        raise DataError(f"no clip has split {split!r} (the table's splits: {', '.join(values)}); "
+                        "use --split all to score every clip")
+    return chosen
+
+
+def submission_frame(sequences: pd.DataFrame, *, negative_excludes_positive: bool = False
+                     ) -> pd.DataFrame:
+    """Submission rows from per-sequence 0/1 decisions (views already merged by OR).
+
+    ``sequences`` has a ``sequence_id`` column and one 0/1 column per 4DMR class (as
+    :func:`mefuse.train.fit.predict_store` returns them).
+    """
+    missing = [c for c in FOURDMR_CLASSES if c not in sequences.columns]
+    if missing:
+        raise DataError(f"the model does not predict the 4DMR class(es) {', '.join(missing)}; "
+                        f"a submission needs {', '.join(FOURDMR_CLASSES)}")
+    frame = pd.DataFrame({"Id": [sequence_number(s) for s in sequences["sequence_id"]]})
+    duplicated = frame["Id"].duplicated(keep=False)
+    if duplicated.any():
+        clash = sequences["sequence_id"][duplicated.to_numpy()].tolist()
+        raise DataError(f"sequences {', '.join(map(str, clash[:4]))} share the submission Id "
+                        f"{int(frame['Id'][duplicated].iloc[0])}")
+    for name in FOURDMR_CLASSES:
+        values = sequences[name].to_numpy()
+        if not np.isin(values, (0, 1)).all():
+            raise DataError(f"decisions for {name!r} are not all 0 or 1")
+        frame[name] = values.astype(np.int64)
+    if negative_excludes_positive:
+        frame.loc[frame["Negative"] == 1, "Positive"] = 0
+    return frame.sort_values("Id", kind="stable").reset_index(drop=True)
+
+
+def render(frame: pd.DataFrame) -> str:
+    """The CSV text of a submission frame (exact columns, integers, ``\\n`` line ends)."""
+    buffer = io.StringIO()
+    frame[list(SUBMISSION_COLUMNS)].to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def submission_problems(text: str, expected: Iterable[int] | None = None) -> list[str]:
+    """Everything wrong with a submission's text (empty when it is valid).
+
+    Checks: exact header and column order, one Id per row (a non-negative integer), values
+    exactly ``0`` or ``1``, no missing cell, no duplicate Id, rows sorted by Id, at least one row,
+    and, when ``expected`` is given, exactly those Ids.
+    """
+    problems: list[str] = []
+    if text.startswith("\ufeff"):
+        problems.append("the file starts with a byte-order mark; save it as plain UTF-8")
+        text = text[1:]
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return [*problems, "the file is empty"]
+    header = [h.strip() for h in rows[0]]
+    want = list(SUBMISSION_COLUMNS)
+    if rows[0] != want:
+        if sorted(header) == sorted(want):
+            problems.append(f"columns are in the wrong order: {','.join(rows[0])} (expected "
+                            f"{','.join(want)})")
+        else:
+            lacking = [c for c in want if c not in header]
+            extra = [c for c in header if c not in want]
+            detail = "; ".join(filter(None, [
+                f"missing {', '.join(lacking)}" if lacking else "",
+                f"unexpected {', '.join(map(repr, extra))}" if extra else "",
+                "names differ by spaces or case" if not lacking and not extra else ""]))
+            problems.append(f"wrong header {','.join(rows[0])!r}: {detail} (expected "
+                            f"{','.join(want)})")
+        return problems  # cells cannot be checked against an unknown layout
+    ids: list[int] = []
+    body = rows[1:]
+    if not body:
+        problems.append("the file has a header but no row")
+    for line, row in enumerate(body, start=2):
+        if len(row) != len(want):
+            problems.append(f"line {line}: {len(row)} cells, expected {len(want)}")
+            continue
+        if not _INTEGER.fullmatch(row[0]):
+            problems.append(f"line {line}: Id {row[0]!r} is not a non-negative integer")
+        else:
+            ids.append(int(row[0]))
+        for name, value in zip(want[1:], row[1:], strict=True):
+            if value not in ("0", "1"):
+                shown = "an empty cell" if value == "" else repr(value)
+                problems.append(f"line {line}: {name} is {shown}, expected 0 or 1")
+    seen: set[int] = set()
+    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+    if duplicates:
+        problems.append(f"duplicate Id(s): {', '.join(map(str, duplicates[:10]))}")
+    if ids != sorted(ids):
+        first = next(i for i in range(1, len(ids)) if ids[i] < ids[i - 1])
+        problems.append(f"rows are not sorted by Id (Id {ids[first]} comes after "
+                        f"{ids[first - 1]})")
+    if expected is not None:
+        expected = set(expected)
+        missing = sorted(expected - set(ids))
+        extra = sorted(set(ids) - expected)
+        if missing:
+            problems.append(f"{len(missing)} expected Id(s) missing: "
+                            f"{', '.join(map(str, missing[:10]))}")
+        if extra:
+            problems.append(f"{len(extra)} Id(s) not among the test sequences: "
+                            f"{', '.join(map(str, extra[:10]))}")
+    if len(problems) > _MAX_PROBLEMS:
+        problems = [*problems[:_MAX_PROBLEMS], f"... and {len(problems) - _MAX_PROBLEMS} more"]
+    return problems
+
+
+def validate_submission(path: str | Path, expected: Iterable[int] | None = None) -> int:
+    """Check a submission file; return its number of rows or raise :class:`DataError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"submission file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text: {exc}") from exc
+    problems = submission_problems(text, expected)
+    if problems:
+        raise DataError(f"{path} is not a valid 4DMR submission:\n  " + "\n  ".join(problems))
+    return len(text.strip().splitlines()) - 1
+
+
+def write_submission(frame: pd.DataFrame, path: str | Path,
+                     expected: Iterable[int] | None = None) -> Path:
+    """Validate the submission text, write it atomically, and check the file on disk."""
+    path = Path(path)
+    expected = None if expected is None else set(expected)
+    text = render(frame)
+    problems = submission_problems(text, expected)
+    if problems:
+        raise DataError("refusing to write an invalid submission:\n  " + "\n  ".join(problems))
+    write_text(path, text)
+    validate_submission(path, expected)
+    return path
+
+
+def require_tuned(estimator, allow_fixed: bool) -> None:
+    """Refuse a model whose thresholds were not tuned on its training data."""
+    mode = estimator.config.thresholds.mode
+    if estimator.config.task != "multilabel":
+        raise ConfigError("a 4DMR submission is multi-label; the model was trained with task "
+                          f"{estimator.config.task!r}")
+    if mode != "tuned" and not allow_fixed:
+        raise ConfigError(
+            f"the model uses fixed thresholds ({estimator.config.thresholds.value}); a "
+            "submission should use per-class thresholds tuned on the training data. Train with "
+            "'--thresholds tuned' (or use --train-store, which does), or pass "
+            "--allow-fixed-thresholds to submit anyway")
+
+
+def predict_submission(model, store: str | Path, clips: ClipTable, *,
+                       negative_excludes_positive: bool = False, allow_fixed: bool = False
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Submission rows and per-sequence probabilities for the clips of a test store.
+
+    ``model`` is a :class:`~mefuse.train.trainer.FusionEstimator` or a model file.
+    """
+    from mefuse.train.fit import predict_store
+    from mefuse.train.trainer import FusionEstimator
+
+    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    require_tuned(estimator, allow_fixed)
+    frame = clips.frame.copy()
+    for name in estimator.classes:  # test clips carry no labels: add empty class columns
+        if name not in frame.columns:
+            frame[name] = np.nan
+    table = ClipTable.from_frame(frame, estimator.classes, source="test clips")
+    _, sequences = predict_store(estimator, store, table)
+    frame = submission_frame(sequences, negative_excludes_positive=negative_excludes_positive)
+    sequences = sequences.copy()
+    sequences.insert(1, "Id", [sequence_number(s) for s in sequences["sequence_id"]])
+    return frame, sequences.sort_values("Id", kind="stable").reset_index(drop=True)
+
+
+def train_for_submission(store: str | Path, clips: ClipTable, config, seed: int = 0):
+    """Fit on every labelled clip with per-class thresholds tuned on an inner training split."""
+    from mefuse.train.fit import fit_on_store
+
+    tuned = config.model_copy(update={
+        "thresholds": config.thresholds.model_copy(update={"mode": "tuned"})})
+    if tuned.task != "multilabel":
+        raise ConfigError("a 4DMR submission is multi-label; set task: multilabel")
+    return fit_on_store(store, clips, tuned, seed=seed)
