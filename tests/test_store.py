@@ -117,3 +117,16 @@ def test_wrong_shape_and_unreadable_file(tmp_path):
         store.load("imp", ["c1"])
     with pytest.raises(DataError, match="c2.npy: cannot be read"):
         store.load("imp", ["c2"])
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from mefuse.utils.atomic import write_json
+
+    write_json(tmp_path / "x.json", {"a": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = stat.S_IMODE((tmp_path / "x.json").stat().st_mode)
+    assert mode == 0o666 & ~mask

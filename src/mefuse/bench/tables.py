@@ -1,0 +1,214 @@
+"""Tables of a bench folder: CSV for analysis, markdown laid out like the paper's tables.
+
+- ``grid.csv``: one row per cell and seed (the seed's fold-mean macro-F1 and its fold std,
+  pooled UF1 and UAR, fold-mean per-class F1, gate weights);
+- ``cells.csv``: one row per cell (mean, std and variance of fold macro-F1 over all folds and
+  seeds, the std of the seed means, UF1, UAR, per-class F1, gate weights, runtime);
+- ``tables.md``: each extractor alone (the paper's Table 2), the fusion-strategy matrix (Table 3),
+  every cell with its variance (the column the paper uses to argue stability), per-class F1.
+
+Scores in the markdown are percentages, as in the paper; the variance is that of the fold
+macro-F1 in percent squared, so "a third of the variance" reads off directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mefuse.bench.grid import FUSION_VARIANTS
+from mefuse.bench.runner import CELLS, PLAN, RESULTS, is_done
+from mefuse.errors import DataError
+from mefuse.utils.atomic import atomic_open, write_text
+
+VARIANT_LABELS: dict[str, str] = {
+    "single": "single", "concat": "concat", "sum": "sum", "gated": "gated",
+    "position": "gated + position", "motion": "gated + motion",
+}
+GRID_CSV = "grid.csv"
+CELLS_CSV = "cells.csv"
+TABLES_MD = "tables.md"
+
+
+@dataclass
+class BenchTables:
+    """The finished cells of a bench folder as data frames."""
+
+    plan: dict[str, Any]
+    classes: list[str]
+    cells: pd.DataFrame
+    seeds: pd.DataFrame
+    missing: list[str]
+
+
+def load_bench(out: str | Path) -> BenchTables:
+    """Read the plan and every finished cell of a bench folder."""
+    out = Path(out)
+    if not (out / PLAN).is_file():
+        raise DataError(f"{out} is not a bench folder (no {PLAN}); run 'mefuse bench' first")
+    plan = json.loads((out / PLAN).read_text(encoding="utf-8"))
+    cell_rows, seed_rows, missing = [], [], []
+    classes: list[str] = []
+    for cell in plan["cells"]:
+        folder = out / CELLS / cell["cell_id"]
+        if not is_done(folder):
+            missing.append(cell["cell_id"])
+            continue
+        result = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
+        runtime = json.loads((folder / "cell.json").read_text(encoding="utf-8"))["runtime_s"]
+        classes = classes or list(result["classes"])
+        cell_rows.append(_cell_row(cell, result, runtime))
+        seed_rows += _seed_rows(cell, result)
+    return BenchTables(plan, classes, pd.DataFrame(cell_rows), pd.DataFrame(seed_rows), missing)
+
+
+def _describe(cell: dict[str, Any]) -> dict[str, Any]:
+    return {"cell_id": cell["cell_id"], "feature_set": cell["feature_set"],
+            "kinds": "+".join(cell["kinds"]), "set": cell["set"], "variant": cell["variant"]}
+
+
+def _gate_text(gate: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in gate.items())
+
+
+def _cell_row(cell: dict[str, Any], result: dict[str, Any], runtime: float) -> dict[str, Any]:
+    s = result["summary"]
+    row = {**_describe(cell),
+           "macro_f1_mean": s["macro_f1_mean"], "macro_f1_std": s["macro_f1_std"],
+           "macro_f1_var": s["macro_f1_var"], "macro_f1_seed_std": s["macro_f1_seed_std"],
+           "uf1_mean": s["uf1_mean"], "uar_mean": s["uar_mean"]}
+    row.update({f"f1_{c}": v for c, v in s["per_class_f1_mean"].items()})
+    row.update({"gate": _gate_text(s["gate_mean"]), "n_runs": s["n_runs"],
+                "seeds": len(result["pooled"]), "runtime_s": runtime})
+    return row
+
+
+def _seed_rows(cell: dict[str, Any], result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for pooled in result["pooled"]:
+        folds = [f for f in result["folds"] if f["seed"] == pooled["seed"]]
+        f1 = np.array([f["macro_f1"] for f in folds])
+        row = {**_describe(cell), "seed": pooled["seed"], "macro_f1_mean": float(f1.mean()),
+               "macro_f1_std": float(f1.std()), "uf1": pooled["uf1"], "uar": pooled["uar"]}
+        row.update({f"f1_{c}": float(np.mean([f["per_class_f1"][c] for f in folds]))
+                    for c in result["classes"]})
+        gates = {g: float(np.mean([f["gate"][g] for f in folds])) for g in folds[0]["gate"]}
+        row["gate"] = _gate_text(gates)
+        rows.append(row)
+    return rows
+
+
+def write_tables(out: str | Path) -> BenchTables:
+    """Write ``grid.csv``, ``cells.csv`` and ``tables.md`` into the bench folder."""
+    out = Path(out)
+    tables = load_bench(out)
+    for name, frame in ((GRID_CSV, tables.seeds), (CELLS_CSV, tables.cells)):
+        with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
+            frame.to_csv(handle, index=False, float_format="%.6g")
+    write_text(out / TABLES_MD, markdown(tables))
+    return tables
+
+
+# ---------------------------------------------------------------------------- markdown
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _mean_std(row: pd.Series) -> str:
+    return f"{_pct(row['macro_f1_mean'])} ± {_pct(row['macro_f1_std'])}"
+
+
+def _var(row: pd.Series) -> str:
+    return f"{1e4 * row['macro_f1_var']:.2f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
+    """A GitHub-flavoured markdown table (numbers right-aligned from column ``right_from``)."""
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _bold_best(values: dict[str, float]) -> set[str]:
+    if not values:
+        return set()
+    best = max(values.values())
+    return {k for k, v in values.items() if np.isclose(v, best)}
+
+
+def markdown(tables: BenchTables) -> str:
+    """The paper-style tables of a bench folder as one markdown document."""
+    plan, cells, classes = tables.plan, tables.cells, tables.classes
+    base = plan.get("base_config", {})
+    optim = base.get("optim", {})
+    parts = [
+        "# Benchmark grid",
+        "",
+        f"Store `{plan['store']}`; protocol {base.get('protocol', 'mskf')}, "
+        f"{base.get('folds', 3)} folds, seeds {base.get('seeds', [0])}, "
+        f"{optim.get('epochs', 'default')} epochs, level {base.get('level', 'sequence')}. "
+        f"{len(cells)} of {len(plan['cells'])} cells finished.",
+        "",
+        "Macro-F1 in %: mean ± std over every fold of every seed. *Var* is the variance of the "
+        "fold macro-F1 (%²), the paper's stability column; *seed std* is the std of the "
+        "per-seed means. UF1 and UAR are on predictions pooled over the folds of a seed, "
+        "averaged over seeds. Bold: best in its table or row.",
+    ]
+    if cells.empty:
+        parts += ["", "No cell has finished yet."]
+        return "\n".join(parts) + "\n"
+    alone = cells[cells["set"] == "alone"]
+    if not alone.empty:
+        best = _bold_best(dict(zip(alone["cell_id"], alone["macro_f1_mean"], strict=True)))
+        rows = []
+        for _, r in alone.iterrows():
+            score = _mean_std(r)
+            rows.append([r["feature_set"], r["kinds"],
+                         f"**{score}**" if r["cell_id"] in best else score, _var(r),
+                         _pct(r["uf1_mean"]), _pct(r["uar_mean"]),
+                         *(_pct(r[f"f1_{c}"]) for c in classes)])
+        parts += ["", "## Each extractor alone", "",
+                  _table(["Extractor", "Kind", "Macro-F1", "Var", "UF1", "UAR", *classes], rows,
+                         right_from=2)]
+    fused = cells[cells["set"] != "alone"]
+    if not fused.empty:
+        variants = [v for v in FUSION_VARIANTS if v in set(fused["variant"])]
+        rows = []
+        for feature_set, group in fused.groupby("feature_set", sort=False):
+            by_variant = {r["variant"]: r for _, r in group.iterrows()}
+            best = _bold_best({v: r["macro_f1_mean"] for v, r in by_variant.items()})
+            row = [feature_set, group["kinds"].iloc[0]]
+            for v in variants:
+                if v not in by_variant:
+                    row.append("–")
+                    continue
+                text = f"{_mean_std(by_variant[v])} (var {_var(by_variant[v])})"
+                row.append(f"**{text}**" if v in best else text)
+            rows.append(row)
+        parts += ["", "## Fusion strategies", "",
+                  "Macro-F1 (%) mean ± std, with the variance (%²), per feature set and "
+                  "strategy; *gated + position* and *gated + motion* go beyond the paper.", "",
+                  _table(["Feature set", "Kinds", *(VARIANT_LABELS[v] for v in variants)], rows,
+                         right_from=2)]
+    rows = [[f"`{r['cell_id']}`", r["set"], VARIANT_LABELS[r["variant"]], _mean_std(r), _var(r),
+             _pct(r["macro_f1_seed_std"]), _pct(r["uf1_mean"]), _pct(r["uar_mean"]), r["gate"],
+             f"{r['runtime_s']:.1f}"] for _, r in cells.iterrows()]
+    parts += ["", "## Every cell", "",
+              _table(["Cell", "Set", "Strategy", "Macro-F1", "Var", "Seed std", "UF1", "UAR",
+                      "Gate (mean)", "Time (s)"], rows, right_from=3)]
+    rows = [[r["feature_set"], VARIANT_LABELS[r["variant"]],
+             *(_pct(r[f"f1_{c}"]) for c in classes)] for _, r in cells.iterrows()]
+    parts += ["", "## Per-class F1", "", "Mean over folds and seeds (%).", "",
+              _table(["Feature set", "Strategy", *classes], rows, right_from=2)]
+    if tables.missing:
+        parts += ["", "## Not finished", "",
+                  "Failed or not computed yet (rerun `mefuse bench` to compute them): "
+                  + ", ".join(f"`{c}`" for c in tables.missing)]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,230 @@
+"""Assemble the report: one self-contained HTML page (plots embedded as base64 PNG) and the
+same PNG files in ``img/`` beside it, for slides and papers.
+
+The source is either a ``mefuse cv`` run folder (``results.json``, ``predictions.csv``,
+``attention.npz``) or a ``mefuse bench`` folder (``bench.json`` and ``cells/``); for a bench the
+page opens with an overview of every cell and then shows the best ``detail`` cells in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from mefuse import __version__
+from mefuse.errors import DataError
+from mefuse.report import analysis, plots
+from mefuse.report.template import FIGURE, PAGE
+from mefuse.train.cv import RESULTS, CVResult
+from mefuse.utils.atomic import atomic_open, write_text
+
+REPORT = "report.html"
+IMAGES = "img"
+
+
+@dataclass
+class Plot:
+    """One rendered figure: where it goes in the page and on disk."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    file: str
+    anchor: str
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
+    @property
+    def width(self) -> int:
+        return struct.unpack(">II", self.png[16:24])[0]
+
+    @property
+    def height(self) -> int:
+        return struct.unpack(">II", self.png[16:24])[1]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "run"
+
+
+def _plot(prefix: str, name: str, title: str, caption: str, figure) -> Plot:
+    file = f"{IMAGES}/{prefix}-{name}.png"
+    return Plot(name, title, caption, plots.png_bytes(figure), file, f"{prefix}-{name}")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
+    """Cards, plots and tables of one cross-validation run."""
+    classes = result.classes
+    config = result.config
+    summary = result.summary
+    folds = analysis.fold_table(result)
+    pooled = [{"seed": p["seed"], **p["per_class_f1"]} for p in result.pooled]
+    level = config.get("level", "sequence")
+    n_seeds = len(result.pooled)
+    section_plots = [
+        _plot(prefix, "per-class-f1", "Per-class F1",
+              f"Bars: mean F1 of each class over {len(folds)} folds × seeds, with its std; "
+              "diamonds: F1 of each seed's test predictions pooled over its folds.",
+              plots.per_class_f1(folds, pd.DataFrame(pooled), classes)),
+    ]
+    counts = analysis.confusion_counts(result)
+    confusion_rows = []
+    if not counts.empty:
+        section_plots.append(_plot(
+            prefix, "confusion", "Confusion per class",
+            f"True and false positives and negatives of each class at {level} level, from the "
+            f"test predictions pooled over folds (mean over {n_seeds} seed(s)).",
+            plots.confusion(counts)))
+        for name, row in counts.iterrows():
+            tp, fp, fn = row["TP"], row["FP"], row["FN"]
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            confusion_rows.append({"cls": name, **{k: _fmt(row[k]) for k in counts.columns},
+                                   "precision": f"{precision:.2f}", "recall": f"{recall:.2f}",
+                                   "f1": f"{f1:.2f}"})
+    gates = analysis.gate_table(result)
+    if gates["pool"].nunique() > 1:  # one pool (single, concat) has no gate to show
+        section_plots.append(_plot(
+            prefix, "gate-weights", "Gate weights",
+            "Weight the fused model gives each pool, one point per fold and seed. A stable "
+            "learned gate is tight; equal weights (dashed) mean the gate learned nothing.",
+            plots.gate_weights(gates, config.get("strategy", "gated"))))
+    for attention in analysis.attention_by_class(result):
+        section_plots.append(_plot(
+            prefix, f"attention-{_slug(attention.pool)}",
+            f"Attention of pool '{attention.pool}' by class",
+            f"Each query's attention over the {attention.mean.shape[2]} resampled frames, "
+            "averaged over the test clips of each true class (all folds and seeds): which "
+            "moments of the clip the model looks at.",
+            plots.class_attention(attention, classes)))
+    section_plots.append(_plot(
+        prefix, "fold-variance", "Fold-to-fold variance",
+        f"Macro-F1 of every fold for each seed (std {summary['macro_f1_std']:.3f}, variance "
+        f"{1e4 * summary['macro_f1_var']:.2f} %²; std of seed means "
+        f"{summary['macro_f1_seed_std']:.3f}) "
+        "and the spread of each class's F1 over folds.",
+        plots.fold_variance(folds, classes)))
+    fold_rows = [{"seed": f["seed"], "fold": f["fold"], "macro_f1": f"{f['macro_f1']:.3f}",
+                  "per_class": [f"{f['per_class_f1'][c]:.2f}" for c in classes],
+                  "gate": " ".join(f"{k} {v:.2f}" for k, v in f["gate"].items()),
+                  "thresholds": " ".join(f"{t:.2f}" for t in f.get("thresholds", []))}
+                 for f in result.folds]
+    cards = [
+        ("macro-F1 (folds)", f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}"),
+        ("variance (%²)", f"{1e4 * summary['macro_f1_var']:.2f}"),
+        ("UF1 (pooled)", f"{summary['uf1_mean']:.3f}"),
+        ("UAR (pooled)", f"{summary['uar_mean']:.3f}"),
+        ("folds × seeds", str(summary.get("n_runs", len(result.folds)))),
+        ("runtime", f"{result.runtime_s:.1f} s"),
+    ]
+    return {"anchor": prefix, "title": title, "cards": cards, "plots": section_plots,
+            "confusion": confusion_rows, "classes": classes, "folds": fold_rows,
+            "warnings": result.warnings,
+            "config": json.dumps(config, indent=2),
+            "provenance": json.dumps(result.provenance, indent=2)}
+
+
+def describe_run(config: dict[str, Any]) -> str:
+    extra = [k for k in ("position", "motion") if config.get("model", {}).get(k)]
+    strategy = config.get("strategy", "?") + "".join(f" + {k}" for k in extra)
+    return (f"{strategy} on {' + '.join(config.get('modalities', []))} · "
+            f"{config.get('protocol')} · seeds {config.get('seeds')}")
+
+
+def _bench_page(source: Path, detail: int) -> dict[str, Any]:
+    from mefuse.bench.runner import CELLS
+    from mefuse.bench.tables import VARIANT_LABELS, load_bench
+
+    tables = load_bench(source)
+    cells = tables.cells
+    if cells.empty:
+        raise DataError(f"no cell of {source} has finished yet; run 'mefuse bench' first")
+    ordered = cells.sort_values("macro_f1_mean", ascending=False).reset_index(drop=True)
+    shown = list(ordered["cell_id"][: max(detail, 0)])
+    rows = []
+    for i, row in ordered.iterrows():
+        rows.append({"feature_set": row["feature_set"],
+                     "strategy": VARIANT_LABELS[row["variant"]],
+                     "f1": f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}",
+                     "var": f"{1e4 * row['macro_f1_var']:.2f}", "uf1": f"{row['uf1_mean']:.3f}",
+                     "uar": f"{row['uar_mean']:.3f}", "gate": row["gate"],
+                     "cell_id": row["cell_id"], "best": i == 0,
+                     "anchor": _slug(row["cell_id"]) if row["cell_id"] in shown else None})
+    overview = _plot("bench", "overview", "Every cell",
+                     "Macro-F1 of each cell (mean ± std over folds × seeds), coloured by "
+                     "strategy, and the variance of its fold scores.",
+                     plots.bench_overview(cells))
+    best = ordered.iloc[0]
+    base = tables.plan.get("base_config", {})
+    bench = {"plots": [overview], "rows": rows, "missing": tables.missing,
+             "cards": [("cells", f"{len(cells)} / {len(tables.plan['cells'])}"),
+                       ("best macro-F1", f"{best['macro_f1_mean']:.3f}"),
+                       ("best cell", f"{best['feature_set']} [{best['variant']}]"),
+                       ("protocol", str(base.get("protocol", "mskf"))),
+                       ("seeds", str(base.get("seeds", [0])))]}
+    runs = []
+    for cell_id in shown:
+        result = CVResult.read(source / CELLS / cell_id)
+        row = cells.set_index("cell_id").loc[cell_id]
+        title = f"{row['feature_set']} · {VARIANT_LABELS[row['variant']]}"
+        runs.append(run_section(result, title, _slug(cell_id)))
+    return {"title": "mefuse benchmark report", "subtitle": str(source.resolve()),
+            "bench": bench, "runs": runs,
+            "nav": [("overview", "Overview")] + [(r["anchor"], r["title"]) for r in runs]}
+
+
+def write_report(source: str | Path, out: str | Path | None = None, *, detail: int = 3) -> Path:
+    """Write ``report.html`` and ``img/*.png`` for a cv run or bench folder; return the page."""
+    source = Path(source)
+    if (source / RESULTS).is_file():
+        result = CVResult.read(source)
+        page = {"title": "mefuse cross-validation report", "subtitle": str(source.resolve()),
+                "bench": None, "nav": [],
+                "runs": [run_section(result, describe_run(result.config), "run")]}
+    elif (source / "bench.json").is_file():
+        page = _bench_page(source, detail)
+    else:
+        raise DataError(f"{source} holds neither results.json (a 'mefuse cv' run) nor "
+                        "bench.json (a 'mefuse bench' folder)")
+    out = Path(out) if out is not None else source / "report"
+    every_plot = [*(page["bench"]["plots"] if page["bench"] else []),
+                  *(p for run in page["runs"] for p in run["plots"])]
+    for plot in every_plot:
+        with atomic_open(out / plot.file, "wb") as handle:
+            handle.write(plot.png)
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    figure = environment.from_string(FIGURE)
+    environment.globals["figure"] = lambda plot: Markup(figure.render(plot=plot))
+    html = environment.from_string(PAGE).render(
+        **page, version=__version__, generated=time.strftime("%Y-%m-%d %H:%M"))
+    write_text(out / REPORT, html)
+    _readable([out / REPORT, *(out / p.file for p in every_plot)])
+    return out / REPORT
+
+
+def _readable(paths: list[Path]) -> None:
+    """Give the files the usual permissions (atomic writes create them private, 0600); a
+    report is meant to be shared or served."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in paths:
+        os.chmod(path, 0o666 & ~mask)

@@ -1,0 +1,117 @@
+# ruff: noqa: E501  (HTML rows read better on one line each)
+"""The report's HTML template (jinja2), kept in a module so that it ships with the package."""
+
+PAGE = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="mefuse {{ version }}">
+<title>{{ title }}</title>
+<style>
+  :root { --ink: #1f2328; --muted: #656d76; --line: #d0d7de; --accent: #3366aa; --bg: #f6f8fa; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
+         sans-serif; color: var(--ink); background: #fff; }
+  main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 64px; }
+  header { border-bottom: 3px solid var(--accent); margin-bottom: 20px; padding-bottom: 8px; }
+  h1 { font-size: 26px; margin: 0 0 4px; }
+  h2 { font-size: 21px; margin: 36px 0 10px; padding-top: 8px; border-top: 1px solid var(--line); }
+  main > section:first-of-type > h2 { border-top: none; margin-top: 8px; }
+  h3 { font-size: 16px; margin: 22px 0 6px; }
+  .muted { color: var(--muted); font-size: 13px; }
+  .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0 8px; }
+  .card { background: var(--bg); border: 1px solid var(--line); border-radius: 8px;
+          padding: 10px 16px; min-width: 150px; }
+  .card .value { font-size: 22px; font-weight: 600; }
+  .card .label { font-size: 12px; color: var(--muted); text-transform: uppercase;
+                 letter-spacing: .04em; }
+  figure { margin: 14px 0 22px; }
+  figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
+               border-radius: 6px; }
+  figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
+  table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
+  th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: right; }
+  th { background: var(--bg); }
+  td.text, th.text { text-align: left; }
+  tr.best td { font-weight: 600; }
+  pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px;
+        padding: 10px; font-size: 12px; overflow-x: auto; max-height: 420px; }
+  details { margin: 8px 0; }
+  summary { cursor: pointer; font-weight: 600; }
+  .warning { color: #9a6700; }
+  nav a { margin-right: 14px; }
+</style>
+</head>
+<body>
+<main>
+<header>
+  <h1>{{ title }}</h1>
+  <div class="muted">{{ subtitle }} · generated {{ generated }} by mefuse {{ version }}</div>
+  {% if nav %}<nav>{% for anchor, label in nav %}<a href="#{{ anchor }}">{{ label }}</a>{% endfor %}</nav>{% endif %}
+</header>
+
+{% if bench %}
+<section id="overview">
+  <h2>Grid overview</h2>
+  <div class="cards">
+    {% for label, value in bench.cards %}<div class="card"><div class="value">{{ value }}</div><div class="label">{{ label }}</div></div>{% endfor %}
+  </div>
+  {% for plot in bench.plots %}{{ figure(plot) }}{% endfor %}
+  <table>
+    <thead><tr><th class="text">Feature set</th><th class="text">Strategy</th><th>Macro-F1</th><th>Var (%²)</th><th>UF1</th><th>UAR</th><th class="text">Gate</th><th class="text">Cell</th></tr></thead>
+    <tbody>
+    {% for row in bench.rows %}<tr{% if row.best %} class="best"{% endif %}><td class="text">{{ row.feature_set }}</td><td class="text">{{ row.strategy }}</td><td>{{ row.f1 }}</td><td>{{ row.var }}</td><td>{{ row.uf1 }}</td><td>{{ row.uar }}</td><td class="text">{{ row.gate }}</td><td class="text">{% if row.anchor %}<a href="#{{ row.anchor }}">{{ row.cell_id }}</a>{% else %}{{ row.cell_id }}{% endif %}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  {% if bench.missing %}<p class="warning">Not finished: {{ bench.missing|join(", ") }}</p>{% endif %}
+</section>
+{% endif %}
+
+{% for run in runs %}
+<section id="{{ run.anchor }}" class="run">
+  <h2>{{ run.title }}</h2>
+  <div class="cards">
+    {% for label, value in run.cards %}<div class="card"><div class="value">{{ value }}</div><div class="label">{{ label }}</div></div>{% endfor %}
+  </div>
+  {% for warning in run.warnings %}<p class="warning">warning: {{ warning }}</p>{% endfor %}
+  {% for plot in run.plots %}
+  {{ figure(plot) }}
+  {% if plot.name == "confusion" %}
+  <table>
+    <thead><tr><th class="text">Class</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th><th>Precision</th><th>Recall</th><th>F1</th></tr></thead>
+    <tbody>{% for row in run.confusion %}<tr><td class="text">{{ row.cls }}</td><td>{{ row.TP }}</td><td>{{ row.FP }}</td><td>{{ row.FN }}</td><td>{{ row.TN }}</td><td>{{ row.precision }}</td><td>{{ row.recall }}</td><td>{{ row.f1 }}</td></tr>{% endfor %}</tbody>
+  </table>
+  {% endif %}
+  {% endfor %}
+  <h3>Folds</h3>
+  <table>
+    <thead><tr><th>Seed</th><th>Fold</th><th>Macro-F1</th>{% for c in run.classes %}<th>{{ c }}</th>{% endfor %}<th class="text">Gate</th><th class="text">Thresholds</th></tr></thead>
+    <tbody>{% for row in run.folds %}<tr><td>{{ row.seed }}</td><td>{{ row.fold }}</td><td>{{ row.macro_f1 }}</td>{% for v in row.per_class %}<td>{{ v }}</td>{% endfor %}<td class="text">{{ row.gate }}</td><td class="text">{{ row.thresholds }}</td></tr>{% endfor %}</tbody>
+  </table>
+  <details class="config"><summary>Configuration</summary><pre>{{ run.config }}</pre></details>
+  <details class="provenance"><summary>Provenance</summary><pre>{{ run.provenance }}</pre></details>
+</section>
+{% endfor %}
+</main>
+<script>
+  // Marks every plot that the browser decoded; headless checks read the result from the DOM.
+  window.addEventListener("load", function () {
+    var plots = document.querySelectorAll("img.plot"), ok = 0;
+    plots.forEach(function (img) {
+      var good = img.complete && img.naturalWidth > 0;
+      img.setAttribute("data-loaded", good ? "yes" : "no");
+      if (good) { ok += 1; }
+    });
+    document.body.setAttribute("data-plots-loaded", ok + "/" + plots.length);
+  });
+</script>
+</body>
+</html>
+"""
+
+FIGURE = r"""<figure id="{{ plot.anchor }}">
+  <img class="plot" data-plot="{{ plot.name }}" alt="{{ plot.title }}" width="{{ plot.width }}" height="{{ plot.height }}" src="data:image/png;base64,{{ plot.base64 }}">
+  <figcaption><strong>{{ plot.title }}.</strong> {{ plot.caption }} <a href="{{ plot.file }}">PNG</a></figcaption>
+</figure>"""
