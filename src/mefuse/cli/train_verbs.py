@@ -36,6 +36,10 @@ PositionOpt = Annotated[bool | None, typer.Option(
 MotionOpt = Annotated[bool | None, typer.Option(
     "--motion/--no-motion", help="feed each frame minus the first (beyond the paper)")]
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N or auto")]
+ProtocolOpt = Annotated[str | None, typer.Option(help="mskf, subject-kfold or loso")]
+FoldsOpt = Annotated[int | None, typer.Option(help="folds for mskf and subject-kfold")]
+SeedsOpt = Annotated[str | None, typer.Option(help="comma-separated seeds, e.g. 0,1,2")]
+LevelOpt = Annotated[str | None, typer.Option(help="sequence (views merged) or clip")]
 
 
 def _config_data(config: Path | None, **flags: Any) -> dict[str, Any]:
@@ -71,12 +75,12 @@ def cv(
     config: ConfigOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
-    protocol: Annotated[str | None, typer.Option(help="mskf, subject-kfold or loso")] = None,
-    folds: Annotated[int | None, typer.Option(help="folds for mskf and subject-kfold")] = None,
-    seeds: Annotated[str | None, typer.Option(help="comma-separated seeds, e.g. 0,1,2")] = None,
+    protocol: ProtocolOpt = None,
+    folds: FoldsOpt = None,
+    seeds: SeedsOpt = None,
     task: TaskOpt = None,
     classes: ClassesOpt = None,
-    level: Annotated[str | None, typer.Option(help="sequence (views merged) or clip")] = None,
+    level: LevelOpt = None,
     frames: FramesOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import struct
 import time
@@ -217,14 +216,4 @@ def write_report(source: str | Path, out: str | Path | None = None, *, detail: i
     html = environment.from_string(PAGE).render(
         **page, version=__version__, generated=time.strftime("%Y-%m-%d %H:%M"))
     write_text(out / REPORT, html)
-    _readable([out / REPORT, *(out / p.file for p in every_plot)])
     return out / REPORT
-
-
-def _readable(paths: list[Path]) -> None:
-    """Give the files the usual permissions (atomic writes create them private, 0600); a
-    report is meant to be shared or served."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in paths:
-        os.chmod(path, 0o666 & ~mask)
