@@ -98,7 +98,8 @@ def load_from_hub_dir(
 
 
 def load_from_hf(model: str, *, trust_remote_code: bool, cache_dir: str | None) -> LoadedRADIO:
-    """``AutoModel.from_pretrained(..., trust_remote_code=True)`` from a folder or hub cache."""
+    """``AutoModel.from_pretrained`` from a folder or hub cache, running the checkpoint's own
+    code only when the user passed ``trust_remote_code``."""
     from mefuse.features.appearance.runtime import require_transformers
     from mefuse.features.weights import resolve_pretrained, weight_files
 
@@ -112,7 +113,7 @@ def load_from_hf(model: str, *, trust_remote_code: bool, cache_dir: str | None) 
     transformers = require_transformers()
     try:
         net = transformers.AutoModel.from_pretrained(
-            str(resolved.path), trust_remote_code=True, local_files_only=True
+            str(resolved.path), trust_remote_code=trust_remote_code, local_files_only=True
         )
     except OSError as exc:
         raise WeightsNotFound(f"RADIO: cannot load {resolved.path}: {exc}") from exc
