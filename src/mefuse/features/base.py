@@ -35,8 +35,6 @@ class Extractor(ABC):
 
     name: ClassVar[str]
     kind: ClassVar[Kind]
-    input_size: ClassVar[int | None] = None
-    """Square crop side the extractor wants, or ``None`` to take the crops as they come."""
 
     @property
     def key(self) -> str:

@@ -36,7 +36,6 @@ class FrameModelExtractor(Extractor):
     """Base of the foundation-model extractors: one embedding per frame, batched."""
 
     kind: ClassVar = "appearance"
-    input_size: ClassVar[int | None] = None
     title: ClassVar[str] = "model"
 
     def __init__(

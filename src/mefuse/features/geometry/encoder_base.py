@@ -46,8 +46,7 @@ class CoefficientEncoder(Extractor):
     layout: ClassVar[str]
     """The :func:`~mefuse.features.geometry.checkpoints.identify` name of the right file."""
     crop_size: ClassVar[int]
-    """Side of the network's input, cut by :meth:`crop` from the frames as they come (so
-    :attr:`input_size` stays ``None``: the pipeline must not resize the face crops first)."""
+    """Side of the network's input, cut by :meth:`crop` from the face crops as they come."""
     expression: ClassVar[slice]
     """The network outputs that are the expression coefficients."""
     crop_rule: ClassVar[str]
