@@ -39,6 +39,9 @@ for _module in VERB_MODULES:
 
 def main() -> None:
     """Run the CLI, printing user errors without a traceback."""
+    from mefuse.utils.native_logs import filter_native_stderr
+
+    filter_native_stderr()
     try:
         # standalone_mode=False returns a command's exit code instead of raising it
         code = app(standalone_mode=False)
