@@ -118,7 +118,7 @@ def test_official_layout_loads_strictly_and_gives_the_expression_width(checkpoin
     assert extractor.weights()["file"] == FILES[name]
     assert len(extractor.weights()["sha256"]) == 64
     assert extractor.params()["crop_size"] == crops.shape[1]
-    assert extractor.input_size is None  # frames come at full size; the encoder crops them
+    assert crops.shape[1] == {"smirk": 224, "faceverse": 256, "3ddfa": 224}[name]
 
 
 @pytest.mark.parametrize("name", ["faceverse", "3ddfa"])
