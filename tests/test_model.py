@@ -88,7 +88,7 @@ def test_shapes_for_any_length_and_number_of_modalities(strategy, frames, modali
     dims = [3 + 2 * m for m in range(modalities)]
     model = FusionClassifier(dims, num_classes=5, strategy=strategy, dim=8, num_queries=3,
                              max_frames=64, position=True)
-    logits, attention = model([torch.randn(2, frames, d) for d in dims], return_attention=True)
+    logits, attention = model.forward_with_attention([torch.randn(2, frames, d) for d in dims])
     assert logits.shape == (2, 5)
     assert len(attention) == (1 if strategy in ("single", "concat") else modalities)
     assert all(a.shape == (2, 3, frames) for a in attention)
@@ -119,5 +119,55 @@ def test_wrong_width_is_refused():
 
 def test_head_is_linear_gelu_layernorm_dropout_linear():
     head = classification_head(8, 16, 5, 0.2)
-    kinds = [type(m).__name__ for m in head]
-    assert kinds == ["Linear", "GELU", "LayerNorm", "Dropout", "Linear"]
+    kinds = [type(m).__name__ for m in head.hidden] + [type(head.out).__name__]
+    assert kinds == ["Linear", "GELU", "LayerNorm", "Linear"]
+    z = torch.randn(3, 8)
+    noise = torch.rand(3, 16, generator=torch.Generator().manual_seed(0))
+    hidden = head.hidden(z)
+    expected = head.out(hidden * (noise >= 0.2) / 0.8)
+    torch.testing.assert_close(head(z, noise), expected)
+    torch.testing.assert_close(head(z), head.out(hidden))
+
+
+def test_randomness_is_explicit_and_vmap_reproduces_one_fit_at_a_time():
+    """A fit's noise comes from its own generator, so stacked fits equal separate ones."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    models = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        models.append(FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3))
+    inputs = [torch.randn(5, 7, 4), torch.randn(5, 7, 6)]
+    noises = [m.sample_noise(5, 7, torch.Generator().manual_seed(10 + i))
+              for i, m in enumerate(models)]
+    target = torch.randint(0, 2, (5, 3)).float()
+    one_by_one = torch.stack([m.training_loss(inputs, target, n)
+                              for m, n in zip(models, noises, strict=True)])
+    params, buffers = stack_module_state(models)
+    stacked_noise = {k: torch.stack([n[k] for n in noises]) for k in noises[0]}
+
+    def loss(p, b, noise):
+        return functional_call(models[0], (p, b), args=(inputs,), kwargs={"noise": noise})
+
+    logits = vmap(loss, in_dims=(0, 0, 0))(params, buffers, stacked_noise)
+    expected = torch.stack([m(inputs, n) for m, n in zip(models, noises, strict=True)])
+    torch.testing.assert_close(logits, expected)
+    assert one_by_one.shape == (3,)
+    # without noise the forward is deterministic, in train mode too
+    models[0].train()
+    torch.testing.assert_close(models[0](inputs), models[0](inputs))
+    assert not torch.allclose(models[0](inputs, noises[0]), models[0](inputs))
+
+
+def test_training_loss_weights_clips_and_ignores_padding():
+    torch.manual_seed(0)
+    model = FusionClassifier([4], 3, strategy="single", dim=8)
+    inputs = [torch.randn(4, 5, 4)]
+    target = torch.randint(0, 2, (4, 3)).float()
+    full = model.training_loss([inputs[0][:3]], target[:3], None)
+    padded = model.training_loss(inputs, target, None, torch.tensor([1.0, 1.0, 1.0, 0.0]))
+    torch.testing.assert_close(full, padded)
+    single = FusionClassifier([4], 3, strategy="single", dim=8, task="singlelabel")
+    loss = single.training_loss(inputs, torch.tensor([0, 2, 1, 1]), None)
+    expected = torch.nn.functional.cross_entropy(single(inputs), torch.tensor([0, 2, 1, 1]))
+    torch.testing.assert_close(loss, expected)

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
-def classification_head(dim: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
+def dropout_with_noise(x: torch.Tensor, noise: torch.Tensor | None, p: float) -> torch.Tensor:
+    """Inverted dropout whose randomness comes from outside: ``noise`` holds uniform [0, 1) draws.
+
+    Why explicit: a fit's random numbers must not depend on how many fits run beside it, so
+    that training many folds as one stacked model (``torch.func.vmap``) gives the same result as
+    training them one at a time. ``noise=None`` (evaluation) leaves ``x`` untouched.
+    """
+    if noise is None or p == 0.0:
+        return x
+    return x * (noise >= p).to(x.dtype) / (1.0 - p)
+
+
+class ClassificationHead(nn.Module):
     """Two linear layers with GELU, LayerNorm and dropout between them, in the paper's order."""
-    return nn.Sequential(
-        nn.Linear(dim, hidden),
-        nn.GELU(),
-        nn.LayerNorm(hidden),
-        nn.Dropout(dropout),
-        nn.Linear(hidden, num_classes),
-    )
+
+    def __init__(self, dim: int, hidden: int, num_classes: int, dropout: float) -> None:
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {dropout}")
+        self.hidden = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        self.dropout = dropout
+        self.out = nn.Linear(hidden, num_classes)
+
+    @property
+    def hidden_width(self) -> int:
+        return self.out.in_features
+
+    def forward(self, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for pooled summaries ``z``; ``noise`` (B, hidden) drives the dropout."""
+        return self.out(dropout_with_noise(self.hidden(z), noise, self.dropout))
+
+
+def classification_head(dim: int, hidden: int, num_classes: int,
+                        dropout: float) -> ClassificationHead:
+    """The paper's head (kept as a function for callers that build heads by name)."""
+    return ClassificationHead(dim, hidden, num_classes, dropout)

@@ -28,6 +28,9 @@ from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views
 from mefuse.utils.atomic import atomic_open
 
+MODEL_FORMAT = "mefuse-model/2"
+"""Version 2: the head's dropout is explicit (keys ``head.hidden.*``, ``head.out.*``)."""
+
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 
@@ -115,26 +118,9 @@ class FusionEstimator:
         device = resolve_device(config.device)
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
-        network = FusionClassifier(
-            [a.shape[-1] for a in arrays],
-            labels.shape[1],
-            strategy=config.strategy,
-            dim=model_config.dim,
-            num_queries=model_config.queries,
-            hidden=model_config.hidden,
-            dropout=model_config.dropout,
-            feature_dropout=model_config.feature_dropout,
-            position=model_config.position,
-            motion=model_config.motion,
-            max_frames=model_config.frames,
-        ).to(device)
+        network = build_network(config, [a.shape[-1] for a in arrays], labels.shape[1]).to(device)
         inputs = [torch.from_numpy(a).to(device) for a in arrays]
-        if config.task == "multilabel":
-            target = torch.from_numpy(labels.astype(np.float32)).to(device)
-            loss_fn: nn.Module = nn.BCEWithLogitsLoss()
-        else:
-            target = torch.from_numpy(labels.argmax(axis=1)).to(device)
-            loss_fn = nn.CrossEntropyLoss()
+        target = training_target(labels, config.task).to(device)
         optimiser = torch.optim.AdamW(
             parameter_groups(network, optim.lr, optim.weight_decay, optim.gate_lr_scale),
             fused=True,  # one kernel for all parameters: the step is a fifth of the time
@@ -150,8 +136,9 @@ class FusionEstimator:
             order = torch.randperm(len(target), generator=generator).to(device)
             for start in range(0, len(order), optim.batch_size):
                 batch = order[start : start + optim.batch_size]
-                logits = network([x[batch] for x in inputs])
-                loss = loss_fn(logits, target[batch])
+                noise = network.sample_noise(len(batch), model_config.frames, generator)
+                loss = network.training_loss([x[batch] for x in inputs], target[batch],
+                                             {k: v.to(device) for k, v in noise.items()})
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 if optim.grad_clip > 0:
@@ -222,7 +209,7 @@ class FusionEstimator:
         logits, attention = [], []
         for start in range(0, len(data.clip_ids), batch_size):
             batch = [torch.from_numpy(a[start : start + batch_size]) for a in arrays]
-            out, att = network(batch, return_attention=True)
+            out, att = network.forward_with_attention(batch)
             logits.append(out)
             attention.append([a.numpy() for a in att])
         logits_all = torch.cat(logits)
@@ -267,7 +254,7 @@ class FusionEstimator:
         """Write the fitted state as a ``weights_only``-loadable checkpoint, atomically."""
         network = self._require_fitted()
         state = {
-            "format": "mefuse-model/1",
+            "format": MODEL_FORMAT,
             "mefuse_version": __version__,
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
@@ -292,18 +279,16 @@ class FusionEstimator:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle, zip and unsupported-type errors alike
             raise DataError(f"{path} is not a mefuse model file: {exc}") from exc
-        if not isinstance(state, dict) or state.get("format") != "mefuse-model/1":
-            raise DataError(f"{path} is not a mefuse model file (no 'mefuse-model/1' format tag)")
+        if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
+            found = state.get("format") if isinstance(state, dict) else None
+            if isinstance(found, str) and found.startswith("mefuse-model/"):
+                raise DataError(f"{path} is a {found} model file; this mefuse reads "
+                                f"{MODEL_FORMAT}: retrain it with 'mefuse train'")
+            raise DataError(f"{path} is not a mefuse model file (no {MODEL_FORMAT!r} format tag)")
         config = TrainConfig(**state["config"])
         estimator = cls(config, int(state["seed"]))
         estimator.classes = list(state["classes"])
-        m = config.model
-        estimator.network = FusionClassifier(
-            state["input_dims"], len(estimator.classes), strategy=config.strategy, dim=m.dim,
-            num_queries=m.queries, hidden=m.hidden, dropout=m.dropout,
-            feature_dropout=m.feature_dropout, position=m.position, motion=m.motion,
-            max_frames=m.frames,
-        )
+        estimator.network = build_network(config, state["input_dims"], len(estimator.classes))
         estimator.network.load_state_dict(state["state_dict"])
         estimator.network.eval()
         estimator.standardiser = Standardiser([t.numpy() for t in state["mean"]],
@@ -311,6 +296,24 @@ class FusionEstimator:
         estimator.thresholds = state["thresholds"].numpy()
         estimator.provenance = dict(state.get("provenance", {}))
         return estimator
+
+
+def build_network(config: TrainConfig, input_dims: Sequence[int],
+                  num_classes: int) -> FusionClassifier:
+    """The fusion network a configuration describes (the one place that maps config to model)."""
+    m = config.model
+    return FusionClassifier(
+        input_dims, num_classes, strategy=config.strategy, dim=m.dim, num_queries=m.queries,
+        hidden=m.hidden, dropout=m.dropout, feature_dropout=m.feature_dropout,
+        position=m.position, motion=m.motion, max_frames=m.frames, task=config.task,
+    )
+
+
+def training_target(labels: np.ndarray, task: str) -> torch.Tensor:
+    """0/1 float targets (multi-label) or class indices (single-label) for the loss."""
+    if task == "multilabel":
+        return torch.from_numpy(np.asarray(labels, dtype=np.float32))
+    return torch.from_numpy(np.asarray(labels).argmax(axis=1))
 
 
 def parameter_groups(network: FusionClassifier, lr: float, weight_decay: float,
