@@ -266,3 +266,48 @@ def test_checkpoint_with_arbitrary_objects_needs_trust(tmp_path):
     plain = tmp_path / "plain.pth.tar"
     torch.save({"state_dict": {"w": torch.zeros(2)}, "args": argparse.Namespace(x=1)}, plain)
     assert load_checkpoint(plain, "cpu", allow_pickle=False)["args"].x == 1
+
+
+class _Opens:
+    """Unpickling this calls ``open(marker, 'w')``: code from the file running."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoint_file_given_as_version_goes_through_the_weights_only_loader(hub, tmp_path):
+    """Issue 11 #1: RADIO's hubconf loads a version *file* with weights_only=False itself."""
+    repo, _ = hub
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "width": WIDTH, "args": _Opens(marker)}, evil)
+    with pytest.raises(ConfigError, match=r"evil\.pt holds Python objects.*trust_checkpoint"):
+        create_extractor("radio", version=str(evil), repo=str(repo), device="cpu")
+    assert not marker.exists()
+    assert torch.load is torch.serialization.load  # the guard is undone
+
+
+def test_version_file_that_is_not_a_radio_checkpoint_says_so(hub, tmp_path):
+    repo, _ = hub
+    plain = tmp_path / "plain.pt"
+    torch.save({"state_dict": {}, "width": WIDTH}, plain)
+    with pytest.raises(ConfigError) as info:
+        create_extractor("radio", version=str(plain), repo=str(repo), device="cpu")
+    message = str(info.value)
+    assert "plain.pt has no 'args' entry" in message and "is unknown" not in message
+
+
+def test_unknown_version_name_is_still_called_unknown(hub):
+    repo, checkpoint = hub
+    with pytest.raises(ConfigError, match="version 'radio_v9-x' is unknown"):
+        create_extractor("radio", version="radio_v9-x", repo=str(repo),
+                         checkpoint=str(checkpoint), device="cpu")
+
+
+def test_radio_checkpoint_file_as_version_loads(hub):
+    repo, checkpoint = hub
+    extractor = create_extractor("radio", version=str(checkpoint), repo=str(repo), device="cpu")
+    assert extractor.weights()["file"] == CHECKPOINT_NAME

@@ -24,3 +24,11 @@ class StoreConfigMismatch(MefuseError):
 
 class WeightsNotFound(MefuseError):
     """A model's weights are not where the user said, nor in a hub cache."""
+
+
+class StorageError(MefuseError):
+    """A file could not be written: read-only folder, no permission, disk full.
+
+    The message names the path and the cause; files written before it stay intact (every write
+    is atomic), so the same command can be run again once the cause is fixed.
+    """

@@ -15,6 +15,7 @@ Class columns may be empty for unlabelled (test) clips.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,11 +69,11 @@ class ClipTable:
         duplicated = frame["clip_id"][frame["clip_id"].duplicated()]
         if len(duplicated):
             raise DataError(f"{source}: clip_id {duplicated.iloc[0]!r} appears more than once")
-        bad_ids = [c for c in frame["clip_id"] if not _is_safe_id(c)]
+        bad_ids = [c for c in frame["clip_id"] if not is_safe_id(c)]
         if bad_ids:
             raise DataError(
-                f"{source}: clip_id {bad_ids[0]!r} cannot name a file (use letters, digits, "
-                "'.', '_' and '-' only)"
+                f"{source}: clip_id {bad_ids[0]!r} cannot name a file (use ASCII letters, digits, "
+                "'.', '_' and '-' only, not starting with '.' or '-')"
             )
         unknown = [c for c in classes if c not in frame.columns]
         if unknown:
@@ -165,5 +166,13 @@ class ClipTable:
         return grouped.agg({"subject": "first", **{c: "max" for c in self.classes}}).reset_index()
 
 
-def _is_safe_id(value: str) -> bool:
-    return bool(value) and all(ch.isalnum() or ch in "._-" for ch in value) and value[0] != "."
+SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+"""A clip id, extractor key or other name that becomes a file name: ASCII letters, digits,
+``.``, ``_`` and ``-``, not starting with ``.`` (hidden, or ``..``) nor ``-`` (read as an option
+by shell tools), so it can never escape its folder."""
+
+
+def is_safe_id(value: str) -> bool:
+    """Whether ``value`` matches :data:`SAFE_ID`."""
+    return isinstance(value, str) and SAFE_ID.fullmatch(value) is not None
+

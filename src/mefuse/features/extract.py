@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse.data.clips import ClipTable
-from mefuse.errors import ConfigError, MefuseError
+from mefuse.errors import ConfigError, MefuseError, StorageError, StoreConfigMismatch
 from mefuse.features.base import Extractor
 from mefuse.features.store import FeatureStore, StoreWriter
 from mefuse.preprocess.crop import crop_square
@@ -239,7 +239,7 @@ def extract_table(
             config = {"extractor": extractor.name, "params": extractor.params(),
                       "weights": extractor.weights(), "preprocess": preprocess.manifest()}
             writers[extractor.key] = stack.enter_context(
-                store.writer(extractor.key, config, overwrite=overwrite and shard[0] == 0))
+                _open_writer(store, extractor.key, config, overwrite, shard))
         todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
@@ -261,7 +261,7 @@ def extract_table(
                 _run_batch(batch, extractors, writers, summary)
                 advance(len(batch))
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, [e.key for e in extractors], summary)
+    _write_reports(store, table, [e.key for e in extractors], summary, mine)
     return summary
 
 
@@ -288,6 +288,8 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
         for clip, features in pairs:
             try:
                 writer.write(clip.clip_id, features)
+            except StorageError:
+                raise  # the store cannot take more: stop, what is written stays intact
             except MefuseError as exc:
                 summary.failures.append(Failure(clip.clip_id, f"write:{extractor.key}",
                                                 str(exc)))
@@ -298,24 +300,61 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
             summary.frames += len(clip.crops)
 
 
+def _open_writer(store: FeatureStore, key: str, config: dict[str, Any], overwrite: bool,
+                 shard: tuple[int, int]) -> StoreWriter:
+    """The writer of one extractor. With ``--shard``, only shard 0 applies ``--overwrite`` (a
+    later shard deleting features would delete those the other shards have just written), so
+    the other shards must be started once shard 0 has begun."""
+    applies = overwrite and shard[0] == 0
+    try:
+        return store.writer(key, config, overwrite=applies)
+    except StoreConfigMismatch as exc:
+        if not overwrite or applies:
+            raise
+        raise StoreConfigMismatch(
+            f"{exc}\n--overwrite is applied by shard 0/{shard[1]} only, so that shards never "
+            f"delete each other's new features; start shard 0/{shard[1]} with --overwrite first "
+            f"and this shard ({shard[0]}/{shard[1]}) once it has begun."
+        ) from None
+
+
 def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, MefuseError) else f"{type(exc).__name__}: {exc}"
 
 
+def merge_failures(path: Path, failures: Sequence[Failure], attempted: set[str],
+                   present: set[str]) -> pd.DataFrame:
+    """``failures.csv`` rows after this run: the earlier rows of clips this run did not try
+    (other shards' failures), then this run's failures; clips now complete in the store are
+    dropped, and so is a repeated (clip, stage, reason)."""
+    columns = ["clip_id", "stage", "reason"]
+    fresh = pd.DataFrame([asdict(f) for f in failures], columns=columns)
+    old = pd.DataFrame(columns=columns)
+    if path.is_file():
+        with contextlib.suppress(ValueError, OSError, pd.errors.ParserError):
+            old = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if list(old.columns) != columns:
+            old = pd.DataFrame(columns=columns)
+    old = old[~old["clip_id"].isin(attempted) & (old["stage"] != "dataset")]
+    merged = pd.concat([old, fresh], ignore_index=True)
+    merged = merged[~merged["clip_id"].isin(present) | (merged["stage"] == "dataset")]
+    return merged.drop_duplicates().reset_index(drop=True)
+
+
 def _write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
-                   summary: ExtractSummary) -> None:
+                   summary: ExtractSummary, attempted: set[str] | None = None) -> None:
     """``clips.csv`` (the clips that every extractor has, across all shards so far) and
-    ``failures.csv``, written atomically under a lock shared by concurrent shards."""
+    ``failures.csv`` (merged the same way), written atomically under a lock shared by
+    concurrent shards. ``attempted``: the clips this run was responsible for."""
+    attempted = set(table.clip_ids) if attempted is None else attempted
     with open(store.root / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             present = set.intersection(*(set(store.clip_ids(k)) for k in keys))
             complete = table.subset(table.frame["clip_id"].isin(present).to_numpy())
             complete.write(store.root / "clips.csv")
-            failures = pd.DataFrame([asdict(f) for f in summary.failures],
-                                    columns=["clip_id", "stage", "reason"])
-            failures = failures[~failures["clip_id"].isin(present) | (failures["stage"] ==
-                                                                       "dataset")]
+            failures = merge_failures(store.root / FAILURES, summary.failures, attempted,
+                                      present)
             with atomic_open(store.root / FAILURES, "w", encoding="utf-8", newline="") as out:
                 failures.to_csv(out, index=False)
             write_json(store.root / "extract.json", {

@@ -30,8 +30,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mefuse.data.clips import is_safe_id
 from mefuse.errors import ConfigError, DataError
-from mefuse.features.store import FeatureStore
+from mefuse.features.store import FeatureStore, check_key
+from mefuse.utils.npyfile import load_npy, read_header
 
 Layout = Literal["faceverse", "generic"]
 SUFFIXES = (".npy", ".csv")
@@ -79,22 +81,14 @@ def read_npy(path: Path, *, trust_pickle: bool = False) -> Any:
 
     Object arrays are unpickled by :class:`_NumpyOnlyUnpickler` unless ``trust_pickle``.
     """
+    header = read_header(path)
+    if not header.dtype.hasobject:
+        return load_npy(path)
     with open(path, "rb") as handle:
-        try:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                _, _, dtype = np.lib.format.read_array_header_1_0(handle)
-            else:
-                _, _, dtype = np.lib.format.read_array_header_2_0(handle)
-        except ValueError as exc:
-            raise DataError(f"{path}: not a .npy file ({exc})") from exc
-        if not dtype.hasobject:
-            handle.seek(0)
-            return np.load(handle, allow_pickle=False)
         if trust_pickle:
-            handle.seek(0)
             array = np.load(handle, allow_pickle=True)
         else:
+            handle.seek(header.offset)
             try:
                 array = _NumpyOnlyUnpickler(handle).load()
             except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
@@ -135,6 +129,9 @@ def as_matrix(content: Any, path: Path, field_name: str) -> np.ndarray:
                             "choose one with --field")
         content = content[field_name]
     array = np.asarray(content)
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise DataError(f"{path}: holds complex numbers ({array.dtype}); coefficients must be "
+                        "real")
     if not np.issubdtype(array.dtype, np.number):
         raise DataError(f"{path}: holds {array.dtype}, not numbers")
     if array.ndim == 1:
@@ -228,6 +225,7 @@ def import_coefficients(
     if layout not in ("faceverse", "generic"):
         raise ConfigError(f"layout must be 'faceverse' or 'generic', not {layout!r}")
     source = Path(source)
+    check_key(key)
     span = parse_columns(columns)
     if layout == "faceverse" and span is None:
         span = FACEVERSE_EXPRESSION
@@ -244,6 +242,13 @@ def import_coefficients(
         for clip_id, path in clips.items():
             if writer.has(clip_id):
                 report.skipped.append(clip_id)
+                continue
+            if not is_safe_id(clip_id):
+                report.failed[clip_id] = (
+                    f"{path}: {clip_id!r} cannot be a clip id (use ASCII letters, digits, '.', "
+                    "'_' and '-', not starting with '.' or '-'); rename it")
+                if progress:
+                    progress(f"failed {clip_id}: {report.failed[clip_id]}")
                 continue
             try:
                 matrix = read_clip(path, field_name=field_name, trust_pickle=trust_pickle)

@@ -11,6 +11,11 @@ compares the configuration it would write with the manifest's and refuses a diff
 told to overwrite, so that one store never mixes features of two configurations. Several
 processes may write one extractor folder at once (sharded extraction): manifest updates merge
 under a file lock, and the ``.npy`` files are the truth that a manifest is reconciled against.
+
+Every feature file is read through :func:`mefuse.utils.npyfile.inspect_npy`, so an empty,
+truncated, complex-valued or oversized-header file is an error that names it; a writer treats
+such a file as not done (it is removed and the clip extracted again). A writer also removes the
+temporary files that killed writers left in its folders (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from typing import Any
 import numpy as np
 
 from mefuse import __version__
+from mefuse.data.clips import is_safe_id
 from mefuse.errors import DataError, StoreConfigMismatch
-from mefuse.utils.atomic import write_json, write_npy
+from mefuse.utils.atomic import remove_stale_temporaries, storage_error, write_json, write_npy
+from mefuse.utils.npyfile import inspect_npy, load_npy
 
 MANIFEST = "manifest.json"
 CONFIG_FIELDS: tuple[str, ...] = ("extractor", "params", "weights", "preprocess")
@@ -76,10 +83,7 @@ class FeatureStore:
         folder = self._folder(key)
         manifest_path = folder / MANIFEST
         if manifest_path.is_file():
-            try:
-                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{manifest_path} is not valid JSON: {exc}") from exc
+            manifest = read_manifest(manifest_path)
         else:
             manifest = {"extractor": key, "params": {}, "weights": None, "preprocess": None,
                         "clips": {}}
@@ -110,10 +114,7 @@ class FeatureStore:
             )
         for clip in clip_ids:
             path = folder / f"{clip}.npy"
-            try:
-                array = np.load(path, allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise DataError(f"{path}: cannot be read as a .npy array ({exc})") from exc
+            array = load_npy(path)
             if array.ndim == 1:
                 array = array[None, :]
             if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
@@ -159,8 +160,33 @@ class FeatureStore:
         ``config`` holds the manifest's configuration fields (:data:`CONFIG_FIELDS`). If the
         folder already holds features of another configuration, :class:`StoreConfigMismatch`
         is raised unless ``overwrite`` is true, in which case the old features are removed.
+        ``key`` becomes a folder name, so it must be a plain name (:func:`check_key`).
         """
+        check_key(key)
+        remove_stale_temporaries(self.root)
         return StoreWriter(self.root / key, key, dict(config), overwrite=overwrite)
+
+
+def check_key(key: str) -> str:
+    """An extractor key names a folder of the store: a plain name, never a path."""
+    if not is_safe_id(key):
+        raise DataError(f"extractor key {key!r} cannot name a store folder (use ASCII letters, "
+                        "digits, '.', '_' and '-', not starting with '.' or '-', no '/')")
+    return key
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A ``manifest.json`` as a dict, or :class:`DataError` naming the file."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("clips", {}), dict):
+        raise DataError(f"{path} is not a feature-store manifest (expected a JSON object with "
+                        "a 'clips' object)")
+    return manifest
 
 
 class StoreWriter:
@@ -177,9 +203,22 @@ class StoreWriter:
         self._pending: dict[str, int] = {}
         self._dim: int | None = None
         self._last_flush = time.monotonic()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._open_lock().close()
+        except OSError as exc:
+            raise storage_error(folder, exc) from None
+        remove_stale_temporaries(folder)
         with self._locked():
-            existing = self._read_manifest()
+            try:
+                existing = self._read_manifest()
+            except DataError as exc:
+                if not overwrite:
+                    raise StoreConfigMismatch(
+                        f"{exc}: the configuration of the features in {folder} is unknown. "
+                        "Pass --overwrite to replace them, or remove the folder."
+                    ) from None
+                existing = {"extractor": None, "clips": {}}  # unknown: replaced below
             if existing is not None and _config_of(existing) != _normalise(self.config):
                 if not overwrite:
                     raise StoreConfigMismatch(
@@ -248,11 +287,22 @@ class StoreWriter:
         (a previous run may have been killed between a file write and a manifest flush)."""
         manifest = self._read_manifest() or {}
         counts = manifest.get("clips", {})
-        present = {p.stem for p in self.folder.glob("*.npy")}
-        for clip in sorted(present - set(counts)):
-            shape = np.load(self.folder / f"{clip}.npy", mmap_mode="r").shape
-            self._pending[clip] = int(shape[0])
-            if self._dim is None and len(shape) == 2:
+        present = set()
+        for path in sorted(self.folder.glob("*.npy")):
+            clip = path.stem
+            try:
+                shape = inspect_npy(path).shape
+                if len(shape) != 2 or shape[0] < 1 or (self._dim is not None
+                                                        and shape[1] != self._dim):
+                    raise DataError(f"{path}: shape {shape} does not fit this store")
+            except DataError:  # a corrupt output is not done: remove it, the clip is redone
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            present.add(clip)
+            if clip not in counts:
+                self._pending[clip] = int(shape[0])
+            if self._dim is None:
                 self._dim = int(shape[1])
         stale = set(counts) - present
         if self._pending or stale:
@@ -271,11 +321,14 @@ class StoreWriter:
         path = self.folder / MANIFEST
         if not path.is_file():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_manifest(path)
+
+    def _open_lock(self) -> Any:
+        return open(self.folder / ".lock", "a+")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.folder / ".lock", "a+") as handle:
+        with self._open_lock() as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -84,9 +84,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def safe_id(text: Any) -> str:
     """``text`` made usable as a file name: runs of other characters become ``_``; no leading
-    dot (clip ids name feature files, which must not be hidden or escape their folder)."""
+    dot or dash (clip ids name feature files, which must not be hidden, escape their folder or
+    read as an option by shell tools)."""
     out = _UNSAFE.sub("_", str(text).strip()).strip("_")
-    out = out.lstrip(".")
+    out = out.lstrip(".-")
     return out or "_"
 
 

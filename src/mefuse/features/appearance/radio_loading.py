@@ -7,6 +7,12 @@ in for that function: it hands over the user's checkpoint file, or the file alre
 hub cache, and otherwise raises :class:`WeightsNotFound` naming the exact file and URL that the
 entry point asked for. The file names therefore come from RADIO's own code, not from a copy of
 its table here.
+
+RADIO's code also reads a checkpoint *file* given as ``version`` with ``torch.load(...,
+weights_only=False)``, which would run any pickle in it. So while the entry point runs,
+``torch.load`` itself is routed through :func:`load_checkpoint` as well: every file that RADIO's
+code reads goes through mefuse's ``weights_only`` loader, and one holding other Python objects is
+refused unless the user passed ``trust_checkpoint=true``.
 """
 
 from __future__ import annotations
@@ -82,10 +88,7 @@ def load_from_hub_dir(
             ) from exc
         raise
     except KeyError as exc:
-        raise ConfigError(
-            f"RADIO: version {version!r} is unknown to the code at {folder} ({exc}); use a "
-            "version it lists (radio_v2.5-b|l|h|g, c-radio_v3-b|l|h|g, ...) or a checkpoint file"
-        ) from exc
+        raise _key_error(exc, version, folder, served) from None
     net, chk = result if isinstance(result, tuple) else (result, None)
     names = None
     if chk is not None:
@@ -95,6 +98,22 @@ def load_from_hub_dir(
     del chk, result
     label = served[0].name if served and served[0] == Path(version).expanduser() else version
     return LoadedRADIO(net, label, served[:1], names)
+
+
+def _key_error(exc: KeyError, version: str, folder: Path, served: list[Path]) -> ConfigError:
+    """What a ``KeyError`` raised by RADIO's entry point means: the version is not one of its
+    names, or the checkpoint it read lacks an entry (``'args'``: not a RADIO training
+    checkpoint)."""
+    missing = exc.args[0] if exc.args else None
+    if missing == version and not served:
+        return ConfigError(
+            f"RADIO: version {version!r} is unknown to the code at {folder}; use a version it "
+            "lists (radio_v2.5-b|l|h|g, c-radio_v3-b|l|h|g, ...) or a checkpoint file")
+    read = served[-1] if served else version
+    return ConfigError(
+        f"RADIO: the checkpoint {read} has no {missing!r} entry, which RADIO's code at {folder} "
+        "needs; it is not a checkpoint written by RADIO's training code (a bare state dict or "
+        "another model's file?)")
 
 
 def load_from_hf(model: str, *, trust_remote_code: bool, cache_dir: str | None) -> LoadedRADIO:
@@ -156,6 +175,7 @@ def serve_checkpoints(given: Path | None, version: str, served: list[Path], *,
     import torch.hub
 
     original = torch.hub.load_state_dict_from_url
+    original_load = torch.load
 
     def stand_in(url: str, model_dir: str | None = None, map_location: Any = None,
                  progress: bool = True, check_hash: bool = False,
@@ -170,26 +190,41 @@ def serve_checkpoints(given: Path | None, version: str, served: list[Path], *,
                 f"checkpoint=/path/to/{name} (CLI: --option radio.checkpoint=/path/to/{name})."
             )
         served.append(path)
-        return load_checkpoint(path, map_location, allow_pickle=allow_pickle)
+        return load_checkpoint(path, map_location, allow_pickle=allow_pickle,
+                               loader=original_load)
+
+    def guarded_load(f: Any, map_location: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(f, str | os.PathLike):
+            path = Path(f)
+            if path not in served:
+                served.append(path)
+            return load_checkpoint(path, map_location, allow_pickle=allow_pickle,
+                                   loader=original_load)
+        # a file object: RADIO's own code does not do this; refuse anything but weights
+        return original_load(f, map_location, *args, **{**kwargs, "weights_only": True})
 
     torch.hub.load_state_dict_from_url = stand_in
+    torch.load = guarded_load
     try:
         yield
     finally:
         torch.hub.load_state_dict_from_url = original
+        torch.load = original_load
 
 
-def load_checkpoint(path: Path, map_location: Any, *, allow_pickle: bool) -> Any:
+def load_checkpoint(path: Path, map_location: Any, *, allow_pickle: bool,
+                    loader: Any = None) -> Any:
     """``torch.load`` with ``weights_only=True`` plus ``argparse.Namespace``; arbitrary pickles
-    only when the user trusts the file."""
+    only when the user trusts the file. ``loader``: the real ``torch.load`` while it is patched."""
     import argparse
     import pickle
 
     import torch
 
+    load = loader or torch.load
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError) as exc:
         if "weights_only" not in str(exc) and not isinstance(exc, pickle.UnpicklingError):
             raise
@@ -200,4 +235,4 @@ def load_checkpoint(path: Path, map_location: Any, *, allow_pickle: bool) -> Any
                 "if it is NVIDIA's own file, pass trust_checkpoint=true "
                 "(CLI: --option radio.trust_checkpoint=true)."
             ) from exc
-        return torch.load(path, map_location=map_location, weights_only=False)
+        return load(path, map_location=map_location, weights_only=False)
