@@ -252,3 +252,32 @@ def test_bad_options_are_config_errors(models):
         create_extractor("siglip2", model=str(models["siglip2"]), device="cpu", image_size=64)
     with pytest.raises(ConfigError, match="SigLIP"):
         create_extractor("siglip2", model=str(models["clip"]), device="cpu")
+
+
+class _Opens:
+    """Unpickling this calls ``open(marker, 'w')``: code from the file running."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_pytorch_model_bin_is_refused_naming_the_file(models, tmp_path):
+    """Issue 11 #13: refused (good), but as one error naming the file, not a traceback."""
+    import shutil
+
+    folder = tmp_path / "evil-dinov2"
+    folder.mkdir()
+    for name in ("config.json", "preprocessor_config.json"):
+        shutil.copy(models["dinov2"] / name, folder / name)
+    marker = tmp_path / "code-ran"
+    torch.save({"embeddings.cls_token": torch.zeros(1, 1, 32), "x": _Opens(marker)},
+               folder / "pytorch_model.bin")
+    with pytest.raises(ConfigError) as info:
+        create_extractor("dinov2", model=str(folder), device="cpu")
+    message = str(info.value)
+    assert str(folder / "pytorch_model.bin") in message
+    assert "Python objects" in message
+    assert not marker.exists()

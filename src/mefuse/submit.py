@@ -1,9 +1,15 @@
 """The 4DMR challenge submission: write it from a model and a test store, and validate it.
 
-Format (from the authors' public inference code, see ``reference/FACTS.md``): a CSV with the
-header ``Id,Negative,Positive,Repression,Surprise,Others``, one row per test sequence, 0/1 values,
-rows sorted by ``Id``; ``Id`` is the integer in the sequence folder's name (for mefuse, the last
-integer in the sequence id, as the 4DMR adapter reads it).
+Format (from the 4DMR authors' public inference code, LeCongThuong/kaggle-4dme-challenge): a CSV
+with the header ``Id,Negative,Positive,Repression,Surprise,Others``, one row per test sequence,
+0/1 values in ASCII, rows sorted by ``Id``.
+
+``Id`` is an integer taken from the sequence folder's name. mefuse takes the **last** integer
+(:func:`sequence_number`), as its 4DMR adapter does; the authors' code took the *first*. The two
+rules agree on the challenge's own folder names, which are a bare integer (``12``); they differ
+only for names holding several integers, where the last one is the sequence's number and the
+first is usually part of a prefix (``4DMR_12``: last 12, first 4). The choice is deliberate and
+tested; rename folders whose number is not their last integer.
 
 How decisions are made, and why:
 
@@ -37,12 +43,15 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.utils.atomic import write_text
 
 SUBMISSION_COLUMNS: tuple[str, ...] = ("Id", *FOURDMR_CLASSES)
-_INTEGER = re.compile(r"\d+")
+_INTEGER = re.compile(r"[0-9]+")
+"""ASCII digits only: ``\\d`` would accept other scripts' digits (``١``), which the challenge's
+scorer does not read as numbers."""
 _MAX_PROBLEMS = 20
 
 
 def sequence_number(sequence_id: str) -> int:
-    """The submission Id of a sequence: the last integer in its id (``seq_012`` -> 12)."""
+    """The submission Id of a sequence: the last integer in its id (``seq_012`` -> 12,
+    ``4DMR_12`` -> 12); see the module docstring for why the last and not the first."""
     numbers = _INTEGER.findall(str(sequence_id))
     if not numbers:
         raise DataError(f"sequence {sequence_id!r} has no integer in its id, so it has no "
@@ -114,12 +123,17 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
         problems.append("the file starts with a byte-order mark; save it as plain UTF-8")
         text = text[1:]
     rows = list(csv.reader(io.StringIO(text)))
+    while rows and not rows[-1]:  # blank lines at the end (an extra final newline) are harmless
+        rows.pop()
     if not rows:
         return [*problems, "the file is empty"]
     header = [h.strip() for h in rows[0]]
     want = list(SUBMISSION_COLUMNS)
     if rows[0] != want:
-        if sorted(header) == sorted(want):
+        if header == want:
+            problems.append(f"the header has spaces around column names: {','.join(rows[0])!r} "
+                            f"(expected {','.join(want)} with no spaces)")
+        elif sorted(header) == sorted(want):
             problems.append(f"columns are in the wrong order: {','.join(rows[0])} (expected "
                             f"{','.join(want)})")
         else:
@@ -137,11 +151,15 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
     if not body:
         problems.append("the file has a header but no row")
     for line, row in enumerate(body, start=2):
+        if not row:
+            problems.append(f"line {line} is blank")
+            continue
         if len(row) != len(want):
             problems.append(f"line {line}: {len(row)} cells, expected {len(want)}")
             continue
         if not _INTEGER.fullmatch(row[0]):
-            problems.append(f"line {line}: Id {row[0]!r} is not a non-negative integer")
+            problems.append(f"line {line}: Id {row[0]!r} is not a non-negative integer written "
+                            "with ASCII digits 0-9")
         else:
             ids.append(int(row[0]))
         for name, value in zip(want[1:], row[1:], strict=True):

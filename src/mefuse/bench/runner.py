@@ -14,7 +14,10 @@ complete (``cell.json`` is written last), so a cell folder either holds a whole 
 exist: an interrupted run leaves no half cell, and a rerun computes exactly the missing ones.
 Workers are separate processes (spawned, so no thread pool of the parent is inherited) with one
 torch thread each: on a small machine N single-threaded cells beat one N-threaded cell, because
-these models are too small for intra-op parallelism to pay.
+these models are too small for intra-op parallelism to pay. ``--jobs 1`` computes its cells with
+one torch thread too, so a cell's numbers do not depend on ``--jobs`` (a different thread count
+changes the order of floating-point sums, by about 1e-7). Workers die with the parent
+(:func:`mefuse.utils.lifeline.die_with_parent`), so a killed bench leaves no process behind.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
 from mefuse.features.store import CONFIG_FIELDS, FeatureStore
 from mefuse.utils.atomic import write_json
+from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.progress import progress_bar
 
 PLAN = "bench.json"
@@ -208,12 +212,13 @@ def _execute(plan: BenchPlan, clips: ClipTable, cells_dir: Path, todo: list[Plan
     """Yield ``(cell_id, error or None, runtime)`` as cells finish."""
     store = str(plan.store)
     if jobs == 1 or len(todo) <= 1:
-        for planned in todo:
-            yield _guarded(store, clips, planned, str(cells_dir))
+        with _one_torch_thread():
+            for planned in todo:
+                yield _guarded(store, clips, planned, str(cells_dir))
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
-                             initializer=_init_worker) as pool:
+                             initializer=_init_worker, initargs=(os.getpid(),)) as pool:
         pending: dict[Future, str] = {
             pool.submit(_guarded, store, clips, planned, str(cells_dir)): planned.cell_id
             for planned in todo
@@ -232,8 +237,24 @@ def _execute(plan: BenchPlan, clips: ClipTable, cells_dir: Path, todo: list[Plan
             raise
 
 
-def _init_worker() -> None:
-    """One torch thread per worker process: the cells are the parallelism."""
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Compute in this process with one torch thread, as a worker does, then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Die with the parent; one torch thread per worker process: the cells are the
+    parallelism."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 

@@ -312,7 +312,9 @@ def _open_writer(store: FeatureStore, key: str, config: dict[str, Any], overwrit
         if not overwrite or applies:
             raise
         raise StoreConfigMismatch(
-            f"{exc}\n--overwrite is applied by shard 0/{shard[1]} only, so that shards never "
+            f"{store.root / key} holds features made with another configuration:\n"
+            f"{getattr(exc, 'difference', '')}\n"
+            f"--overwrite is applied by shard 0/{shard[1]} only, so that shards never "
             f"delete each other's new features; start shard 0/{shard[1]} with --overwrite first "
             f"and this shard ({shard[0]}/{shard[1]}) once it has begun."
         ) from None

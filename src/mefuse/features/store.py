@@ -221,11 +221,15 @@ class StoreWriter:
                 existing = {"extractor": None, "clips": {}}  # unknown: replaced below
             if existing is not None and _config_of(existing) != _normalise(self.config):
                 if not overwrite:
-                    raise StoreConfigMismatch(
+                    difference = _describe_difference(_config_of(existing),
+                                                      _normalise(self.config))
+                    error = StoreConfigMismatch(
                         f"{folder} holds features made with another configuration:\n"
-                        f"{_describe_difference(_config_of(existing), _normalise(self.config))}\n"
+                        f"{difference}\n"
                         "Use another store or extractor key, or pass --overwrite to replace them."
                     )
+                    error.difference = difference
+                    raise error
                 for path in folder.glob("*.npy"):
                     path.unlink()
                 existing = None

@@ -29,7 +29,7 @@ from mefuse.errors import DataError
 from mefuse.features.store import FeatureStore
 from mefuse.train.config import CVConfig
 from mefuse.train.data import load_modalities
-from mefuse.train.metrics import macro_f1, merge_views, per_class_f1, uar
+from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.protocols import make_folds
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 from mefuse.utils.atomic import atomic_open, write_json
@@ -156,7 +156,7 @@ def run_cv(
                 part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
                                          estimator, seed, fold.index)
                 seed_parts.append(part)
-                y_true, y_pred = _scored(part, classes, config.level)
+                y_true, y_pred = _scored(part, classes, config.level, config.task)
                 fold_rows.append({
                     "seed": seed,
                     "fold": fold.index,
@@ -173,7 +173,7 @@ def run_cv(
                                     f"macro-F1 {fold_rows[-1]['macro_f1']:.3f}")
             seed_frame = pd.concat(seed_parts, ignore_index=True)
             prediction_parts.append(seed_frame)
-            y_true, y_pred = _scored(seed_frame, classes, config.level)
+            y_true, y_pred = _scored(seed_frame, classes, config.level, config.task)
             pooled_rows.append({
                 "seed": seed,
                 "uf1": macro_f1(y_true, y_pred),
@@ -245,17 +245,24 @@ def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.nda
     return rows
 
 
-def _scored(frame: pd.DataFrame, classes: list[str], level: str) -> tuple[np.ndarray, np.ndarray]:
+def _scored(frame: pd.DataFrame, classes: list[str], level: str, task: str = "multilabel"
+            ) -> tuple[np.ndarray, np.ndarray]:
     """True labels and decisions as 0/1 matrices, at clip or sequence level.
 
-    At sequence level the views are merged per class by the maximum of their decisions (an OR,
-    identical to thresholding the maximum probability). Indicator matrices serve single-label
-    tasks too: their macro-F1 and macro recall equal the multi-class UF1 and UAR.
+    At sequence level the views' probabilities are merged per class by their maximum and then
+    decided (:func:`~mefuse.train.metrics.merged_decisions`): thresholds for multi-label tasks
+    (identical to an OR of the views' decisions), the arg-max for single-label ones (one class
+    per sequence). Indicator matrices serve single-label tasks too: their macro-F1 and macro
+    recall equal the multi-class UF1 and UAR.
     """
     y = frame[[f"y_{c}" for c in classes]].to_numpy()
     pred = frame[[f"pred_{c}" for c in classes]].to_numpy()
     if level == "sequence":
-        _, pred, y = merge_views(frame, pred.astype(float), y)
+        p = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+        t = frame[[f"t_{c}" for c in classes]].to_numpy(dtype=float)
+        _, merged_t, _ = merge_views(frame, t, y)  # one fold per sequence: equal thresholds
+        _, merged_p, y = merge_views(frame, p, y)
+        pred = merged_decisions(merged_p, merged_t, task)
     return y.astype(np.int64), pred.astype(np.int64)
 
 

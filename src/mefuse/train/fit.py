@@ -67,7 +67,8 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
         clip_frame[f"p_{name}"] = probabilities[:, c]
     for c, name in enumerate(estimator.classes):
         clip_frame[name] = decisions[:, c]
-    sequences, merged_p, merged_d = merge_views(clip_frame, probabilities, decisions)
+    sequences, merged_p, _ = merge_views(clip_frame, probabilities, decisions)
+    merged_d = estimator.decide(merged_p)  # single-label: one class per sequence
     sequence_frame = pd.DataFrame({"sequence_id": sequences})
     for c, name in enumerate(estimator.classes):
         sequence_frame[f"p_{name}"] = merged_p[:, c]

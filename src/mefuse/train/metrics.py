@@ -4,7 +4,9 @@
 - pooled over the folds of one seed: UF1 (unweighted, i.e. macro, F1) and UAR (unweighted
   average recall), as the MEGC protocols compute them on predictions pooled across folds;
 - sequence level: the views of a sequence are merged per class by the maximum of their
-  probabilities (for 0/1 decisions, an OR), before thresholds are applied.
+  probabilities, then decided as a clip is: thresholds for multi-label tasks (the same as an OR
+  of the views' decisions), the arg-max for single-label ones (so a sequence gets exactly one
+  class; an OR of the views' arg-max could give it two).
 """
 
 from __future__ import annotations
@@ -52,3 +54,14 @@ def merge_views(
     np.maximum.at(merged_p, rows, probabilities)
     np.maximum.at(merged_y, rows, labels)
     return pd.Series(order, name="sequence_id"), merged_p, merged_y
+
+
+def merged_decisions(probabilities: np.ndarray, thresholds: np.ndarray, task: str) -> np.ndarray:
+    """0/1 decisions from (merged) probabilities: per-class thresholds (multi-label) or the
+    arg-max, one class per row (single-label)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    if task == "singlelabel":
+        out = np.zeros(probabilities.shape, dtype=np.int64)
+        out[np.arange(len(out)), probabilities.argmax(axis=1)] = 1
+        return out
+    return (probabilities >= np.asarray(thresholds, dtype=float)).astype(np.int64)

@@ -25,7 +25,7 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.model.fusion import FusionClassifier
 from mefuse.train.config import TrainConfig
 from mefuse.train.data import ModalityData, Standardiser
-from mefuse.train.metrics import merge_views
+from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.utils.atomic import atomic_open
 
 MODEL_FORMAT = "mefuse-model/2"
@@ -230,12 +230,9 @@ class FusionEstimator:
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         """0/1 decisions: per-class thresholds (multi-label) or the arg-max (single-label)."""
-        if self.config.task == "singlelabel":
-            out = np.zeros_like(probabilities, dtype=np.int64)
-            out[np.arange(len(out)), probabilities.argmax(axis=1)] = 1
-            return out
-        assert self.thresholds is not None
-        return (probabilities >= self.thresholds[None, :]).astype(np.int64)
+        if self.config.task != "singlelabel":
+            assert self.thresholds is not None
+        return merged_decisions(probabilities, self.thresholds, self.config.task)
 
     def predict(self, data: ModalityData) -> np.ndarray:
         return self.decide(self.predict_proba(data))

@@ -181,6 +181,10 @@ def read_sheet(path: Path, *, header_contains: Sequence[str] | str | None = None
     frame = raw.iloc[header_row + 1:].reset_index(drop=True)
     frame.columns = names
     frame = frame.dropna(how="all").reset_index(drop=True)
+    if frame.empty:
+        raise DataError(f"label sheet {path} has a header but no rows: no clip would be "
+                        "labelled (give the sheet with its rows, or leave --labels out for "
+                        "unlabelled data)")
     # Keep the sheet's own row numbers for messages (1-based, header included).
     frame.attrs["first_row"] = header_row + 2
     return frame

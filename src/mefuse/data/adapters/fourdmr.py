@@ -8,7 +8,9 @@ Layout::
       test/<Id>/...frames...      sequences without a label row: unlabelled test data
 
 A sequence's Id is the last integer in its folder's name (``12``, ``seq_012`` and ``4DMR_12``
-all give 12), the challenge submission's ``Id``. The sequence id is ``str(Id)``.
+all give 12), the challenge submission's ``Id``. The sequence id is ``str(Id)``. The authors'
+code took the *first* integer; both agree on the challenge's bare-integer names, and the last
+is chosen so that a prefix such as ``4DMR_`` does not become the Id (see :mod:`mefuse.submit`).
 """
 
 from __future__ import annotations

@@ -113,10 +113,31 @@ class HFVisionExtractor(FrameModelExtractor):
 
 
 def load_pretrained(model_class: Any, path: Path) -> Any:
-    """``model_class.from_pretrained`` from a local folder only, in float32."""
+    """``model_class.from_pretrained`` from a local folder only, in float32.
+
+    transformers reads ``pytorch_model.bin`` files with ``torch.load(weights_only=True)``, which
+    refuses a pickle holding anything but tensors; that refusal (a crafted or foreign file) is
+    reported as one :class:`ConfigError` naming the file and the reason, not a traceback.
+    """
+    import pickle
+
     import torch
 
-    return model_class.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
+    try:
+        return model_class.from_pretrained(str(path), local_files_only=True,
+                                           dtype=torch.float32)
+    except (pickle.UnpicklingError, OSError, RuntimeError, ValueError) as exc:
+        text = str(exc)
+        if not isinstance(exc, pickle.UnpicklingError) and "weights_only" not in text \
+                and "Weights only" not in text:
+            raise
+        files = sorted(p.name for p in Path(path).glob("pytorch_model*.bin")) or ["its weights"]
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise ConfigError(
+            f"{Path(path) / files[0]}: refused: it holds Python objects besides tensors, which "
+            f"mefuse never unpickles (weights_only loading: {first}). Use the model's "
+            "model.safetensors, or a pytorch_model.bin saved from tensors only."
+        ) from None
 
 
 def read_json(path: Path) -> dict[str, Any]:
