@@ -521,3 +521,21 @@ def test_predict_merges_single_label_views_into_one_class(demo_store, tmp_path):
     assert (sequence_frame[classes].sum(axis=1) == 1).all()
     merged = sequence_frame[[f"p_{c}" for c in classes]].to_numpy().argmax(axis=1)
     assert (sequence_frame[classes].to_numpy().argmax(axis=1) == merged).all()
+
+
+# ------------------------------------------------------------------ 15: documented choices
+def test_sampling_rounds_half_up_unlike_the_authors_round():
+    from mefuse.preprocess import sampling
+    from mefuse.preprocess.sampling import uniform_indices
+
+    authors = [round(i * 5 / 2) for i in range(3)]  # Python's round: half to even
+    assert authors == [0, 2, 5]
+    assert uniform_indices(6, 3).tolist() == [0, 3, 5]
+    assert "half to even" in sampling.__doc__ and "0, 3, 5" in sampling.__doc__
+
+
+def test_docstrings_name_no_file_outside_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "src").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "DESIGN.md" not in text and "FACTS.md" not in text, path

@@ -1,9 +1,12 @@
 """Face box of a clip, as in the paper: MediaPipe's full-range detector on the first frame.
 
 The paper (and the authors' code) runs MediaPipe face detection with the full-range model and a
-very low confidence threshold (0.005) on the first frame of each view, takes the best-scoring box,
-enlarges it 1.5x around its centre, makes it square, and reuses that box for every frame of the
-clip. Reusing one box keeps the face's own movement in the crops (a per-frame box would follow
+very low confidence threshold (0.005) on the first frame of each view and reuses that box for
+every frame of the clip. The authors enlarge the box's width and height 1.5x each, clip it to
+the frame and stretch it to a square image (so the face's aspect ratio changes). mefuse instead
+makes the box square (side 1.5x the larger of width and height, around the detection's centre),
+padding with black where it leaves the frame: a deliberate difference, so that faces keep their
+shape whatever the detection's aspect ratio. Reusing one box keeps the face's own movement in the crops (a per-frame box would follow
 the head and erase part of the motion that micro-expression features measure). If the first
 frame has no face, the next frames are tried.
 """

@@ -1,8 +1,11 @@
 """Temporal sampling: the paper's uniform frame indices.
 
-``uniform_indices(n, k)`` gives ``round(i * (n - 1) / (k - 1))`` for ``i = 0 .. k-1`` (rounding
-half up, as the authors' code does, not Python's half-to-even). When ``n < k`` the same rule
-repeats the nearest frames, so short clips are stretched evenly rather than padded at the end.
+``uniform_indices(n, k)`` gives ``i * (n - 1) / (k - 1)`` for ``i = 0 .. k-1`` rounded half
+up. The 4DMR authors' code used Python's ``round()``, which rounds half to even, so at exact
+halves the two differ by one frame (``n = 6, k = 3``: mefuse 0, 3, 5; theirs 0, 2, 5); half up
+is kept deliberately, since half to even makes the spacing depend on the parity of the index.
+When ``n < k`` the same rule repeats the nearest frames, so short clips are stretched evenly;
+the authors' code repeated the last frame instead.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``load_dataset(kind, root, labels=..., **options)`` picks the adapter by name (``4dmr``,
 ``4dme``, ``casme2``, ``samm``, ``folder``); :func:`clip_table` turns the dataset into the clip
-table of DESIGN.md, one clip per (sequence, view). Adapters never stop at a bad row: they skip
+table (``clips.csv``, described in the README's "On-disk formats"), one clip per (sequence,
+view). Adapters never stop at a bad row: they skip
 it and name it in ``Dataset.problems`` (information-only entries start with ``"note:"``).
 """
 
