@@ -332,6 +332,17 @@ def test_a_failed_write_names_the_path_and_cause_and_keeps_what_was_written(tmp_
     assert "only 2016 of 4800 bytes" in str(short) and "full" in str(short)
 
 
+def test_a_folder_that_cannot_be_made_is_one_storage_error(tmp_path, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(StorageError, match=r"cannot write .*out: Read-only file system"):
+        atomic.make_dirs(tmp_path / "out")
+    with pytest.raises(StorageError, match="Read-only file system"):
+        FeatureStore(tmp_path / "store").writer("toy", CONFIG)
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 256 KiB tmpfs (root only; skipped elsewhere: the test above injects the same fault)."""

@@ -42,7 +42,12 @@ from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
 from mefuse.features.store import CONFIG_FIELDS, FeatureStore
-from mefuse.utils.atomic import write_json
+from mefuse.utils.atomic import (
+    make_dirs,
+    remove_stale_temporaries,
+    storage_error,
+    write_json,
+)
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.progress import progress_bar
 
@@ -176,11 +181,12 @@ def run_bench(
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     out = Path(out)
     cells_dir = out / CELLS
-    cells_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(cells_dir)
     outcome = BenchOutcome()
     started = time.perf_counter()
     with _exclusive(out):
         _remove_partial(cells_dir)
+        remove_stale_temporaries(out)
         write_json(out / PLAN, plan.to_dict())
         todo = []
         for planned in plan.cells:
@@ -327,7 +333,11 @@ def read_log(out: str | Path) -> list[dict[str, Any]]:
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
     """One bench run per folder at a time (two would compute the same cells twice)."""
-    with open(out / ".lock", "a+") as handle:
+    try:
+        handle = open(out / ".lock", "a+")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise storage_error(out / ".lock", exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

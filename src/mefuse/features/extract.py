@@ -34,7 +34,7 @@ from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.detect import FaceDetector, find_face_box
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
-from mefuse.utils.atomic import atomic_open, write_json
+from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 from mefuse.utils.progress import progress_bar
 
 FAILURES = "failures.csv"
@@ -228,7 +228,7 @@ def extract_table(
         raise ConfigError("the clip table has no 'source' column (frame folder or video)")
     started = time.perf_counter()
     store = FeatureStore(store_root)
-    store.root.mkdir(parents=True, exist_ok=True)
+    make_dirs(store.root)
     summary = ExtractSummary(failures=list(problems))
     mine = shard_clips(table.clip_ids, shard)
     frame = table.frame[table.frame["clip_id"].isin(mine)]

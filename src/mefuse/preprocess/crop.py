@@ -13,8 +13,8 @@ def crop_square(frame: np.ndarray, box: Box, size: int) -> np.ndarray:
     """The ``box`` region of ``frame`` as a ``(size, size, 3)`` uint8 RGB image.
 
     Parts of the box outside the frame are black (zero padding; the authors' code clips its
-    non-square box to the frame instead, see :mod:`mefuse.preprocess.detect`); grey and 16-bit frames are made 8-bit RGB first. Lanczos interpolation matches the
-    paper's resize.
+    non-square box to the frame instead, see :mod:`mefuse.preprocess.detect`); grey and 16-bit
+    frames are made 8-bit RGB first. Lanczos interpolation matches the paper's resize.
     """
     rgb = as_rgb_uint8(frame)
     height, width = rgb.shape[:2]

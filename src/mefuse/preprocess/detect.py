@@ -6,9 +6,9 @@ every frame of the clip. The authors enlarge the box's width and height 1.5x eac
 the frame and stretch it to a square image (so the face's aspect ratio changes). mefuse instead
 makes the box square (side 1.5x the larger of width and height, around the detection's centre),
 padding with black where it leaves the frame: a deliberate difference, so that faces keep their
-shape whatever the detection's aspect ratio. Reusing one box keeps the face's own movement in the crops (a per-frame box would follow
-the head and erase part of the motion that micro-expression features measure). If the first
-frame has no face, the next frames are tried.
+shape whatever the detection's aspect ratio. Reusing one box keeps the face's own movement in
+the crops (a per-frame box would follow the head and erase part of the motion that
+micro-expression features measure). If the first frame has no face, the next frames are tried.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from mefuse.train.data import load_modalities
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.protocols import make_folds
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
-from mefuse.utils.atomic import atomic_open, write_json
+from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 from mefuse.utils.progress import progress_bar
 
 RESULTS = "results.json"
@@ -70,7 +70,7 @@ class CVResult:
     def write(self, out_dir: str | Path) -> Path:
         """Write ``results.json``, ``predictions.csv`` and ``attention.npz`` into ``out_dir``."""
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        make_dirs(out)
         if self.predictions is not None:
             with atomic_open(out / PREDICTIONS, "w", encoding="utf-8", newline="") as handle:
                 self.predictions.to_csv(handle, index=False)

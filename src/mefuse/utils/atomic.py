@@ -68,6 +68,16 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         raise
 
 
+def make_dirs(folder: str | Path) -> Path:
+    """``mkdir -p``, with :class:`StorageError` (path and cause) when the system refuses."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(folder, exc) from None
+    return folder
+
+
 def storage_error(path: str | Path, exc: OSError) -> StorageError:
     """One line that names ``path`` and why the operating system refused to write it.
 
