@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from mefuse.bench.grid import Cell, build_cells, cell_id
 from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.bench.runner import CELLS, plan_bench, read_log, run_bench
-from mefuse.bench.tables import load_bench, write_tables
+from mefuse.bench.tables import write_tables
 from mefuse.cli.main import app
 from mefuse.data.demo_features import DemoSpec, make_demo_store
 from mefuse.errors import ConfigError
@@ -143,14 +143,28 @@ def test_whole_grid_from_one_command_then_resume_computes_only_the_missing_cell(
 
 @pytest.mark.slow  # spawns two worker processes that import torch
 def test_parallel_workers_give_the_serial_numbers(small_store, tmp_path):
+    """Bit for bit (issue 11 #16): --jobs 1 computes with one torch thread, as a worker does,
+    whatever the parent process's own thread count."""
+    import torch
+
     root, table = small_store
-    plan = plan_bench(root, table, QUICK, variants=["single", "gated"], kinds={})
-    serial = run_bench(plan, table, tmp_path / "serial", jobs=1)
+    wide = {**QUICK, "model": {**QUICK["model"], "dim": 64, "hidden": 64}}  # at width 16 the
+    # thread count changes nothing, and this test could not fail
+    plan = plan_bench(root, table, wide, variants=["single", "gated"], kinds={})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        serial = run_bench(plan, table, tmp_path / "serial", jobs=1)
+        assert torch.get_num_threads() == 2  # restored afterwards
+    finally:
+        torch.set_num_threads(before)
     parallel = run_bench(plan, table, tmp_path / "parallel", jobs=2)
     assert sorted(serial.computed) == sorted(parallel.computed) and len(serial.computed) == 3
-    a = load_bench(tmp_path / "serial").cells.set_index("cell_id")
-    b = load_bench(tmp_path / "parallel").cells.set_index("cell_id")
-    assert np.allclose(a.loc[b.index, "macro_f1_mean"], b["macro_f1_mean"], atol=1e-6)
+    for cell in serial.computed:
+        a = pd.read_csv(tmp_path / "serial" / CELLS / cell / "predictions.csv")
+        b = pd.read_csv(tmp_path / "parallel" / CELLS / cell / "predictions.csv")
+        columns = [c for c in a.columns if c.startswith("p_")]
+        assert (a[columns].to_numpy() == b[columns].to_numpy()).all()
     cell = json.loads((tmp_path / "parallel" / CELLS / parallel.computed[0] / "cell.json")
                       .read_text())
     assert cell["pid"] != os.getpid()  # it ran in a worker process

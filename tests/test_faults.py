@@ -90,11 +90,6 @@ def test_cv_names_a_corrupt_feature_file_instead_of_saying_interrupted(demo_stor
                     "--epochs", "1", "--seeds", "0", "--out", str(tmp_path / "run"), "--quiet")
     stderr = one_error_line(result)
     assert str(victim) in stderr and "interrupted" not in stderr
-    huge_header(victim)
-    stderr = one_error_line(mefuse("cv", "--store", str(copy), "-m", "signal", "--strategy",
-                                   "single", "--epochs", "1", "--seeds", "0", "--out",
-                                   str(tmp_path / "run"), "--quiet"))
-    assert str(victim) in stderr and "MemoryError" not in stderr
 
 
 def test_a_resumed_writer_redoes_corrupt_outputs(tmp_path):
@@ -230,35 +225,6 @@ def test_bench_workers_die_with_a_killed_parent(tmp_path):
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         parent.wait(timeout=10)
-
-
-# ------------------------------------------------------------------ 16: -j 1 equals -j 2
-def test_bench_numbers_do_not_depend_on_jobs_or_the_parents_threads(tmp_path):
-    import torch
-
-    from mefuse.bench.runner import plan_bench, run_bench
-    from mefuse.data.demo_features import DemoSpec, make_demo_store
-
-    spec = DemoSpec(subjects=6, sequences_per_subject=6, signal_dim=12, noise_dim=16,
-                    min_frames=10, max_frames=16)
-    table = make_demo_store(tmp_path / "store", spec, seed=1)
-    quick = {"seeds": [0], "optim": {"epochs": 3, "batch_size": 16, "warmup_epochs": 0},
-             "model": {"frames": 8, "dim": 64, "hidden": 64, "queries": 2}}
-    plan = plan_bench(tmp_path / "store", table, quick, variants=["single"], kinds={})
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)  # the parent's own setting must not leak into -j 1 cells
-    try:
-        serial = run_bench(plan, table, tmp_path / "j1", jobs=1)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-    parallel = run_bench(plan, table, tmp_path / "j2", jobs=2)
-    assert sorted(serial.computed) == sorted(parallel.computed) and serial.computed
-    for cell in serial.computed:
-        a = pd.read_csv(tmp_path / "j1" / "cells" / cell / "predictions.csv")
-        b = pd.read_csv(tmp_path / "j2" / "cells" / cell / "predictions.csv")
-        columns = [c for c in a.columns if c.startswith("p_")]
-        assert (a[columns].to_numpy() == b[columns].to_numpy()).all()  # bit for bit
 
 
 # ------------------------------------------------------------------ 4 and 11: shards
