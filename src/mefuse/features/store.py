@@ -296,13 +296,13 @@ class StoreWriter:
             clip = path.stem
             try:
                 shape = inspect_npy(path).shape
-                if len(shape) != 2 or shape[0] < 1 or (self._dim is not None
-                                                        and shape[1] != self._dim):
-                    raise DataError(f"{path}: shape {shape} does not fit this store")
             except DataError:  # a corrupt output is not done: remove it, the clip is redone
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 continue
+            if len(shape) != 2 or shape[0] < 1 or (self._dim is not None
+                                                    and shape[1] != self._dim):
+                continue  # not this configuration's output: not done, rewritten when redone
             present.add(clip)
             if clip not in counts:
                 self._pending[clip] = int(shape[0])
