@@ -220,13 +220,13 @@ def check_data_command(
     ] = None,
     views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-o", help="adapter setting KEY=VALUE, e.g. composite=true or "
+        "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true or "
         "frames=Cropped (see docs/guide/datasets.md)")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
-    report = check_data(dataset, root, labels, views, options=parse_key_values(option, "--option"))
+    report = check_data(dataset, root, labels, views, options=parse_key_values(option, "--dataset-option"))
     print_report(report, Console(), verbose=verbose)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
+from mefuse.cli.options import device_callback, seeds_callback
 from mefuse.errors import ConfigError
-from mefuse.utils.options import parse_key_values
+from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
 
 console = Console()
 
@@ -30,8 +30,20 @@ def parse_options(items: list[str] | None, extractors: list[str]) -> dict[str, d
         if name not in out:
             raise ConfigError(f"--option {item!r} names extractor {name!r}, which is not being "
                               f"extracted ({', '.join(extractors)})")
-        out[name][key] = yaml.safe_load(value) if value else ""
+        out[name][key] = parse_value(value, item, "--option")
     return out
+
+
+def _list_extractors(value: bool) -> None:
+    """``extract --list``: the registered extractors, one per line, then exit."""
+    if not value:
+        return
+    from mefuse.features.base import list_extractors
+
+    for name, cls in list_extractors().items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        typer.echo(f"{name:<12} {doc[0] if doc else ''}")
+    raise typer.Exit()
 
 
 def extract(
@@ -49,7 +61,7 @@ def extract(
         "--clips", help="a clip table with a 'source' column, instead of --dataset/--root")
     ] = None,
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-o", help="extractor setting NAME.KEY=VALUE, e.g. radio.version=radio_v2.5-l"
+        "--option", help="extractor setting NAME.KEY=VALUE, e.g. radio.version=radio_v2.5-l"
     )] = None,
     views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
     crop_size: Annotated[int, typer.Option(help="side of the face crops (paper: 1024)")] = 1024,
@@ -57,11 +69,16 @@ def extract(
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
     batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N or auto")] = None,
+    device: Annotated[str | None, typer.Option(
+        help=f"{DEVICE_FORMS} (default: each extractor's own, usually auto)",
+        callback=device_callback)] = None,
     overwrite: Annotated[bool, typer.Option(
         help="replace features made with another configuration")] = False,
     save_crops: Annotated[Path | None, typer.Option(help="also save the face crops here")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    list_: Annotated[bool, typer.Option(
+        "--list", callback=_list_extractors, is_eager=True, expose_value=False,
+        help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
     from mefuse.features.base import create_extractor, list_extractors
@@ -129,7 +146,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="folder for the demo's data and results")
                    ] = Path("demo_out"),
     sequences_per_subject: Annotated[int, typer.Option(help="sequences per demo subject")] = 10,
-    seeds: Annotated[str, typer.Option(help="comma-separated training seeds")] = "0",
+    seeds: Annotated[str, typer.Option(help="training seeds: 0,1,2 or 0-2",
+                                       callback=seeds_callback)] = "0",
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
 ) -> None:
     """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""

@@ -9,7 +9,9 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from mefuse.cli.options import default_help, device_callback, seeds_callback
 from mefuse.errors import DataError
+from mefuse.utils.options import DEVICE_FORMS
 
 console = Console()
 
@@ -21,25 +23,38 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 ModalityOpt = Annotated[list[str] | None, typer.Option(
     "--modality", "-m", help="extractor key in the store; repeat for several modalities")]
 StrategyOpt = Annotated[str | None, typer.Option(
-    help="single, concat, sum or gated (the paper's model)")]
-TaskOpt = Annotated[str | None, typer.Option(help="multilabel (sigmoid) or singlelabel (softmax)")]
+    help=default_help("single, concat, sum or gated (the paper's model)", "strategy"))]
+TaskOpt = Annotated[str | None, typer.Option(
+    help=default_help("multilabel (sigmoid) or singlelabel (softmax)", "task"))]
 ClassesOpt = Annotated[str | None, typer.Option(
     help="comma-separated class columns (default: the 4DMR five)")]
-FramesOpt = Annotated[int | None, typer.Option(help="frames each clip is resampled to")]
-EpochsOpt = Annotated[int | None, typer.Option(help="training epochs (fixed; no early stopping)")]
-LrOpt = Annotated[float | None, typer.Option(help="peak learning rate of AdamW")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="clips per batch")]
-ThresholdsOpt = Annotated[str | None, typer.Option(
-    help="fixed (0.5) or tuned (per class, on an inner split of the training data)")]
+FramesOpt = Annotated[int | None, typer.Option(
+    help=default_help("frames each clip is resampled to", "model.frames"))]
+EpochsOpt = Annotated[int | None, typer.Option(
+    help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
+LrOpt = Annotated[float | None, typer.Option(
+    help=default_help("peak learning rate of AdamW", "optim.lr"))]
+BatchOpt = Annotated[int | None, typer.Option(
+    "--batch-size", help=default_help("clips per batch", "optim.batch_size"))]
+ThresholdsOpt = Annotated[str | None, typer.Option(help=default_help(
+    "fixed (0.5) or tuned (per class, on an inner split of the training data)",
+    "thresholds.mode"))]
 PositionOpt = Annotated[bool | None, typer.Option(
-    "--position/--no-position", help="learned temporal position embedding (beyond the paper)")]
+    "--position/--no-position", help=default_help(
+        "learned temporal position embedding (beyond the paper)", "model.position"))]
 MotionOpt = Annotated[bool | None, typer.Option(
-    "--motion/--no-motion", help="feed each frame minus the first (beyond the paper)")]
-DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N or auto")]
-ProtocolOpt = Annotated[str | None, typer.Option(help="mskf, subject-kfold or loso")]
-FoldsOpt = Annotated[int | None, typer.Option(help="folds for mskf and subject-kfold")]
-SeedsOpt = Annotated[str | None, typer.Option(help="comma-separated seeds, e.g. 0,1,2")]
-LevelOpt = Annotated[str | None, typer.Option(help="sequence (views merged) or clip")]
+    "--motion/--no-motion", help=default_help(
+        "feed each frame minus the first (beyond the paper)", "model.motion"))]
+DeviceOpt = Annotated[str | None, typer.Option(
+    help=default_help(DEVICE_FORMS, "device"), callback=device_callback)]
+ProtocolOpt = Annotated[str | None, typer.Option(
+    help=default_help("mskf, subject-kfold or loso", "protocol"))]
+FoldsOpt = Annotated[int | None, typer.Option(
+    help=default_help("folds for mskf and subject-kfold", "folds"))]
+SeedsOpt = Annotated[str | None, typer.Option(
+    help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
+LevelOpt = Annotated[str | None, typer.Option(
+    help=default_help("sequence (views merged) or clip", "level"))]
 
 
 def _config_data(config: Path | None, **flags: Any) -> dict[str, Any]:

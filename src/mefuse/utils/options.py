@@ -17,5 +17,58 @@ def parse_key_values(items: list[str] | None, flag: str = "--option") -> dict[st
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{flag} takes KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value) if value else ""
+        out[key.strip()] = parse_value(value, item, flag)
     return out
+
+
+def parse_value(value: str, item: str, flag: str) -> Any:
+    """The value of a ``KEY=VALUE`` item read as YAML (``3``, ``0.5``, ``true``, ``[1, 2]``);
+    malformed YAML such as ``[1`` is a usage error naming the item."""
+    if not value:
+        return ""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{flag} {item!r}: the value {value!r} is not valid YAML "
+                          f"({problem}); quote it to pass text") from None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds as written on a command line: ``0,1,2``, a range ``0-2`` (inclusive) or a mix such
+    as ``0-2,7``. Refuses empty items, non-integers, negative numbers and reversed ranges, so a
+    typo cannot silently run fewer seeds than meant."""
+    seeds: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        first, dash, last = item.partition("-")
+        try:
+            if not item:
+                raise ValueError("an empty item")
+            if dash:
+                low, high = int(first), int(last)
+                if low > high:
+                    raise ValueError(f"the range {item!r} runs backwards")
+                seeds.extend(range(low, high + 1))
+            else:
+                seeds.append(int(item))
+        except ValueError as exc:
+            reason = exc.args[0] if str(exc).startswith(("an empty", "the range")) else (
+                f"{item!r} is not a whole number")
+            raise ConfigError(f"seeds take 0,1,2 or 0-2, got {text!r}: {reason}") from None
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds repeat in {text!r}")
+    return seeds
+
+
+DEVICE_FORMS = "cpu, cuda, cuda:N, mps or auto"
+
+
+def check_device(text: str) -> str:
+    """A torch device name, checked for its form only (``gpu`` or ``cuda:x`` is a typo that
+    would otherwise fail deep inside a model after minutes of loading)."""
+    name = text.strip().lower()
+    kind, colon, index = name.partition(":")
+    if name in ("cpu", "cuda", "mps", "auto") or (kind == "cuda" and colon and index.isdigit()):
+        return name
+    raise ConfigError(f"unknown device {text!r}; use {DEVICE_FORMS}")
