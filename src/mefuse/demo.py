@@ -47,7 +47,8 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
     table = clip_table(data, ("left", "right"))
     store = out / "store"
     extractors = [Mesh3DExtractor(), FlowExtractor()]
-    summary = extract_table(table, store, extractors, PreprocessConfig(crop_size=DEMO_CROP),
+    preprocess = PreprocessConfig(views="both", crop_size=DEMO_CROP)  # 4DMR: two cameras
+    summary = extract_table(table, store, extractors, preprocess,
                             workers=workers, progress=progress)
     if summary.failures:
         details = "; ".join(f"{f.clip_id}: {f.stage}: {f.reason}" for f in summary.failures[:5])

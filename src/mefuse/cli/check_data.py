@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mefuse.errors import MefuseError
+from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.options import parse_key_values
 
 
@@ -51,12 +52,18 @@ class CheckReport:
     clips: int = 0
     sources: list[SourceCheck] = field(default_factory=list)
     table_error: str | None = None
+    views_choice: str | None = None
+    """The resolved ``--views`` choice (``auto`` made concrete), when given as a choice."""
+    labels_given: bool = False
 
     @property
     def errors(self) -> list[str]:
         out = list(self.dataset.errors)
         if not self.dataset.records:
             out.append("no usable sequence")
+        if self.labels_given and self.dataset.records and not self.dataset.labelled:
+            out.append("the label file labels no sequence (empty, header only, or no id "
+                       "matches the frames on disk)")
         if self.table_error:
             out.append(f"clip table: {self.table_error}")
         for check in self.sources:
@@ -84,6 +91,7 @@ class CheckReport:
             "labelled": len(data.labelled),
             "unlabelled": len(data.records) - len(data.labelled),
             "clips": self.clips,
+            "views": list(self.views),
             "label_counts": data.label_counts(),
             "sources_ok": sum(c.ok for c in self.sources),
             "sources_failed": sum(not c.ok for c in self.sources),
@@ -103,11 +111,12 @@ def _views(views: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(views)
 
 
-def check_source(record: Any, *, read_first: bool = True) -> SourceCheck:
+def check_source(record: Any, *, read_first: bool = True, min_frames: int = 2) -> SourceCheck:
     """Open one record's frame source, count its frames and check its window.
 
     Only the first frame of the window is decoded (``read_first``), to prove the files are
-    images of the expected kind; nothing else is.
+    images of the expected kind; nothing else is. A window shorter than ``min_frames`` is refused
+    here as ``extract`` refuses it.
     """
     from mefuse.data.frames import open_frames
 
@@ -120,6 +129,9 @@ def check_source(record: Any, *, read_first: bool = True) -> SourceCheck:
             if not 0 <= start <= end < check.frames:
                 check.window = (f"window {start}..{end} does not fit the {check.frames} frames "
                                 f"of {record.source}")
+            elif end - start + 1 < min_frames:
+                check.window = (f"{end - start + 1} frame(s) in the window {start}..{end}; "
+                                f"extract needs at least {min_frames} (no motion in one frame)")
             elif read_first:
                 frame = source.read(start)
                 check.shape, check.dtype = tuple(frame.shape), str(frame.dtype)
@@ -131,7 +143,7 @@ def check_source(record: Any, *, read_first: bool = True) -> SourceCheck:
 
 
 def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
-               views: Sequence[str] | str = "both", *, options: dict[str, Any] | None = None,
+               views: Sequence[str] | str = "auto", *, options: dict[str, Any] | None = None,
                read_first: bool = True) -> CheckReport:
     """Validate a dataset root: adapter problems, clip table, every frame source and window.
 
@@ -139,14 +151,20 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
     missing columns); everything else is collected in the report.
     """
     from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.features.extract import PreprocessConfig
+    from mefuse.preprocess.views import resolve_views
 
     dataset = load_dataset(kind, root, labels=labels, **(options or {}))
-    report = CheckReport(dataset=dataset, views=_views(views))
+    choice = resolve_views(views, kind) if isinstance(views, str) else None
+    report = CheckReport(dataset=dataset, views=_views(choice or views), views_choice=choice,
+                         labels_given=labels is not None)
     try:
         report.clips = len(clip_table(dataset, report.views))
     except MefuseError as exc:
         report.table_error = str(exc)
-    report.sources = [check_source(r, read_first=read_first) for r in dataset.records]
+    min_frames = PreprocessConfig.min_frames
+    report.sources = [check_source(r, read_first=read_first, min_frames=min_frames)
+                      for r in dataset.records]
     return report
 
 
@@ -173,6 +191,11 @@ def print_report(report: CheckReport, console: Console | None = None, *,
     if shapes:
         counts.add_row("frame size", ", ".join(f"{s} ({n})" for s, n in shapes.most_common(4)))
     console.print(counts)
+    if report.views_choice is not None:
+        from mefuse.preprocess.views import describe_views
+
+        console.print(f"views: {report.views_choice}: {describe_views(report.views_choice)} "
+                      f"({', '.join(report.views)})", highlight=False)
     if data.labelled:
         labels = Table(title="labelled sequences per class", title_justify="left")
         labels.add_column("class")
@@ -218,7 +241,7 @@ def check_data_command(
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")
     ] = None,
-    views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
+    views: Annotated[str, typer.Option(help=VIEWS_HELP)] = "auto",
     option: Annotated[list[str] | None, typer.Option(
         "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true or "
         "frames=Cropped (see docs/guide/datasets.md)")] = None,
@@ -226,7 +249,8 @@ def check_data_command(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
-    report = check_data(dataset, root, labels, views, options=parse_key_values(option, "--dataset-option"))
+    report = check_data(dataset, root, labels, views,
+                        options=parse_key_values(option, "--dataset-option"))
     print_report(report, Console(), verbose=verbose)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns

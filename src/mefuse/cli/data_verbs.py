@@ -10,6 +10,7 @@ from rich.console import Console
 
 from mefuse.cli.options import device_callback, seeds_callback
 from mefuse.errors import ConfigError
+from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
 
 console = Console()
@@ -63,9 +64,12 @@ def extract(
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="extractor setting NAME.KEY=VALUE, e.g. radio.version=radio_v2.5-l"
     )] = None,
-    views: Annotated[str, typer.Option(help="both, left, right or none")] = "both",
+    views: Annotated[str, typer.Option(help=VIEWS_HELP)] = "auto",
     crop_size: Annotated[int, typer.Option(help="side of the face crops (paper: 1024)")] = 1024,
     frames: Annotated[int, typer.Option(help="frames sampled per clip (0 = all)")] = 0,
+    face_search: Annotated[int, typer.Option(
+        help="frames searched, from the first, until a face is found (0 = the whole clip)")
+    ] = 100,
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
     batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
@@ -89,9 +93,11 @@ def extract(
         extract_table,
         parse_shard,
     )
-    from mefuse.preprocess.views import views_for
+    from mefuse.preprocess.views import resolve_views, views_for
 
-    preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames)
+    views = resolve_views(views, None if clips is not None else dataset)
+    preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
+                                  face_search=face_search)
     options = parse_options(option, extractor)
     registry = list_extractors()
     built = []
@@ -115,7 +121,9 @@ def extract(
     for failure in summary.failures:
         console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
     console.print(summary.line())
-    console.print(f"store: {store} (clips.csv, failures.csv, one folder per extractor)")
+    console.print(summary.faces_line())
+    console.print(f"store: {store} (clips.csv, failures.csv, quality.csv, one folder per "
+                  "extractor)")
 
 
 def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,

@@ -29,9 +29,10 @@ import pandas as pd
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError, StoreConfigMismatch
 from mefuse.features.base import Extractor
+from mefuse.features.quality import write_quality
 from mefuse.features.store import FeatureStore, StoreWriter
 from mefuse.preprocess.crop import crop_square
-from mefuse.preprocess.detect import FaceDetector, find_face_box
+from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
@@ -44,14 +45,17 @@ FAILURES = "failures.csv"
 class PreprocessConfig:
     """How frames become face crops (recorded in every extractor's manifest)."""
 
-    views: str = "both"
+    views: str = "none"
+    """One full view; ``both`` splits side-by-side two-camera frames (4DMR), see views.py."""
     crop_size: int = 1024
     frames: int = 0
     """Frames sampled uniformly from each clip's window (the paper's rule); 0 keeps all."""
     face_scale: float = 1.5
     min_confidence: float = 0.005
-    max_tries: int = 10
-    """Frames tried, from the first, until the detector finds a face."""
+    face_search: int = 100
+    """Frames searched, from the first, until a face is found (0 = the whole clip)."""
+    presence_check: bool = True
+    """Count the crops in which no face is present (short-range model on each crop)."""
     min_frames: int = 2
     """A clip with fewer frames has no motion to measure and is reported as a failure."""
 
@@ -59,11 +63,12 @@ class PreprocessConfig:
         views_for(self.views)
         if self.crop_size < 16:
             raise ConfigError(f"crop size must be at least 16 px, got {self.crop_size}")
-        if self.frames < 0 or self.face_scale <= 0 or self.max_tries < 1:
-            raise ConfigError("frames must be >= 0, face scale > 0 and max tries >= 1")
+        if self.frames < 0 or self.face_scale <= 0 or self.face_search < 0:
+            raise ConfigError("frames must be >= 0, face scale > 0 and face search >= 0")
 
     def manifest(self) -> dict[str, Any]:
-        return {**asdict(self), "detector": "mediapipe face_detection full-range",
+        return {**asdict(self),
+                "detector": "mediapipe face_detection full-range, short-range fallback",
                 "resize": "lanczos", "box": "first frame with a face, square, reused"}
 
 
@@ -84,6 +89,8 @@ class ExtractSummary:
     frames: int = 0
     seconds: float = 0.0
     clips: int = 0
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    """One row per clip prepared in this run: how its face was found (see quality.csv)."""
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
@@ -91,12 +98,20 @@ class ExtractSummary:
                 f"store, {len(self.failures)} failed; {self.frames} frames in "
                 f"{self.seconds:.1f} s ({rate:.1f} frames/s)")
 
+    def faces_line(self) -> str:
+        """How faces were found in this run (the details are in quality.csv)."""
+        from mefuse.features.quality import faces_summary
+
+        return faces_summary(self.quality)
+
 
 @dataclass
 class PreparedClip:
     clip_id: str
     crops: np.ndarray | None
     failure: Failure | None = None
+    quality: dict[str, Any] | None = None
+    """How the face was found and how many crops lack one (a row of ``quality.csv``)."""
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -137,10 +152,10 @@ class _Preparer:
         self.save_crops = save_crops
         self._local = threading.local()
 
-    def _detector(self) -> FaceDetector:
-        if not hasattr(self._local, "detector"):
-            self._local.detector = FaceDetector(min_confidence=self.config.min_confidence)
-        return self._local.detector
+    def _finder(self) -> FaceFinder:
+        if not hasattr(self._local, "finder"):
+            self._local.finder = FaceFinder(min_confidence=self.config.min_confidence)
+        return self._local.finder
 
     def __call__(self, rows: pd.DataFrame) -> list[PreparedClip]:
         from mefuse.data.frames import open_frames
@@ -170,14 +185,18 @@ class _Preparer:
     def _crop_view(self, clip_id: str, view: str, frames: list[np.ndarray]) -> PreparedClip:
         try:
             parts = [split_view(f, view) for f in frames]
-            found = find_face_box(self._detector(), parts, scale=self.config.face_scale,
-                                  max_tries=self.config.max_tries)
-            if found is None:
+            finder = self._finder()
+            found = finder.search(parts, scale=self.config.face_scale,
+                                  search_frames=self.config.face_search)
+            quality = {"clip_id": clip_id, "frames": len(parts), **found.row()}
+            if found.box is None:
                 return PreparedClip(clip_id, None, Failure(
-                    clip_id, "detect",
-                    f"no face in the first {min(self.config.max_tries, len(parts))} frames"))
-            box, _ = found
-            crops = np.stack([crop_square(p, box, self.config.crop_size) for p in parts])
+                    clip_id, "detect", f"no face in the first {found.searched} frames (MediaPipe "
+                    "full-range and short-range models; --face-search sets how many are searched)"
+                ), quality)
+            crops = np.stack([crop_square(p, found.box, self.config.crop_size) for p in parts])
+            quality["frames_without_face"] = (finder.frames_without_face(crops)
+                                              if self.config.presence_check else None)
         except (MefuseError, ValueError, cv2.error) as exc:
             return PreparedClip(clip_id, None, Failure(clip_id, "crop", str(exc)))
         if self.save_crops is not None:
@@ -185,7 +204,7 @@ class _Preparer:
             folder.mkdir(parents=True, exist_ok=True)
             for index, crop in enumerate(crops):
                 cv2.imwrite(str(folder / f"{index:04d}.jpg"), crop[:, :, ::-1])
-        return PreparedClip(clip_id, crops)
+        return PreparedClip(clip_id, crops, quality=quality)
 
 
 def _prefetch(func: Callable[[pd.DataFrame], list[PreparedClip]], groups: list[pd.DataFrame],
@@ -244,25 +263,54 @@ def extract_table(
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
         preparer = _Preparer(preprocess, Path(save_crops) if save_crops else None)
-        with progress_bar("extract", len(todo), progress) as advance:
+        frames_each = preprocess.frames or None  # known per clip when frames are sampled
+        with progress_bar("extract", len(todo) * (frames_each or 1), progress,
+                          unit="frames") as advance:
+            count = _FrameCount(len(todo), frames_each, advance)
             batch: list[PreparedClip] = []
             for prepared in _prefetch(preparer, groups, workers):
                 for clip in prepared:
+                    if clip.quality is not None:
+                        summary.quality.append(clip.quality)
                     if clip.failure is not None:
                         summary.failures.append(clip.failure)
-                        advance(1)
+                        count.done(clip)
                         continue
                     batch.append(clip)
                 if len(batch) >= batch_clips:
                     _run_batch(batch, extractors, writers, summary)
-                    advance(len(batch))
+                    for clip in batch:
+                        count.done(clip)
                     batch = []
             if batch:
                 _run_batch(batch, extractors, writers, summary)
-                advance(len(batch))
+                for clip in batch:
+                    count.done(clip)
     summary.seconds = time.perf_counter() - started
     _write_reports(store, table, [e.key for e in extractors], summary, mine)
+    write_quality(store.root, summary.quality)
     return summary
+
+
+class _FrameCount:
+    """Progress in frames: a clip's frames are known only once it is read, so the total is
+    re-estimated after each clip from the mean so far (exact when ``--frames`` samples a fixed
+    number), which gives a real remaining-time estimate instead of one by clip count."""
+
+    def __init__(self, clips: int, frames_each: int | None,
+                 advance: Callable[..., None]) -> None:
+        self.clips, self.frames_each, self.advance = clips, frames_each, advance
+        self.seen = 0
+        self.frames = 0
+
+    def done(self, clip: PreparedClip) -> None:
+        quality = clip.quality or {}
+        frames = len(clip.crops) if clip.crops is not None else int(quality.get("frames") or 0)
+        self.seen += 1
+        self.frames += frames
+        mean = self.frames_each or self.frames / self.seen
+        total = max(self.frames, round(self.frames + (self.clips - self.seen) * mean))
+        self.advance(frames, total=total)
 
 
 def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],

@@ -45,15 +45,20 @@ class FaceDetector:
 
     def detect(self, frame: np.ndarray) -> tuple[float, float, float, float, float] | None:
         """``(x, y, width, height, score)`` in pixels of the best face, or ``None``."""
+        faces = self.detect_all(frame)
+        return faces[0] if faces else None
+
+    def detect_all(self, frame: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+        """Every face as ``(x, y, width, height, score)`` in pixels, best score first."""
         rgb = np.ascontiguousarray(as_rgb_uint8(frame))
         result = self._detector.process(rgb)
-        if not result.detections:
-            return None
-        best = max(result.detections, key=lambda d: d.score[0])
-        box = best.location_data.relative_bounding_box
         height, width = rgb.shape[:2]
-        return (box.xmin * width, box.ymin * height, box.width * width, box.height * height,
-                float(best.score[0]))
+        faces = []
+        for detection in result.detections or []:
+            box = detection.location_data.relative_bounding_box
+            faces.append((box.xmin * width, box.ymin * height, box.width * width,
+                          box.height * height, float(detection.score[0])))
+        return sorted(faces, key=lambda face: -face[4])
 
     def close(self) -> None:
         self._detector.close()

@@ -1,0 +1,68 @@
+"""The store's per-clip quality table, ``quality.csv``: how each clip's face was found.
+
+One row per clip that extraction prepared: the frames read, the frame and MediaPipe model that
+gave the face box, the faces on that frame and why the chosen one was chosen, the frames
+searched, and how many crops show no face (the face left, or the box is wrong). Rows of a rerun
+replace the clip's older rows; rows of other clips (other shards, earlier runs) are kept.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mefuse.utils.atomic import atomic_open
+
+QUALITY = "quality.csv"
+COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
+           "face_choice", "face_searched", "frames_without_face")
+
+
+def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Merge ``rows`` into ``<root>/quality.csv`` (atomic, under the store's lock)."""
+    root = Path(root)
+    path = root / QUALITY
+    new = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    with open(root / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if path.is_file() and path.stat().st_size > 0:
+                old = pd.read_csv(path, dtype={"clip_id": str})
+                old = old[~old["clip_id"].isin(new["clip_id"])]
+                new = pd.concat([old, new], ignore_index=True) if len(old) else new
+            new = new.sort_values("clip_id", kind="stable")
+            for name in ("frames", "face_frame", "face_faces", "face_searched",
+                         "frames_without_face"):
+                new[name] = pd.array(pd.to_numeric(new[name]), dtype="Int64")
+            with atomic_open(path, "w", encoding="utf-8", newline="") as out:
+                new.to_csv(out, index=False)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return path
+
+
+def read_quality(root: str | Path) -> pd.DataFrame:
+    """The quality table of a store (empty when extraction never wrote one)."""
+    path = Path(root) / QUALITY
+    if not path.is_file():
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.read_csv(path, dtype={"clip_id": str})
+
+
+def faces_summary(rows: Sequence[dict[str, Any]]) -> str:
+    """One line: how the faces of these clips were found."""
+    if not rows:
+        return "faces: no clip prepared in this run"
+    found = [r for r in rows if r.get("face_model")]
+    late = sum(1 for r in found if (r.get("face_frame") or 0) > 0)
+    short = sum(1 for r in found if r.get("face_model") == "short-range")
+    several = sum(1 for r in found if (r.get("face_faces") or 0) > 1)
+    gaps = [r for r in found if (r.get("frames_without_face") or 0) > 0]
+    return (f"faces: found in {len(found)} of {len(rows)} clips; {late} after the first frame, "
+            f"{short} by the short-range model, {several} with several faces; "
+            f"{len(gaps)} clip(s) have frames without a face "
+            f"({sum(r['frames_without_face'] for r in gaps)} frames); see quality.csv")

@@ -1,0 +1,114 @@
+"""Finding a clip's face, with a record of how it was found.
+
+The paper takes MediaPipe's full-range detector on the first frame. Real clips break that rule
+in three ways, each seen on real video: the face arrives after the first frames (the subject
+walks in, the camera starts on a wall), the face fills the frame (a close-up, which the
+full-range model, trained on faces at a distance, misses while the short-range model finds it),
+and the face leaves during the clip (then the fixed box crops background, silently). So:
+
+- the search walks the clip's frames from the first until a face is found, up to a bound
+  (``search_frames``; 0 = the whole clip);
+- on each frame the full-range model runs first and the short-range model only when the
+  full-range one finds nothing;
+- with several faces the best-scoring one is taken and the choice is recorded with the
+  runner-up's score, so an ambiguous frame is visible in the quality table;
+- after cropping, a cheap presence check runs the short-range model (suited to a face that
+  fills the image) on every crop and counts the crops without a face.
+
+Every outcome is a :class:`FaceSearch` that the extractor writes to the store's quality table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mefuse.preprocess.detect import Box, FaceDetector, square_box
+
+FULL_RANGE = "full-range"
+SHORT_RANGE = "short-range"
+PRESENCE_SIZE = 192
+"""Side to which crops are reduced before the presence check (cost, not accuracy: MediaPipe
+resizes its input to 128 px for the short-range model)."""
+
+
+@dataclass(frozen=True)
+class FaceSearch:
+    """How a clip's face box was found (or not)."""
+
+    box: Box | None
+    frame: int | None
+    """Position (within the clip's sampled frames) of the frame whose face gave the box."""
+    model: str | None
+    """``full-range`` or ``short-range``: the MediaPipe model that found the face."""
+    score: float | None
+    faces: int
+    """Faces on that frame; more than one means a choice was made."""
+    choice: str
+    """Why this face: ``only face``, or the rule and the runner-up's score."""
+    searched: int
+    """Frames looked at."""
+
+    def row(self) -> dict[str, object]:
+        """The quality-table columns of this search."""
+        data = asdict(self)
+        data.pop("box")
+        return {f"face_{k}": v for k, v in data.items()}
+
+
+class FaceFinder:
+    """The two MediaPipe detectors of one thread, and the search and presence check."""
+
+    def __init__(self, *, min_confidence: float = 0.005, presence_confidence: float = 0.5
+                 ) -> None:
+        self.min_confidence = min_confidence
+        self.presence_confidence = presence_confidence
+        self._full: FaceDetector | None = None
+        self._short: FaceDetector | None = None
+
+    def _detector(self, model: str) -> FaceDetector:
+        if model == FULL_RANGE:
+            if self._full is None:
+                self._full = FaceDetector(full_range=True, min_confidence=self.min_confidence)
+            return self._full
+        if self._short is None:
+            self._short = FaceDetector(full_range=False, min_confidence=self.min_confidence)
+        return self._short
+
+    def search(self, frames: Sequence[np.ndarray], *, scale: float = 1.5,
+               search_frames: int = 0) -> FaceSearch:
+        """Walk ``frames`` from the first until a face is found (at most ``search_frames``
+        frames; 0 = all), full-range model first, short-range when it finds nothing."""
+        limit = len(frames) if search_frames <= 0 else min(search_frames, len(frames))
+        for index in range(limit):
+            for model in (FULL_RANGE, SHORT_RANGE):
+                faces = self._detector(model).detect_all(frames[index])
+                if faces:
+                    best = faces[0]
+                    choice = ("only face" if len(faces) == 1 else
+                              f"highest score of {len(faces)} (next {faces[1][4]:.2f})")
+                    return FaceSearch(square_box(*best[:4], scale=scale), index, model,
+                                      round(best[4], 4), len(faces), choice, index + 1)
+        return FaceSearch(None, None, None, None, 0, "no face", limit)
+
+    def frames_without_face(self, crops: Sequence[np.ndarray]) -> int:
+        """Crops in which the short-range model sees no face at ``presence_confidence``."""
+        import cv2
+
+        detector = self._detector(SHORT_RANGE)
+        missing = 0
+        for crop in crops:
+            if crop.shape[0] > PRESENCE_SIZE:  # the model sees 128 px anyway: resize once here
+                crop = cv2.resize(crop, (PRESENCE_SIZE, PRESENCE_SIZE),
+                                  interpolation=cv2.INTER_AREA)
+            faces = detector.detect_all(crop)
+            missing += not any(f[4] >= self.presence_confidence for f in faces)
+        return missing
+
+    def close(self) -> None:
+        for detector in (self._full, self._short):
+            if detector is not None:
+                detector.close()
+        self._full = self._short = None
