@@ -368,9 +368,13 @@ def test_check_data_command_exit_codes(fourdmr, tmp_path):
     _frames(good_root / "train" / "1", ["1.png"])
     _labels([_fourdmr_row(1, ("Negative",), Subject="a")]).to_csv(
         good_root / "labels.csv", index=False)
-    good = runner.invoke(app, ["-d", "4dmr", "-r", str(good_root), "--views", "none", "-v"])
+    short = runner.invoke(app, ["-d", "4dmr", "-r", str(good_root), "--views", "none"])
+    assert short.exit_code == 1 and "extract needs at least 2" in short.output  # as extract
+    _frames(good_root / "train" / "1", ["1.png", "2.png"])
+    good = runner.invoke(app, ["-d", "4dmr", "-r", str(good_root), "-v"])
     assert good.exit_code == 0, good.output
     assert "ok" in good.output
+    assert "views: both: each frame is split into left and right halves" in good.output
 
 
 def test_4dmr_never_takes_a_sample_submission_for_labels(fourdmr):

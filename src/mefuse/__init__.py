@@ -1,4 +1,17 @@
-"""mefuse: facial micro-expression recognition by gated fusion of appearance and 3D geometry."""
+"""mefuse: facial micro-expression recognition by gated fusion of appearance and 3D geometry.
+
+The Python API (see the README's "Python API" section)::
+
+    import mefuse
+    data = mefuse.load_store("store", ["mesh3d", "flow"])        # arrays, labels, subjects
+    table = mefuse.clips_table("store")                            # pandas DataFrame
+    result = mefuse.cross_validate("store", ["mesh3d", "flow"])    # as 'mefuse cv'
+    model = mefuse.train_model("store", ["mesh3d", "flow"])        # as 'mefuse train'
+    clips, sequences = mefuse.predict(model, inputs=["clip.mp4"])  # as 'mefuse predict'
+    mefuse.FusionModel(modalities=data.modalities, widths=data.widths)  # scikit-learn
+
+Names load on first use, so ``import mefuse`` stays fast (torch is imported only when needed).
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -10,4 +23,27 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 FOURDMR_CLASSES: tuple[str, ...] = ("Negative", "Positive", "Repression", "Surprise", "Others")
 """The 4DMR challenge's classes in its submission order."""
 
-__all__ = ["FOURDMR_CLASSES", "__version__"]
+_LAZY: dict[str, str] = {
+    "load_store": "mefuse.api",
+    "clips_table": "mefuse.api",
+    "cross_validate": "mefuse.api",
+    "train_model": "mefuse.api",  # not "train": that is the subpackage mefuse.train
+    "predict": "mefuse.api",
+    "StoreData": "mefuse.api",
+    "FusionModel": "mefuse.estimator",
+    "MefuseError": "mefuse.errors",
+}
+
+
+def __getattr__(name: str):
+    """Load the API's names on first use (PEP 562)."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mefuse' has no attribute {name!r}")
+
+
+__all__ = ["FOURDMR_CLASSES", "__version__", *_LAZY]

@@ -179,26 +179,72 @@ def train(
 
 def predict(
     model: Annotated[Path, typer.Option("--model", help="model file written by 'mefuse train'")],
-    store: StoreOpt,
+    inputs: Annotated[list[Path] | None, typer.Argument(
+        help="video files or frame folders to score: the model's extractors run on them with "
+        "the preprocessing it was trained with (leave out to score a store's clips)",
+        show_default=False)] = None,
+    store: Annotated[Path | None, typer.Option(
+        "--store", "-s", help="feature store to score; with INPUTS, where their features are "
+        "kept (default: a temporary folder)")] = None,
     clips: Annotated[Path | None, typer.Option(
-        "--clips", help="clip table of the clips to score (default: <store>/clips.csv if it "
-        "exists, else every clip that has all the model's modalities)")] = None,
+        "--clips", help="clip table of the store's clips to score (default: <store>/clips.csv "
+        "if it exists, else every clip that has all the model's modalities)")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="extractor setting NAME.KEY=VALUE for INPUTS, e.g. the weights path "
+        "of an encoder (a model file cannot carry it)")] = None,
+    device: DeviceOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV of per-clip probabilities")] = Path(
         "runs/predictions.csv"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
-    """Score the clips of a store with a saved model; write per-clip and per-sequence CSVs."""
+    """Score videos, frame folders or a store's clips with a saved model; print and write
+    per-clip and per-sequence probabilities and decisions."""
     from mefuse.train.fit import predict_store
-
-    clip_frame, sequence_frame = predict_store(model, store, clips)
     from mefuse.utils.atomic import atomic_open
 
+    if inputs:
+        from mefuse.cli.data_verbs import parse_options
+        from mefuse.inference import predict_inputs
+        from mefuse.train.trainer import FusionEstimator
+
+        if clips is not None:
+            raise DataError("--clips selects clips of a store; with INPUTS every input is scored")
+        estimator = FusionEstimator.load(model)
+        names = [v.get("extractor") for v in estimator.provenance.get("extractors", {}).values()]
+        options = parse_options(option, [n for n in names if n])
+        clip_frame, sequence_frame, summary = predict_inputs(
+            estimator, inputs, store=store, options=options, device=device, progress=not quiet)
+        for failure in summary.failures:
+            console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: "
+                          f"{failure.reason}")
+    else:
+        if store is None:
+            raise DataError("give video files or frame folders to score, or --store STORE")
+        if option:
+            raise DataError("--option applies to INPUTS (a store's features are already made)")
+        clip_frame, sequence_frame = predict_store(model, store, clips)
     with atomic_open(out, "w", encoding="utf-8", newline="") as handle:
         clip_frame.to_csv(handle, index=False)
     sequence_path = out.with_name(out.stem + "_sequences.csv")
     with atomic_open(sequence_path, "w", encoding="utf-8", newline="") as handle:
         sequence_frame.to_csv(handle, index=False)
+    console.print(prediction_table(sequence_frame))
     console.print(f"scored {len(clip_frame)} clips ({len(sequence_frame)} sequences); "
                   f"wrote {out} and {sequence_path}")
+
+
+def prediction_table(sequences: Any) -> Any:
+    """Per-sequence probabilities (and decisions, bold) as a rich table."""
+    from rich.table import Table
+
+    classes = [c[2:] for c in sequences.columns if c.startswith("p_")]
+    table = Table("sequence", *classes, title="probabilities (decided classes in bold)",
+                  title_justify="left")
+    for _, row in sequences.head(50).iterrows():
+        cells = [f"[bold]{row[f'p_{c}']:.2f}[/bold]" if int(row[c]) else f"{row[f'p_{c}']:.2f}"
+                 for c in classes]
+        table.add_row(str(row["sequence_id"]), *cells)
+    return table
 
 
 def demo_store(

@@ -358,11 +358,9 @@ def _config_of(manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _describe_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    lines = []
-    for field in CONFIG_FIELDS:
-        if old.get(field) != new.get(field):
-            lines.append(
-                f"  {field}: store has {old.get(field)!r}, this run uses {new.get(field)!r}"
-            )
-    return "\n".join(lines)
+    from mefuse.utils.diff import describe_differences
+
+    return "differing: " + describe_differences(
+        {f: old.get(f) for f in CONFIG_FIELDS}, {f: new.get(f) for f in CONFIG_FIELDS},
+        "store has", "this run uses")
 

@@ -8,8 +8,9 @@ and the face leaves during the clip (then the fixed box crops background, silent
 
 - the search walks the clip's frames from the first until a face is found, up to a bound
   (``search_frames``; 0 = the whole clip);
-- on each frame the full-range model runs first and the short-range model only when the
-  full-range one finds nothing;
+- on each frame the full-range model runs first (with the paper's very low threshold, 0.005)
+  and the short-range model only when the full-range one finds nothing; the fallback keeps
+  MediaPipe's usual threshold, 0.5, because at 0.005 it "finds" faces in textured noise;
 - with several faces the best-scoring one is taken and the choice is recorded with the
   runner-up's score, so an ambiguous frame is visible in the quality table;
 - after cropping, a cheap presence check runs the short-range model (suited to a face that
@@ -61,10 +62,10 @@ class FaceSearch:
 class FaceFinder:
     """The two MediaPipe detectors of one thread, and the search and presence check."""
 
-    def __init__(self, *, min_confidence: float = 0.005, presence_confidence: float = 0.5
+    def __init__(self, *, min_confidence: float = 0.005, short_range_confidence: float = 0.5
                  ) -> None:
         self.min_confidence = min_confidence
-        self.presence_confidence = presence_confidence
+        self.short_range_confidence = short_range_confidence
         self._full: FaceDetector | None = None
         self._short: FaceDetector | None = None
 
@@ -74,7 +75,8 @@ class FaceFinder:
                 self._full = FaceDetector(full_range=True, min_confidence=self.min_confidence)
             return self._full
         if self._short is None:
-            self._short = FaceDetector(full_range=False, min_confidence=self.min_confidence)
+            self._short = FaceDetector(full_range=False,
+                                       min_confidence=self.short_range_confidence)
         return self._short
 
     def search(self, frames: Sequence[np.ndarray], *, scale: float = 1.5,
@@ -94,7 +96,7 @@ class FaceFinder:
         return FaceSearch(None, None, None, None, 0, "no face", limit)
 
     def frames_without_face(self, crops: Sequence[np.ndarray]) -> int:
-        """Crops in which the short-range model sees no face at ``presence_confidence``."""
+        """Crops in which the short-range model sees no face."""
         import cv2
 
         detector = self._detector(SHORT_RANGE)
@@ -104,7 +106,7 @@ class FaceFinder:
                 crop = cv2.resize(crop, (PRESENCE_SIZE, PRESENCE_SIZE),
                                   interpolation=cv2.INTER_AREA)
             faces = detector.detect_all(crop)
-            missing += not any(f[4] >= self.presence_confidence for f in faces)
+            missing += not faces
         return missing
 
     def close(self) -> None:

@@ -54,9 +54,14 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
         trained = estimator.provenance.get("extractors", {}).get(name)
         current = {f: store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
         if trained is not None and trained != current:
+            from mefuse.utils.diff import describe_differences
+
+            differences = describe_differences(trained, current, "model", "store")
             raise DataError(
                 f"extractor {name!r} in {store.root} was configured differently from the one "
-                f"the model was trained on:\n  trained: {trained}\n  store:   {current}"
+                f"the model was trained on ({differences}); extract again with the model's "
+                "settings, e.g. 'mefuse predict --model MODEL VIDEO_OR_FOLDER ...', which reads "
+                "them from the model file"
             )
     table = _clip_table(store, clips, estimator)
     data = load_modalities(store, table.clip_ids, config.modalities, config.model.frames)

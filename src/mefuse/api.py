@@ -1,0 +1,123 @@
+"""The Python entry points, for notebooks and scripts (``import mefuse``).
+
+Each function is a thin, documented door to the code the CLI runs, so that a result obtained
+in a notebook is the one ``mefuse cv`` would give:
+
+- :func:`clips_table`: a store's clip table as a pandas DataFrame;
+- :func:`load_store`: features as arrays (per modality, and side by side for
+  :class:`~mefuse.estimator.FusionModel`), labels and subjects;
+- :func:`cross_validate`, :func:`train_model`: ``mefuse cv`` and ``mefuse train``;
+- :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mefuse.errors import DataError
+
+
+@dataclass
+class StoreData:
+    """Features of a store's labelled clips, ready for scikit-learn or your own code."""
+
+    X: np.ndarray
+    """``(clips, frames, sum of widths)``: the modalities side by side (FusionModel's input)."""
+    y: np.ndarray
+    """0/1 labels ``(clips, classes)``."""
+    groups: np.ndarray
+    """Each clip's subject (for group splitters: no subject in both train and test)."""
+    modalities: list[str]
+    widths: list[int]
+    arrays: list[np.ndarray]
+    """One ``(clips, frames, width)`` array per modality."""
+    clips: pd.DataFrame
+    """The clip table rows, in the order of the arrays."""
+    classes: list[str]
+
+
+def _table(store: str | Path, clips: str | Path | None, classes: Sequence[str] | None):
+    from mefuse.data.clips import ClipTable
+
+    return ClipTable.read(Path(clips) if clips else Path(store) / "clips.csv", classes)
+
+
+def clips_table(store: str | Path, clips: str | Path | None = None,
+                classes: Sequence[str] | None = None) -> pd.DataFrame:
+    """The clip table of a store (``<store>/clips.csv`` unless ``clips`` names another)."""
+    return _table(store, clips, classes).frame.copy()
+
+
+def load_store(store: str | Path, modalities: Sequence[str], *, frames: int = 18,
+               clips: str | Path | None = None, classes: Sequence[str] | None = None,
+               labelled_only: bool = True) -> StoreData:
+    """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""
+    from mefuse.train.data import load_modalities
+
+    table = _table(store, clips, classes)
+    if labelled_only:
+        table = table.subset(table.labelled)
+    if len(table) == 0:
+        raise DataError(f"no {'labelled ' if labelled_only else ''}clip in the clip table")
+    data = load_modalities(store, table.clip_ids, list(modalities), frames)
+    labels = table.labels if labelled_only else np.zeros((len(table), len(table.classes)))
+    return StoreData(
+        X=np.concatenate(data.arrays, axis=2), y=np.asarray(labels, dtype=np.int64),
+        groups=table.frame["subject"].astype(str).to_numpy(), modalities=list(modalities),
+        widths=data.dims, arrays=data.arrays, clips=table.frame.copy(),
+        classes=list(table.classes))
+
+
+def _settings(modalities: Sequence[str], settings: dict[str, Any]) -> dict[str, Any]:
+    return {"modalities": list(modalities), **settings}
+
+
+def cross_validate(store: str | Path, modalities: Sequence[str], *,
+                   clips: str | Path | None = None, progress: bool = False,
+                   **settings: Any):
+    """``mefuse cv``: cross-validate on a store; ``settings`` are CVConfig fields (``strategy``,
+    ``protocol``, ``folds``, ``seeds``, ``model={...}``, ``optim={...}`` ...). Returns the
+    :class:`~mefuse.train.cv.CVResult` (``.summary``, ``.folds``, ``.write(folder)``)."""
+    from mefuse.train.config import CVConfig, build_config
+    from mefuse.train.cv import run_cv
+
+    config = build_config(CVConfig, _settings(modalities, settings), "cross_validate()")
+    return run_cv(store, _table(store, clips, config.classes), config, progress=progress)
+
+
+def train_model(store: str | Path, modalities: Sequence[str], *, clips: str | Path | None = None,
+          seed: int = 0, **settings: Any):
+    """``mefuse train``: fit on every labelled clip; returns a
+    :class:`~mefuse.train.trainer.FusionEstimator` (``.save(path)``, ``.gate_weights()``)."""
+    from mefuse.train.config import TrainConfig, build_config
+    from mefuse.train.fit import fit_on_store
+
+    config = build_config(TrainConfig, _settings(modalities, settings), "train_model()")
+    return fit_on_store(store, _table(store, clips, config.classes), config, seed=seed)
+
+
+def predict(model: Any, *, store: str | Path | None = None,
+            inputs: Sequence[str | Path] | None = None, clips: str | Path | None = None,
+            **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``mefuse predict``: per-clip and per-sequence probabilities and decisions.
+
+    ``model`` is a model file or a fitted FusionEstimator. Give ``store`` (score its clips) or
+    ``inputs`` (video files and frame folders: the model's extractors run on them; ``store``
+    then keeps their features). ``options`` go to :func:`mefuse.inference.predict_inputs`.
+    """
+    if inputs:
+        from mefuse.inference import predict_inputs
+
+        clip_frame, sequence_frame, _ = predict_inputs(model, inputs, store=store, **options)
+        return clip_frame, sequence_frame
+    if store is None:
+        raise DataError("predict() needs store= or inputs=")
+    from mefuse.train.fit import predict_store
+
+    return predict_store(model, store, clips)

@@ -1,0 +1,174 @@
+"""Predict on new videos or frame folders with a trained model, in one call.
+
+A model file written by ``mefuse train`` carries the provenance of every modality it was trained
+on: the extractor's name, parameters and weights, and the preprocessing (views, crop size,
+sampled frames, face search) of the store it came from. :func:`predict_inputs` rebuilds exactly
+that pipeline: it refuses, with the reason, a model whose extractors are not installed or not
+recorded, or whose rebuilt extractor would not produce the same features (other parameters or
+other weights), then extracts the inputs into a store and scores them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mefuse.data.clips import ClipTable
+from mefuse.errors import ConfigError, DataError
+from mefuse.features.base import Extractor, list_extractors
+from mefuse.features.extract import ExtractSummary, PreprocessConfig, extract_table
+from mefuse.preprocess.views import views_for
+from mefuse.train.fit import predict_store
+from mefuse.train.trainer import FusionEstimator
+from mefuse.utils.diff import describe_differences
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a model needs to be applied to raw video: its extractors and preprocessing."""
+
+    extractors: dict[str, dict[str, Any]]
+    """Modality key -> the manifest fields (extractor, params, weights, preprocess)."""
+    preprocess: PreprocessConfig
+
+
+def model_recipe(estimator: FusionEstimator) -> Recipe:
+    """The extraction recipe recorded in a model, or a :class:`DataError` saying why the model
+    cannot be applied to video (no provenance, or modalities preprocessed differently)."""
+    recorded = estimator.provenance.get("extractors") or {}
+    missing = [m for m in estimator.config.modalities if not (recorded.get(m) or {}).get(
+        "extractor")]
+    if missing:
+        raise DataError(
+            f"the model records no extractor for modality {', '.join(map(repr, missing))} (its "
+            "features were imported or synthetic), so mefuse cannot compute them from video; "
+            "extract them yourself and use 'mefuse predict --model MODEL --store STORE'")
+    preprocesses = {m: recorded[m].get("preprocess") or {} for m in estimator.config.modalities}
+    first, *others = estimator.config.modalities
+    for other in others:
+        if preprocesses[other] != preprocesses[first]:
+            raise DataError(
+                f"modalities {first!r} and {other!r} of the model were preprocessed differently "
+                f"({describe_differences(preprocesses[first], preprocesses[other], first, other)})"
+                "; one extraction run cannot reproduce both")
+    known = {f.name for f in dataclasses.fields(PreprocessConfig)}
+    settings = {k: v for k, v in preprocesses[first].items() if k in known}
+    return Recipe({m: dict(recorded[m]) for m in estimator.config.modalities},
+                  PreprocessConfig(**settings))
+
+
+def build_extractors(recipe: Recipe, options: dict[str, dict[str, Any]] | None = None,
+                     device: str | None = None) -> list[Extractor]:
+    """The model's extractors, rebuilt and checked against what the model recorded.
+
+    ``options`` (extractor name -> settings, as ``--option NAME.KEY=VALUE``) supply what a
+    model file cannot carry, such as the path of an encoder's weights.
+    """
+    from mefuse.features.extract import build_extractor_kwargs
+
+    registry = list_extractors()
+    options = options or {}
+    built: list[Extractor] = []
+    try:
+        for key, info in recipe.extractors.items():
+            name = info["extractor"]
+            if name not in registry:
+                raise DataError(
+                    f"the model needs extractor {name!r} (modality {key!r}), which is not "
+                    f"available in this installation ({', '.join(registry)}); install the extra "
+                    "that provides it, e.g. pip install 'mefuse[all]'")
+            cls = registry[name]
+            accepted = inspect.signature(cls.__init__).parameters
+            kwargs = {k: v for k, v in (info.get("params") or {}).items() if k in accepted}
+            kwargs.update(options.get(name, {}))
+            try:
+                extractor = cls(**build_extractor_kwargs(cls, kwargs, device))
+            except TypeError as exc:
+                raise ConfigError(f"extractor {name!r}: {exc}") from exc
+            built.append(extractor)
+            now = {"params": extractor.params(), "weights": extractor.weights()}
+            then = {"params": info.get("params"), "weights": info.get("weights")}
+            if extractor.key != key or now != then:
+                raise DataError(
+                    f"extractor {name!r} rebuilt here would not give the features the model was "
+                    f"trained on ({describe_differences(then, now, 'model', 'here')}); pass the "
+                    f"training settings with --option {name}.KEY=VALUE")
+    except Exception:
+        for extractor in built:
+            extractor.close()
+        raise
+    return built
+
+
+def input_table(inputs: Sequence[str | Path], views: str,
+                classes: Sequence[str]) -> ClipTable:
+    """A clip table for video files and frame folders: one sequence per input, named by its
+    file or folder name (made unique), one clip per view."""
+    from mefuse.data.adapters.base import safe_id
+
+    rows: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            raise DataError(f"input {path} does not exist (give video files or frame folders)")
+        base = safe_id(path.stem if path.is_file() else path.name)
+        sequence, n = base, 1
+        while sequence in used:
+            n += 1
+            sequence = f"{base}_{n}"
+        used.add(sequence)
+        names = views_for(views)
+        for view in names:
+            row: dict[str, Any] = {
+                "clip_id": sequence if names == ("full",) else f"{sequence}_{view}",
+                "sequence_id": sequence, "view": view, "subject": sequence,
+                "source": str(path.resolve())}
+            row.update({name: None for name in classes})
+            rows.append(row)
+    if not rows:
+        raise DataError("give at least one video file or frame folder")
+    frame = pd.DataFrame(rows)
+    for name in classes:
+        frame[name] = pd.array(frame[name], dtype="Int64")
+    return ClipTable.from_frame(frame, classes, source="the inputs")
+
+
+def predict_inputs(
+    model: str | Path | FusionEstimator, inputs: Sequence[str | Path], *,
+    store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
+    device: str | None = None, progress: bool = False, workers: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame, ExtractSummary]:
+    """Per-clip and per-sequence probabilities and decisions for videos or frame folders.
+
+    Features go to ``store`` when given (kept, and reused by a rerun), else to a temporary
+    folder. Clips that fail (no face, unreadable) are in the returned summary's failures and
+    absent from the tables.
+    """
+    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    recipe = model_recipe(estimator)
+    extractors = build_extractors(recipe, options, device)
+    with tempfile.TemporaryDirectory(prefix="mefuse-predict-") as scratch:
+        root = Path(store) if store is not None else Path(scratch)
+        try:
+            table = input_table(inputs, recipe.preprocess.views, estimator.classes)
+            summary = extract_table(table, root, extractors, recipe.preprocess,
+                                    progress=progress, workers=workers)
+        finally:
+            for extractor in extractors:
+                extractor.close()
+        done = set(ClipTable.read(root / "clips.csv", estimator.classes).clip_ids) \
+            if (root / "clips.csv").is_file() else set()
+        scored = table.subset(table.frame["clip_id"].isin(done).to_numpy())
+        if len(scored) == 0:
+            reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
+            raise DataError(f"no input could be featurised ({reasons})")
+        clips, sequences = predict_store(estimator, root, scored)
+    return clips, sequences, summary

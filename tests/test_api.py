@@ -1,0 +1,87 @@
+"""The Python API and the scikit-learn estimator on cached features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mefuse
+from mefuse.data.demo_features import DemoSpec, make_demo_store
+
+SMALL = DemoSpec(subjects=6, sequences_per_subject=4, views=("left",), signal_dim=8,
+                 noise_dim=12, min_frames=6, max_frames=10)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api") / "store"
+    make_demo_store(root, SMALL, seed=1)
+    return root
+
+
+def test_import_mefuse_exposes_the_entry_points():
+    for name in ("load_store", "clips_table", "cross_validate", "train_model", "predict",
+                 "FusionModel"):
+        assert callable(getattr(mefuse, name)), name
+    with pytest.raises(AttributeError):
+        mefuse.no_such_thing  # noqa: B018
+
+
+def test_load_store_as_arrays_and_table(store):
+    table = mefuse.clips_table(store)
+    assert list(table.columns[:4]) == ["clip_id", "sequence_id", "view", "subject"]
+    data = mefuse.load_store(store, ["signal", "noise"], frames=8)
+    assert data.X.shape == (len(table), 8, 20) and data.widths == [8, 12]
+    assert data.y.shape == (len(table), 5) and set(np.unique(data.y)) <= {0, 1}
+    assert len(set(data.groups)) == 6
+    np.testing.assert_array_equal(data.X[:, :, :8], data.arrays[0])
+
+
+def test_estimator_clone_params_and_cross_val_score_with_groups(store):
+    from sklearn.base import clone
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    data = mefuse.load_store(store, ["signal", "noise"], frames=8)
+    model = mefuse.FusionModel(modalities=data.modalities, widths=data.widths, epochs=3,
+                               batch_size=8, dim=16, hidden=16)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert copy.set_params(epochs=2).epochs == 2 and model.epochs == 3
+    scores = cross_val_score(model, data.X, data.y, groups=data.groups, cv=GroupKFold(3),
+                             scoring="f1_macro")
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    fitted = clone(model).fit(data.X, data.y)
+    probabilities = fitted.predict_proba(data.X)
+    assert probabilities.shape == data.y.shape
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert set(np.unique(fitted.predict(data.X))) <= {0, 1}
+    assert set(fitted.gate_weights()) == {"signal", "noise"}
+    # same seed, same numbers: the estimator's training is deterministic
+    again = clone(model).fit(data.X, data.y).predict_proba(data.X)
+    np.testing.assert_allclose(again, probabilities, rtol=0, atol=1e-6)
+
+
+def test_estimator_single_label_and_bad_widths(store):
+    from sklearn.exceptions import NotFittedError
+
+    data = mefuse.load_store(store, ["signal"], frames=8)
+    y = data.y.argmax(axis=1)
+    names = np.array(["Negative", "Positive", "Repression", "Surprise", "Others"])[y]
+    model = mefuse.FusionModel(modalities=["signal"], strategy="single", epochs=2, dim=16,
+                               hidden=16)
+    with pytest.raises(NotFittedError):
+        model.predict(data.X)
+    model.fit(data.X, names)
+    assert set(model.predict(data.X)) <= set(names)
+    with pytest.raises(mefuse.MefuseError, match="widths"):
+        mefuse.FusionModel(modalities=["a", "b"], widths=[3, 3]).fit(data.X, data.y)
+
+
+def test_cross_validate_train_and_predict_on_a_store(store, tmp_path):
+    result = mefuse.cross_validate(store, ["signal"], strategy="single", folds=2,
+                                   protocol="subject-kfold", optim={"epochs": 2})
+    assert 0 <= result.summary["macro_f1_mean"] <= 1
+    model = mefuse.train_model(store, ["signal"], strategy="single", optim={"epochs": 2})
+    clips, sequences = mefuse.predict(model, store=store)
+    assert len(clips) == len(mefuse.clips_table(store))
+    assert "p_Negative" in sequences.columns

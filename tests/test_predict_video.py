@@ -1,0 +1,110 @@
+"""``mefuse predict`` on video files and frame folders with a model trained on the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mefuse.errors import DataError
+from mefuse.features.extract import PreprocessConfig
+from mefuse.inference import Recipe, build_extractors, input_table, model_recipe
+from mefuse.train.trainer import FusionEstimator
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def mefuse(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mefuse", *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout, check=False)
+
+
+def write_video(folder: Path, path: Path) -> Path:
+    """The frames of a demo sequence folder as an MJPG video file."""
+    frames = [cv2.imread(str(p)) for p in sorted(folder.iterdir())]
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from mefuse.demo import build_demo_store
+
+    out = tmp_path_factory.mktemp("demo")
+    store = build_demo_store(out, sequences_per_subject=2, progress=False)
+    model = out / "model.pt"
+    result = mefuse("train", "-s", str(store), "-m", "mesh3d", "-m", "flow", "--epochs", "3",
+                    "-o", str(model))
+    assert result.returncode == 0, result.stderr
+    return out, model
+
+
+@pytest.mark.slow
+def test_predict_on_a_video_file_and_a_frame_folder(trained, tmp_path):
+    out, model = trained
+    estimator = FusionEstimator.load(model)
+    recipe = model_recipe(estimator)  # the training store's settings travel in the model
+    assert recipe.preprocess.views == "both" and recipe.preprocess.crop_size == 256
+    assert {i["extractor"] for i in recipe.extractors.values()} == {"mesh3d", "flow"}
+    sequence = sorted((out / "dataset" / "train").iterdir())[0]
+    video = write_video(sequence, tmp_path / "new_clip.avi")
+    csv = tmp_path / "pred.csv"
+    result = mefuse("predict", "--model", str(model), str(video), str(sequence), "-o", str(csv),
+                    "-q")
+    assert result.returncode == 0, result.stderr
+    assert "probabilities" in result.stdout
+    clips = pd.read_csv(csv)
+    assert sorted(clips["clip_id"]) == sorted(
+        [f"{sequence.name}_left", f"{sequence.name}_right", "new_clip_left", "new_clip_right"])
+    sequences = pd.read_csv(tmp_path / "pred_sequences.csv").set_index("sequence_id")
+    probabilities = sequences[[f"p_{c}" for c in estimator.classes]].to_numpy()
+    assert probabilities.shape == (2, 5)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    # the video is the folder's frames through a lossy codec: nearly the same scores
+    np.testing.assert_allclose(probabilities[0], probabilities[1], atol=0.15)
+    assert set(sequences[estimator.classes].to_numpy().ravel()) <= {0, 1}
+
+
+@pytest.mark.slow
+def test_predict_refuses_a_model_without_extractors(tmp_path):
+    store = tmp_path / "store"
+    assert mefuse("demo-store", str(store)).returncode == 0
+    model = tmp_path / "m.pt"
+    assert mefuse("train", "-s", str(store), "-m", "signal", "--strategy", "single",
+                  "--epochs", "1", "-o", str(model)).returncode == 0
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    result = mefuse("predict", "--model", str(model), str(folder))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the model records no extractor for modality "
+                                     "'signal'")
+
+
+def test_unavailable_or_different_extractor_is_refused():
+    recipe = Recipe({"x": {"extractor": "nosuch", "params": {}, "weights": None}},
+                    PreprocessConfig())
+    with pytest.raises(DataError, match="needs extractor 'nosuch'.*not available"):
+        build_extractors(recipe)
+    recipe = Recipe({"flow": {"extractor": "flow", "params": {"size": 999}, "weights": None}},
+                    PreprocessConfig())
+    with pytest.raises(DataError, match=r"params\.size: model 999, here"):
+        build_extractors(recipe, {"flow": {"size": 64}})
+
+
+def test_input_table_names_views_and_refuses_missing(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "a").mkdir(parents=True)
+    table = input_table([tmp_path / "a", tmp_path / "b" / "a"], "both", ["Negative"])
+    assert table.clip_ids == ["a_left", "a_right", "a_2_left", "a_2_right"]
+    assert input_table([tmp_path / "a"], "none", ["Negative"]).clip_ids == ["a"]
+    with pytest.raises(DataError, match="does not exist"):
+        input_table([tmp_path / "missing.mp4"], "none", ["Negative"])
