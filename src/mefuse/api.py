@@ -74,8 +74,14 @@ def load_store(store: str | Path, modalities: Sequence[str], *, frames: int = 18
         classes=list(table.classes))
 
 
-def _settings(modalities: Sequence[str], settings: dict[str, Any]) -> dict[str, Any]:
-    return {"modalities": list(modalities), **settings}
+def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, Any]
+              ) -> dict[str, Any]:
+    """Settings with the modality names matched to the store's extractor keys."""
+    from mefuse.features.store import FeatureStore
+    from mefuse.train.modalities import resolve_modalities
+
+    names, _ = resolve_modalities(list(modalities), FeatureStore(store).extractor_keys())
+    return {**settings, "modalities": names}
 
 
 def cross_validate(store: str | Path, modalities: Sequence[str], *,
@@ -87,7 +93,7 @@ def cross_validate(store: str | Path, modalities: Sequence[str], *,
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
 
-    config = build_config(CVConfig, _settings(modalities, settings), "cross_validate()")
+    config = build_config(CVConfig, _settings(store, modalities, settings), "cross_validate()")
     return run_cv(store, _table(store, clips, config.classes), config, progress=progress)
 
 
@@ -98,7 +104,7 @@ def train_model(store: str | Path, modalities: Sequence[str], *, clips: str | Pa
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    config = build_config(TrainConfig, _settings(modalities, settings), "train_model()")
+    config = build_config(TrainConfig, _settings(store, modalities, settings), "train_model()")
     return fit_on_store(store, _table(store, clips, config.classes), config, seed=seed)
 
 

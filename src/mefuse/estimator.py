@@ -15,6 +15,7 @@ here) in scikit-learn's conventions, so the fusion model works with ``clone``,
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ class FusionModel(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"widths {self.widths} must give one width per modality "
                               f"{names} and add up to X's {X.shape[2]} columns")
         edges = np.cumsum([0, *widths])
-        arrays = [X[:, :, a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        arrays = [X[:, :, a:b] for a, b in itertools.pairwise(edges)]
         return ModalityData(names, arrays, [str(i) for i in range(len(X))])
 
     def _config(self, frames: int, task: str, classes: list[str]):

@@ -29,6 +29,7 @@ VERB_MODULES: tuple[str, ...] = (
     "mefuse.cli.data_verbs",  # check-data, extract, demo
     "mefuse.cli.import_verbs",  # import-coeffs
     "mefuse.cli.bench_verbs",  # bench, report, submit
+    "mefuse.cli.config_verbs",  # config show
 )
 
 

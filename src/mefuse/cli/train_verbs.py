@@ -74,6 +74,21 @@ def _config_data(config: Path | None, **flags: Any) -> dict[str, Any]:
     return merge(data, {k: v for k, v in nested.items() if v})
 
 
+def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
+    """Map the configuration's modality names to the store's extractor keys (in place)."""
+    from mefuse.features.store import FeatureStore
+    from mefuse.train.modalities import resolve_modalities
+
+    if "modalities" not in data:
+        raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
+    if not Path(store).is_dir():
+        return  # loading says that the store is missing
+    names = data["modalities"] if isinstance(data["modalities"], list) else [data["modalities"]]
+    data["modalities"], notes = resolve_modalities(names, FeatureStore(store).extractor_keys())
+    for note in notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
 def _read_clips(store: Path, clips: Path | None, classes: list[str] | None):
     from mefuse.data.clips import ClipTable
 
@@ -120,8 +135,7 @@ def cv(
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
     )
-    if "modalities" not in data:
-        raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
+    _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the options")
     table = _read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
@@ -164,8 +178,7 @@ def train(
     )
     for key in ("protocol", "folds", "seeds", "level"):
         data.pop(key, None)  # a cv configuration file serves training too
-    if "modalities" not in data:
-        raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
+    _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data, str(config) if config else "the options")
     table = _read_clips(store, clips, train_config.classes)
     estimator = fit_on_store(store, table, train_config, seed=seed)

@@ -108,12 +108,21 @@ class CVConfig(TrainConfig):
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with a clear error for a missing or malformed file."""
+    """Read a YAML mapping, with a clear error for a missing or malformed file. A name that
+    is not a file but a preset shipped with mefuse (``paper``) reads that preset."""
+    from mefuse.presets import preset_names, preset_text
+
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"configuration file {path} does not exist")
+        if str(path) in preset_names():
+            text = preset_text(str(path))
+        else:
+            raise ConfigError(f"configuration file {path} does not exist (presets: "
+                              f"{', '.join(preset_names())}; see 'mefuse config show')")
+    else:
+        text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
