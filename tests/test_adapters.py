@@ -369,7 +369,8 @@ def test_check_data_command_exit_codes(fourdmr, tmp_path):
     _labels([_fourdmr_row(1, ("Negative",), Subject="a")]).to_csv(
         good_root / "labels.csv", index=False)
     short = runner.invoke(app, ["-d", "4dmr", "-r", str(good_root), "--views", "none"])
-    assert short.exit_code == 1 and "extract needs at least 2" in short.output  # as extract
+    assert short.exit_code == 1 and "1 problem(s) to fix" in short.output  # as extract
+    assert "extract needs at least 2" in check_data("4dmr", good_root, views="none").errors[0]
     _frames(good_root / "train" / "1", ["1.png", "2.png"])
     good = runner.invoke(app, ["-d", "4dmr", "-r", str(good_root), "-v"])
     assert good.exit_code == 0, good.output

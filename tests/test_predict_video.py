@@ -37,13 +37,20 @@ def write_video(folder: Path, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from mefuse.demo import build_demo_store
+    """A model trained, through the CLI, on flow features of the demo's real-face dataset
+    (one sequence per subject keeps it quick; ``mefuse demo`` adds mesh3d and more data)."""
+    from mefuse.data.demo_faces import DemoFacesSpec, make_demo_faces
 
     out = tmp_path_factory.mktemp("demo")
-    store = build_demo_store(out, sequences_per_subject=2, progress=False)
+    labels = make_demo_faces(out / "dataset", DemoFacesSpec(sequences_per_subject=1))
+    store = out / "store"
+    result = mefuse("extract", "-d", "4dmr", "-r", str(out / "dataset"), "--labels", str(labels),
+                    "-s", str(store), "-e", "flow", "--option", "flow.size=64",
+                    "--crop-size", "256", "-q")
+    assert result.returncode == 0, result.stderr
     model = out / "model.pt"
-    result = mefuse("train", "-s", str(store), "-m", "mesh3d", "-m", "flow", "--epochs", "3",
-                    "-o", str(model))
+    result = mefuse("train", "-s", str(store), "-m", "flow", "--strategy", "single",
+                    "--epochs", "3", "-o", str(model), "-q")
     assert result.returncode == 0, result.stderr
     return out, model
 
@@ -54,7 +61,7 @@ def test_predict_on_a_video_file_and_a_frame_folder(trained, tmp_path):
     estimator = FusionEstimator.load(model)
     recipe = model_recipe(estimator)  # the training store's settings travel in the model
     assert recipe.preprocess.views == "both" and recipe.preprocess.crop_size == 256
-    assert {i["extractor"] for i in recipe.extractors.values()} == {"mesh3d", "flow"}
+    assert recipe.extractors["flow"]["params"]["size"] == 64
     sequence = sorted((out / "dataset" / "train").iterdir())[0]
     video = write_video(sequence, tmp_path / "new_clip.avi")
     csv = tmp_path / "pred.csv"

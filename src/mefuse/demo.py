@@ -57,7 +57,8 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
 
 
 def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequence[int] = (0,),
-             workers: int = 1, console: Console | None = None) -> dict[str, CVResult]:
+             workers: int = 1, console: Console | None = None, progress: bool = True
+             ) -> dict[str, CVResult]:
     """Run the demo end to end; returns each strategy's cross-validation result."""
     from mefuse.data.clips import ClipTable
     from mefuse.train.report_table import comparison_table
@@ -66,13 +67,16 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
     out = Path(out)
     console.print("[bold]mefuse demo[/bold]: real photographs with [bold]synthetic[/bold] "
                   "micro-movements (not a micro-expression dataset)")
-    store = build_demo_store(out, sequences_per_subject=sequences_per_subject, workers=workers)
+    console.print(f"stage 1/{1 + len(RUNS)}: dataset and features (mesh3d, flow)")
+    store = build_demo_store(out, sequences_per_subject=sequences_per_subject, workers=workers,
+                             progress=progress)
     table = ClipTable.read(store / "clips.csv")
     results: dict[str, CVResult] = {}
-    for name, (strategy, modalities) in RUNS.items():
+    for stage, (name, (strategy, modalities)) in enumerate(RUNS.items(), start=2):
+        console.print(f"stage {stage}/{1 + len(RUNS)}: cross-validate {name}")
         config = CVConfig(modalities=modalities, strategy=strategy, protocol="subject-kfold",
                           folds=DEMO_FOLDS, seeds=list(seeds))
-        result = run_cv(store, table, config)
+        result = run_cv(store, table, config, progress=progress)
         result.write(out / "runs" / name)
         results[name] = result
         console.print(f"  {name}: macro-F1 {result.summary['macro_f1_mean']:.3f}")

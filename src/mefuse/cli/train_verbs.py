@@ -165,6 +165,7 @@ def train(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="model file to write")] = Path(
         "runs/model.pt"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Fit one model on all labelled clips of a store and save it."""
     from mefuse.train.config import TrainConfig, build_config
@@ -181,7 +182,7 @@ def train(
     _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data, str(config) if config else "the options")
     table = _read_clips(store, clips, train_config.classes)
-    estimator = fit_on_store(store, table, train_config, seed=seed)
+    estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
     gate = ", ".join(f"{k} {v:.2f}" for k, v in estimator.gate_weights().items())

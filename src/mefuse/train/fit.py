@@ -16,21 +16,27 @@ from mefuse.train.config import TrainConfig
 from mefuse.train.data import load_modalities
 from mefuse.train.metrics import merge_views
 from mefuse.train.trainer import FusionEstimator
+from mefuse.utils.progress import progress_bar
 
 
-def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed: int = 0
-                 ) -> FusionEstimator:
-    """Train on every labelled clip of ``clips``; record the extractors' provenance."""
+def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed: int = 0,
+                 *, progress: bool = False) -> FusionEstimator:
+    """Train on every labelled clip of ``clips``; record the extractors' provenance (the
+    store manifests' extractor, parameters, weights and preprocessing, which let
+    ``mefuse predict`` rebuild the pipeline on new videos)."""
     store = FeatureStore(store)
     labelled = clips.subset(clips.labelled)
     if len(labelled) == 0:
         raise DataError("the clip table has no labelled clip to train on")
     data = load_modalities(store, labelled.clip_ids, config.modalities, config.model.frames)
     estimator = FusionEstimator(config, seed=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), progress_bar("train", config.optim.epochs, progress,
+                                                 unit="epochs") as advance:
         warnings.simplefilter("always")
+        estimator.on_epoch = lambda epoch, loss: advance(1, description=f"loss {loss:.3f}")
         estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"],
                       classes=list(labelled.classes), context="training data")
+        estimator.on_epoch = None
     estimator.provenance = {
         "extractors": {m: {f: store.info(m).manifest.get(f) for f in CONFIG_FIELDS}
                        for m in config.modalities},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class FusionEstimator:
         self.standardiser = Standardiser()
         self.thresholds: np.ndarray | None = None
         self.provenance: dict[str, Any] = {}
+        self.on_epoch: Callable[[int, float], None] | None = None
+        """Called after each training epoch with its index and last batch loss (progress)."""
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -145,6 +147,8 @@ class FusionEstimator:
                     nn.utils.clip_grad_norm_(network.parameters(), optim.grad_clip)
                 optimiser.step()
                 scheduler.step()
+            if self.on_epoch is not None:
+                self.on_epoch(_epoch, float(loss.detach()))
         network.eval()
         return network.cpu()
 
