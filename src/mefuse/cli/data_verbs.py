@@ -70,6 +70,10 @@ def extract(
     face_search: Annotated[int, typer.Option(
         help="frames searched, from the first, until a face is found (0 = the whole clip)")
     ] = 100,
+    presence_check: Annotated[bool, typer.Option(
+        "--presence-check/--no-presence-check",
+        help="count the crops without a face (quality.csv); costs one small detection per crop")
+    ] = True,
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
     batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
@@ -97,7 +101,7 @@ def extract(
 
     views = resolve_views(views, None if clips is not None else dataset)
     preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
-                                  face_search=face_search)
+                                  face_search=face_search, presence_check=presence_check)
     options = parse_options(option, extractor)
     registry = list_extractors()
     built = []

@@ -67,7 +67,9 @@ class PreprocessConfig:
             raise ConfigError("frames must be >= 0, face scale > 0 and face search >= 0")
 
     def manifest(self) -> dict[str, Any]:
-        return {**asdict(self),
+        settings = asdict(self)
+        settings.pop("presence_check")  # a report only: the features do not depend on it
+        return {**settings,
                 "detector": "mediapipe face_detection full-range, short-range fallback",
                 "resize": "lanczos", "box": "first frame with a face, square, reused"}
 
