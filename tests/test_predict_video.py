@@ -82,7 +82,7 @@ def test_predict_on_a_video_file_and_a_frame_folder(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_refuses_a_model_without_extractors(tmp_path):
+def test_predict_refuses_a_model_whose_extractor_is_not_installed(tmp_path):
     store = tmp_path / "store"
     assert mefuse("demo-store", str(store)).returncode == 0
     model = tmp_path / "m.pt"
@@ -92,8 +92,17 @@ def test_predict_refuses_a_model_without_extractors(tmp_path):
     folder.mkdir()
     result = mefuse("predict", "--model", str(model), str(folder))
     assert result.returncode == 2
-    assert result.stderr.startswith("error: the model records no extractor for modality "
-                                     "'signal'")
+    assert result.stderr.startswith("error: the model needs extractor 'demo-signal' (modality "
+                                     "'signal'), which is not available")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_model_without_recorded_extractors_is_refused():
+    from mefuse.train.config import TrainConfig
+
+    estimator = FusionEstimator(TrainConfig(modalities=["imported"], strategy="single"))
+    with pytest.raises(DataError, match="records no extractor for modality 'imported'"):
+        model_recipe(estimator)
 
 
 def test_unavailable_or_different_extractor_is_refused():
