@@ -50,7 +50,7 @@ def test_yaml_config_with_flag_override(tmp_path, demo_store):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-m", "nope"], "no extractor 'nope'"),
+        (["-m", "nope"], "modality 'nope' is not in the store; its extractor keys: noise"),
         (["-m", "signal", "--strategy", "best"], "strategy"),
         (["-m", "signal", "--classes", "Negative,Fear"], "unknown class column(s) 'Fear'"),
         ([], "name at least one modality"),
