@@ -1,7 +1,8 @@
 """``mefuse <verb>``: the single command-line entry point.
 
 Each group of verbs lives in its own module with a ``register(app)`` function; this module only
-assembles them and turns :class:`~mefuse.errors.MefuseError` into a one-line message and exit
+assembles them and turns every user error (a :class:`~mefuse.errors.MefuseError`, or a usage
+error of click, whichever copy of click typer uses) into one ``error:`` line on stderr and exit
 status 2 instead of a traceback.
 """
 
@@ -31,7 +32,6 @@ VERB_MODULES: tuple[str, ...] = (
     "mefuse.cli.bench_verbs",  # bench, report, submit
     "mefuse.cli.config_verbs",  # config show
 )
-
 
 
 def _show_version(value: bool) -> None:
