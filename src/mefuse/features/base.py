@@ -93,6 +93,7 @@ def _import_builtin_extractors() -> None:
 
 BUILTIN_EXTRACTOR_MODULES: list[str] = [
     "mefuse.features.geometry.mesh3d",
+    "mefuse.features.geometry.regionflow",
     "mefuse.features.appearance.flow",
     "mefuse.features.appearance.foundation",
     "mefuse.features.geometry.encoders",
