@@ -22,6 +22,8 @@ from mefuse.train.cv import CVResult, run_cv
 
 DEMO_CROP = 256
 DEMO_FOLDS = 5
+DEMO_EXTRACTORS: tuple[str, ...] = ("mesh3d", "flow")
+"""The weight-free extractors the demo runs."""
 RUNS: dict[str, tuple[str, list[str]]] = {
     "mesh3d": ("single", ["mesh3d"]),
     "flow": ("single", ["flow"]),
@@ -33,12 +35,12 @@ RUNS: dict[str, tuple[str, list[str]]] = {
 
 
 def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int = 1,
-                     progress: bool = True) -> Path:
-    """Dataset + extraction of the demo; returns the feature store's path."""
+                     progress: bool = True, extractors: Sequence[str] = DEMO_EXTRACTORS) -> Path:
+    """Dataset + extraction of the demo (``extractors`` by registry name); returns the feature
+    store's path. Extractors already in the store are skipped clip by clip."""
     from mefuse.data.adapters import clip_table, load_dataset
-    from mefuse.features.appearance.flow import FlowExtractor
+    from mefuse.features.base import create_extractor
     from mefuse.features.extract import PreprocessConfig, extract_table
-    from mefuse.features.geometry.mesh3d import Mesh3DExtractor
 
     dataset_root = out / "dataset"
     labels = make_demo_faces(dataset_root, DemoFacesSpec(
@@ -46,9 +48,9 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
     data = load_dataset("4dmr", dataset_root, labels=labels)
     table = clip_table(data, ("left", "right"))
     store = out / "store"
-    extractors = [Mesh3DExtractor(), FlowExtractor()]
     preprocess = PreprocessConfig(views="both", crop_size=DEMO_CROP)  # 4DMR: two cameras
-    summary = extract_table(table, store, extractors, preprocess,
+    summary = extract_table(table, store, [create_extractor(name) for name in extractors],
+                            preprocess,
                             workers=workers, progress=progress)
     if summary.failures:
         details = "; ".join(f"{f.clip_id}: {f.stage}: {f.reason}" for f in summary.failures[:5])
