@@ -30,7 +30,8 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"],
-                      classes=list(labelled.classes), context="training data")
+                      classes=list(labelled.classes), context="training data",
+                      groups=labelled.frame["subject"].tolist())
     estimator.provenance = {
         "extractors": {m: {f: store.info(m).manifest.get(f) for f in CONFIG_FIELDS}
                        for m in config.modalities},
