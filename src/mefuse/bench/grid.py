@@ -36,6 +36,8 @@ VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "mo
 """Strategy variants, in table order."""
 
 FUSION_VARIANTS: tuple[str, ...] = VARIANTS[1:]
+DEFAULT_VARIANTS: tuple[str, ...] = VARIANTS[:6]
+"""The grid ``mefuse bench`` computes unless ``--variants`` asks for the fusion options too."""
 SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
 
 _OVERRIDES: dict[str, dict[str, Any]] = {
@@ -125,7 +127,7 @@ def feature_sets(groups: KeyGroups, sets: Sequence[str] = SET_KINDS
     return out
 
 
-def build_cells(groups: KeyGroups, variants: Sequence[str] = VARIANTS,
+def build_cells(groups: KeyGroups, variants: Sequence[str] = DEFAULT_VARIANTS,
                 sets: Sequence[str] = SET_KINDS) -> list[Cell]:
     """Every cell of the grid: single for each extractor alone, fusion variants for the rest."""
     unknown = [v for v in variants if v not in VARIANTS]

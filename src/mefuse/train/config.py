@@ -54,6 +54,9 @@ class FusionConfig(_Strict):
         "on a subject-disjoint inner split of the training data (never the test fold)")
     select_holdout: float = Field(
         0.5, gt=0.0, lt=1.0, description="share of training subjects held out for the choice")
+    select_margin: float = Field(
+        0.02, ge=0.0, le=1.0, description="held-out macro-F1 by which the fused output must "
+        "beat the best single stream to be chosen")
 
     def is_paper(self) -> bool:
         """True when every option is off (the paper's model)."""

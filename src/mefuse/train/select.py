@@ -5,12 +5,14 @@ clips can score below its best input, and the training clips cannot tell (the we
 memorises them). Held-out people can. So the training part of a fold is split once more, by
 subject (by sequence when subjects are unknown): a network with per-modality heads is trained
 on the inner-training people and each of its outputs -- the fused one and every modality's own
-head -- is scored on the held-out people by its mean loss (binary cross-entropy, or
-cross-entropy for single-label tasks): the training objective itself, a proper score that needs
-no threshold and punishes a stream that is confidently wrong on new people (what gradient
-blending measures too, with held-out loss). The lowest loss wins (ties go to the fused one);
-macro-F1 at a fixed threshold was tried first and was too coarse on a few held-out people. The
-final model is then trained on the whole training part:
+head -- is scored on the held-out people by macro-F1 (views merged per sequence, the
+configuration's fixed threshold), the number the user is promised. The fused output must *earn*
+its place: it is chosen only when it beats the best single stream by ``select_margin``;
+otherwise the best single stream is (its held-out loss breaks ties). Why the margin: choosing
+the fused output by the held-out loss alone, or by a bare comparison, picked it on the demo
+store where it is slightly worse than the signal stream (loss favours the fused output's
+better calibration, not its decisions), while where streams are complementary the fused output
+wins by far more than the margin. The final model is then trained on the whole training part:
 the fused network, or the plain single-modality model of the chosen stream. Only the training
 part of a fold ever reaches this function; the test fold is scored once, afterwards.
 """
@@ -22,11 +24,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
 from mefuse.train.config import FusionConfig, TrainConfig
 from mefuse.train.data import ModalityData
+from mefuse.train.metrics import macro_f1, merge_views
 
 if TYPE_CHECKING:
     from mefuse.train.trainer import FusionEstimator
@@ -56,7 +60,7 @@ def single_config(config: TrainConfig, modality: str) -> TrainConfig:
 def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np.ndarray,
                   sequence_ids: Sequence[str], groups: Sequence[str], classes: Sequence[str]
                   ) -> tuple[str, dict[str, float]]:
-    """Return ``"fused"`` or a modality name, and every candidate's held-out mean loss."""
+    """Return ``"fused"`` or a modality name, and every candidate's held-out macro-F1."""
     from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 
     if len(set(groups)) < 2:  # subjects unknown (or one person): keep sequences apart instead
@@ -72,10 +76,17 @@ def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np
         inner.fit(data.take(train), labels[train], classes=list(classes),
                   context="inner split for the fusion choice")
     candidates = candidate_probabilities(inner, data.take(val))
-    scores = {name: held_out_loss(p, labels[val], config.task) for name, p in candidates.items()}
-    best = min(scores.values())
-    choice = next(name for name, score in scores.items() if np.isclose(score, best))
-    return choice, scores
+    frame = pd.DataFrame({"sequence_id": np.asarray(sequence_ids)[val]})
+    scores, losses = {}, {}
+    for name, probabilities in candidates.items():
+        losses[name] = held_out_loss(probabilities, labels[val], config.task)
+        _, merged_p, merged_y = merge_views(frame, probabilities, labels[val])
+        scores[name] = macro_f1(merged_y.astype(np.int64), inner.decide(merged_p))
+    singles = [name for name in scores if name != FUSED]
+    best_single = max(singles, key=lambda name: (scores[name], -losses[name]))
+    if scores[FUSED] >= scores[best_single] + config.fusion.select_margin:
+        return FUSED, scores
+    return best_single, scores
 
 
 def held_out_loss(probabilities: np.ndarray, labels: np.ndarray, task: str) -> float:
