@@ -45,7 +45,7 @@ def grid(name: str, store: Path, work: Path, args: argparse.Namespace) -> dict[s
     import pandas as pd
 
     out = work / f"bench-{name}"
-    wall = _mefuse("bench", "-s", str(store), "--variants", VARIANTS, "--protocol",
+    wall = _mefuse("bench", "-s", str(store), "--variants", args.variants, "--protocol",
                    "subject-kfold", "--seeds", args.seeds, "--epochs", str(args.epochs),
                    "-j", str(args.jobs), "-o", str(out), "-q")
     cells = pd.read_csv(out / "cells.csv")
@@ -110,12 +110,15 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--variants", default=VARIANTS, help="bench columns to compute")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--skip-grids", action="store_true")
     args = parser.parse_args()
     data: dict[str, Any] = {"seeds": args.seeds, "epochs": args.epochs, "grids": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, flags in (("demo", []), ("complementary", ["--complementary"])):
+        stores = [] if args.skip_grids else [("demo", []), ("complementary", ["--complementary"])]
+        for name, flags in stores:
             _mefuse("demo-store", str(work / name), *flags)
             data["grids"].append(grid(name, work / name, work, args))
             print(json.dumps(data["grids"][-1]["comparisons"], indent=1))

@@ -15,10 +15,10 @@ from mefuse.train.config import CVConfig, merge
 from mefuse.train.cv import run_cv
 from mefuse.train.presets import load_preset
 
-SPEC = dict(subjects=12, sequences_per_subject=5, min_frames=12, max_frames=20, signal_dim=12,
+SPEC = dict(subjects=12, sequences_per_subject=10, min_frames=12, max_frames=20, signal_dim=12,
             noise_dim=16)
 RECIPE = {"protocol": "subject-kfold", "folds": 3, "seeds": [0, 1, 2],
-          "model": {"frames": 10}, "optim": {"epochs": 30}}
+          "model": {"frames": 10}, "optim": {"epochs": 15}}
 
 
 def _scores(tmp_path, complementary: bool) -> dict[str, float]:
@@ -29,13 +29,14 @@ def _scores(tmp_path, complementary: bool) -> dict[str, float]:
     configs = {m: merge(paper, {"modalities": [m], "strategy": "single"}) for m in streams}
     configs["recommended"] = merge(merge(load_preset("recommended"), RECIPE),
                                    {"modalities": streams})
-    scores = {}
+    scores, choice_scores = {}, []
     for name, data in configs.items():
         result = run_cv(root, table, CVConfig(**data))
         scores[name] = result.summary["macro_f1_mean"]
         if name == "recommended":
             scores["choices"] = [f["choice"] for f in result.folds]
-    print(scores)
+            choice_scores = [f["choice_scores"] for f in result.folds]
+    print(scores, choice_scores)
     return scores
 
 
