@@ -57,6 +57,8 @@ def bench_comparisons(out: str | Path, cells: pd.DataFrame, classes: list[str],
     cache: dict[str, pd.DataFrame] = {}
     rows = []
     for a, b, kind in comparison_pairs(cells):
+        if not all((out / CELLS / r["cell_id"] / PREDICTIONS).is_file() for r in (a, b)):
+            continue  # a cell copied without its predictions cannot be resampled
         pa, pb = (_predictions(out, r["cell_id"], cache) for r in (a, b))
         result = paired_difference(pa, pb, classes, level=level, replicates=replicates,
                                    names=(a["cell_id"], b["cell_id"]))
