@@ -5,7 +5,11 @@ Feature sets, as in the paper's tables: each extractor alone (strategy ``single`
 across kinds (each geometry extractor with each appearance extractor, and with any key of unknown
 kind), and all extractors together. Fused sets run under each fusion variant: ``concat``, ``sum``,
 ``gated`` (the paper's model) and the two beyond-paper options applied to the gated model,
-``position`` (temporal position embedding) and ``motion`` (frame minus first frame).
+``position`` (temporal position embedding) and ``motion`` (frame minus first frame), and the
+fusion options of :mod:`mefuse.model.options`, each alone on the gated model (``moddrop``,
+``aux``, ``entropy``, ``late``) and together as the recommended preset (``recommended``). Every
+variant sets the whole fusion section, so options of a base configuration never leak into a
+column that is not theirs (the plain columns are always the paper's model).
 
 A cell's id is a readable slug plus a hash of everything that determines its numbers: the full
 cross-validation configuration and a fingerprint of the data it reads (the clip table and the
@@ -27,10 +31,13 @@ from typing import Any
 from mefuse.bench.groups import GROUPS, KeyGroups
 from mefuse.errors import ConfigError
 
-VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "motion")
+VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "motion",
+                             "moddrop", "aux", "entropy", "late", "recommended")
 """Strategy variants, in table order."""
 
 FUSION_VARIANTS: tuple[str, ...] = VARIANTS[1:]
+DEFAULT_VARIANTS: tuple[str, ...] = VARIANTS[:6]
+"""The grid ``mefuse bench`` computes unless ``--variants`` asks for the fusion options too."""
 SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
 
 _OVERRIDES: dict[str, dict[str, Any]] = {
@@ -40,7 +47,23 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
     "gated": {"strategy": "gated"},
     "position": {"strategy": "gated", "model": {"position": True, "motion": False}},
     "motion": {"strategy": "gated", "model": {"position": False, "motion": True}},
+    "moddrop": {"strategy": "gated", "fusion": {"modality_dropout": 0.25}},
+    "aux": {"strategy": "gated", "fusion": {"aux_weight": 1.0}},
+    "entropy": {"strategy": "gated", "fusion": {"gate_entropy": 0.1}},
+    "late": {"strategy": "gated", "fusion": {"late": True}},
 }
+_PAPER_MODEL = {"position": False, "motion": False}
+
+
+def _fusion_of(variant: str) -> dict[str, Any]:
+    """The complete fusion section of a variant: off except its own options."""
+    from mefuse.train.config import FusionConfig
+    from mefuse.train.presets import load_preset
+
+    if variant == "recommended":
+        return FusionConfig(**load_preset("recommended")["fusion"]).model_dump()
+    own = _OVERRIDES.get(variant, {}).get("fusion", {})
+    return FusionConfig(**own).model_dump()
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -61,12 +84,13 @@ class Cell:
         """``base`` (a CV configuration without modalities) with this cell's settings."""
         from mefuse.train.config import merge
 
-        override = dict(_OVERRIDES[self.variant])
+        override = dict(_OVERRIDES.get(self.variant, {"strategy": "gated"}))
         override["modalities"] = list(self.modalities)
         data = merge(dict(base), override)
-        if self.variant in ("single", "concat", "sum", "gated"):
-            # the plain variants are the paper's model: beyond-paper options stay off
-            data = merge(data, {"model": {"position": False, "motion": False}})
+        if self.variant not in ("position", "motion"):
+            # beyond-paper model options only in their own columns
+            data = merge(data, {"model": _PAPER_MODEL})
+        data["fusion"] = _fusion_of(self.variant)
         return data
 
     def slug(self) -> str:
@@ -103,7 +127,7 @@ def feature_sets(groups: KeyGroups, sets: Sequence[str] = SET_KINDS
     return out
 
 
-def build_cells(groups: KeyGroups, variants: Sequence[str] = VARIANTS,
+def build_cells(groups: KeyGroups, variants: Sequence[str] = DEFAULT_VARIANTS,
                 sets: Sequence[str] = SET_KINDS) -> list[Cell]:
     """Every cell of the grid: single for each extractor alone, fusion variants for the rest."""
     unknown = [v for v in variants if v not in VARIANTS]

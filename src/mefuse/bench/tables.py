@@ -4,6 +4,8 @@
   pooled UF1 and UAR, fold-mean per-class F1, gate weights);
 - ``cells.csv``: one row per cell (mean, std and variance of fold macro-F1 over all folds and
   seeds, the std of the seed means, UF1, UAR, per-class F1, gate weights, runtime);
+- ``comparisons.csv``: paired differences of macro-F1 between chosen cells with bootstrap
+  intervals (see :mod:`mefuse.bench.comparisons`);
 - ``tables.md``: each extractor alone (the paper's Table 2), the fusion-strategy matrix (Table 3),
   every cell with its variance (the column the paper uses to argue stability), per-class F1.
 
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mefuse.bench.comparisons import bench_comparisons
 from mefuse.bench.grid import FUSION_VARIANTS
 from mefuse.bench.runner import CELLS, PLAN, RESULTS, is_done
 from mefuse.errors import DataError
@@ -30,9 +33,12 @@ from mefuse.utils.atomic import atomic_open, write_text
 VARIANT_LABELS: dict[str, str] = {
     "single": "single", "concat": "concat", "sum": "sum", "gated": "gated",
     "position": "gated + position", "motion": "gated + motion",
+    "moddrop": "gated + modality dropout", "aux": "gated + aux heads",
+    "entropy": "gated + decisive gate", "late": "late fusion", "recommended": "recommended",
 }
 GRID_CSV = "grid.csv"
 CELLS_CSV = "cells.csv"
+COMPARISONS_CSV = "comparisons.csv"
 TABLES_MD = "tables.md"
 
 
@@ -45,6 +51,7 @@ class BenchTables:
     cells: pd.DataFrame
     seeds: pd.DataFrame
     missing: list[str]
+    comparisons: pd.DataFrame
 
 
 def load_bench(out: str | Path) -> BenchTables:
@@ -65,7 +72,9 @@ def load_bench(out: str | Path) -> BenchTables:
         classes = classes or list(result["classes"])
         cell_rows.append(_cell_row(cell, result, runtime))
         seed_rows += _seed_rows(cell, result)
-    return BenchTables(plan, classes, pd.DataFrame(cell_rows), pd.DataFrame(seed_rows), missing)
+    cells = pd.DataFrame(cell_rows)
+    comparisons = bench_comparisons(out, cells, classes, plan)
+    return BenchTables(plan, classes, cells, pd.DataFrame(seed_rows), missing, comparisons)
 
 
 def _describe(cell: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +117,8 @@ def write_tables(out: str | Path) -> BenchTables:
     """Write ``grid.csv``, ``cells.csv`` and ``tables.md`` into the bench folder."""
     out = Path(out)
     tables = load_bench(out)
-    for name, frame in ((GRID_CSV, tables.seeds), (CELLS_CSV, tables.cells)):
+    for name, frame in ((GRID_CSV, tables.seeds), (CELLS_CSV, tables.cells),
+                        (COMPARISONS_CSV, tables.comparisons)):
         with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
             frame.to_csv(handle, index=False, float_format="%.6g")
     write_text(out / TABLES_MD, markdown(tables))
@@ -203,6 +213,8 @@ def markdown(tables: BenchTables) -> str:
     parts += ["", "## Every cell", "",
               _table(["Cell", "Set", "Strategy", "Macro-F1", "Var", "Seed std", "UF1", "UAR",
                       "Gate (mean)", "Time (s)"], rows, right_from=3)]
+    if not tables.comparisons.empty:
+        parts += ["", "## Paired comparisons", "", comparisons_markdown(tables.comparisons)]
     rows = [[r["feature_set"], VARIANT_LABELS[r["variant"]],
              *(_pct(r[f"f1_{c}"]) for c in classes)] for _, r in cells.iterrows()]
     parts += ["", "## Per-class F1", "", "Mean over folds and seeds (%).", "",
@@ -212,3 +224,29 @@ def markdown(tables: BenchTables) -> str:
                   "Failed or not computed yet (rerun `mefuse bench` to compute them): "
                   + ", ".join(f"`{c}`" for c in tables.missing)]
     return "\n".join(parts) + "\n"
+
+
+def _side(variant: str, feature_set: str) -> str:
+    return f"{VARIANT_LABELS.get(variant, variant)} ({feature_set})"
+
+
+def comparisons_markdown(comparisons: pd.DataFrame) -> str:
+    """The paired-difference table with its explanation (also used by ``mefuse report``)."""
+    first = comparisons.iloc[0]
+    units = sorted(set(comparisons["unit"]))
+    text = (f"Difference of macro-F1 (A − B, percentage points) over the same folds and seeds "
+            f"({int(first['n_runs'])} runs), with a {100 * first['confidence']:.0f}% bootstrap "
+            f"interval: test {' and '.join(u + 's' for u in units)} resampled with replacement "
+            f"({int(first['replicates'])} replicates), both cells rescored on each resample. "
+            "*Excludes 0*: the difference is more than resampling noise. The best single is "
+            "the best of this table's single cells among the fused inputs.")
+    rows = []
+    for _, r in comparisons.iterrows():
+        excludes = "**yes**" if r["excludes_zero"] else "no"
+        rows.append([_side(r["a_variant"], r["a_feature_set"]),
+                     _side(r["b_variant"], r["b_feature_set"]),
+                     f"{100 * r['difference']:+.2f}",
+                     f"[{100 * r['low']:+.2f}, {100 * r['high']:+.2f}]", excludes,
+                     f"{r['unit']}s ({int(r['n_units'])})"])
+    return text + "\n\n" + _table(["A", "B", "Δ macro-F1", "Interval", "Excludes 0",
+                                    "Resampled"], rows, right_from=2)

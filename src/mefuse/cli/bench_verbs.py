@@ -20,6 +20,7 @@ from mefuse.cli.train_verbs import (
     FramesOpt,
     LevelOpt,
     LrOpt,
+    PresetOpt,
     ProtocolOpt,
     SeedsOpt,
     StoreOpt,
@@ -44,6 +45,7 @@ def bench(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="YAML base configuration (its modalities and strategy are "
         "ignored: each cell sets them); flags override it")] = None,
+    preset: PresetOpt = None,
     modality: Annotated[list[str] | None, typer.Option(
         "--modality", "-m", help="extractor key to include; repeat (default: every key of "
         "the store)")] = None,
@@ -52,8 +54,10 @@ def bench(
     geometry: Annotated[str | None, typer.Option(
         help="comma-separated keys to treat as geometry (3D) features")] = None,
     variants: Annotated[str, typer.Option(
-        help="strategies: single (each extractor alone), concat, sum, gated, and the gated "
-        "model with position or motion")] = "single,concat,sum,gated,position,motion",
+        help="strategies: single (each extractor alone), concat, sum, gated, the gated model "
+        "with position or motion, and the fusion options moddrop, aux, entropy, late and "
+        "recommended (the recommended preset's fusion)")] = (
+        "single,concat,sum,gated,position,motion"),
     sets: Annotated[str, typer.Option(
         help="feature sets: alone, pairs (across kinds), all (every key together)")] = (
         "alone,pairs,all"),
@@ -81,7 +85,7 @@ def bench(
     from mefuse.bench.tables import TABLES_MD, write_tables
 
     data = _config_data(
-        config, protocol=protocol, folds=folds,
+        config, preset, protocol=protocol, folds=folds,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
         classes=_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
@@ -89,8 +93,8 @@ def bench(
     )
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
-        console.print(f"[dim]note: {' and '.join(ignored)} of {config} ignored; each cell sets "
-                      "its own[/dim]")
+        console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "
+                      "each cell sets its own[/dim]")
     table = _read_clips(store, clips, data.get("classes"))
     plan = plan_bench(store, table, data, keys=modality or None,
                       appearance=_keys(appearance), geometry=_keys(geometry),

@@ -55,13 +55,21 @@ SeedsOpt = Annotated[str | None, typer.Option(
     help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
 LevelOpt = Annotated[str | None, typer.Option(
     help=default_help("sequence (views merged) or clip", "level"))]
+PresetOpt = Annotated[str | None, typer.Option(
+    help="paper (exactly the paper's model) or recommended (safe fusion); --config and flags "
+    "override it")]
 
 
-def _config_data(config: Path | None, **flags: Any) -> dict[str, Any]:
-    """YAML settings overlaid with the flags that were given (``None`` means not given)."""
+def _config_data(config: Path | None, preset: str | None = None, **flags: Any
+                 ) -> dict[str, Any]:
+    """Preset, then YAML settings, then the flags that were given (``None`` means not given)."""
     from mefuse.train.config import load_yaml, merge
+    from mefuse.train.presets import load_preset
 
-    data = load_yaml(config) if config else {}
+    data = load_preset(preset) if preset else {}
+    if preset:  # a preset names the paper's modalities; the store's come from -m or --config
+        data.pop("modalities", None)
+    data = merge(data, load_yaml(config)) if config else data
     nested = {"model": {}, "optim": {}, "thresholds": {}}
     for key, value in flags.items():
         if value is None or value == []:
@@ -103,6 +111,7 @@ def cv(
     store: StoreOpt,
     clips: ClipsOpt = None,
     config: ConfigOpt = None,
+    preset: PresetOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
     protocol: ProtocolOpt = None,
@@ -129,7 +138,7 @@ def cv(
     from mefuse.train.report_table import result_table
 
     data = _config_data(
-        config, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
+        config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
         classes=_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
@@ -150,6 +159,7 @@ def train(
     store: StoreOpt,
     clips: ClipsOpt = None,
     config: ConfigOpt = None,
+    preset: PresetOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
     task: TaskOpt = None,
@@ -172,7 +182,8 @@ def train(
     from mefuse.train.fit import fit_on_store
 
     data = _config_data(
-        config, modalities=modality, strategy=strategy, task=task, classes=_classes(classes),
+        config, preset, modalities=modality, strategy=strategy, task=task,
+        classes=_classes(classes),
         device=device, model__frames=frames, optim__epochs=epochs, optim__lr=lr,
         optim__batch_size=batch_size, thresholds__mode=thresholds, model__position=position,
         model__motion=motion,
@@ -266,12 +277,20 @@ def demo_store(
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
     paper_shaped: Annotated[bool, typer.Option(
         help="128 sequences x 2 views, 18-60 frames, widths 1536 and 171")] = False,
+    complementary: Annotated[bool, typer.Option(
+        help="modalities 'stream_a' and 'stream_b', each carrying only part of the classes"
+    )] = False,
 ) -> None:
     """Write a synthetic feature-level store (modalities 'signal' and 'noise') and clips.csv."""
+    import dataclasses
+
     from mefuse.data.demo_features import DemoSpec, make_demo_store, paper_shaped_spec
 
-    table = make_demo_store(out, paper_shaped_spec() if paper_shaped else DemoSpec(), seed=seed)
-    console.print(f"wrote {len(table)} clips of modalities 'signal' and 'noise' to {out}")
+    spec = paper_shaped_spec() if paper_shaped else DemoSpec()
+    spec = dataclasses.replace(spec, complementary=complementary)
+    table = make_demo_store(out, spec, seed=seed)
+    names = "'stream_a' and 'stream_b'" if complementary else "'signal' and 'noise'"
+    console.print(f"wrote {len(table)} clips of modalities {names} to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,10 @@ Each sequence has a left and a right view (clips). Two modalities of different w
 - ``noise``: a stream that, like an appearance embedding, mostly encodes who is filmed (a
   per-subject offset) plus frame noise, and carries no label information.
 
+With ``complementary=True`` the two modalities are ``stream_a`` and ``stream_b``, each built like
+``signal`` but carrying only some classes (``stream_a`` the classes at even positions,
+``stream_b`` the rest): no single stream can score every class, the case fusion exists for.
+
 It exists so that the model, the protocols and the CLI can be tested and demonstrated without a
 licensed dataset: the gated model should learn to trust ``signal`` and ignore ``noise``.
 """
@@ -42,6 +46,8 @@ class DemoSpec:
     subject_spread: float = 0.3
     noise_stream_noise: float = 0.3
     noise_stream_subject_spread: float = 1.0
+    complementary: bool = False
+    """Two streams that each carry part of the classes (``stream_a``, ``stream_b``)."""
 
 
 def paper_shaped_spec() -> DemoSpec:
@@ -66,6 +72,8 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
                     classes: tuple[str, ...] = FOURDMR_CLASSES) -> ClipTable:
     """Write the demo features under ``root`` and its ``clips.csv``; return the clip table."""
     root = Path(root)
+    if spec.complementary:
+        return _make_complementary(root, spec, seed, classes)
     rng = np.random.default_rng(seed)
     n_classes = len(classes)
     directions = rng.normal(size=(n_classes, spec.signal_dim))
@@ -98,6 +106,59 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
                                                             size=(length, spec.noise_dim))
                 signal_writer.write(clip_id, signal.astype(np.float32))
                 noise_writer.write(clip_id, noise.astype(np.float32))
+                rows.append({"clip_id": clip_id, "sequence_id": sequence_id, "view": view,
+                             "subject": f"sub{subject:02d}",
+                             **dict(zip(classes, labels[index].tolist(), strict=True))})
+    table = ClipTable.from_frame(pd.DataFrame(rows), classes)
+    table.write(root / "clips.csv")
+    return table
+
+
+COMPLEMENTARY_STREAMS: tuple[str, str] = ("stream_a", "stream_b")
+
+
+def complementary_classes(n_classes: int) -> tuple[list[int], list[int]]:
+    """Class positions carried by ``stream_a`` (even) and by ``stream_b`` (odd)."""
+    return list(range(0, n_classes, 2)), list(range(1, n_classes, 2))
+
+
+def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[str, ...]
+                        ) -> ClipTable:
+    rng = np.random.default_rng(seed)
+    n_classes = len(classes)
+    widths = (spec.signal_dim, spec.noise_dim)
+    carried = complementary_classes(n_classes)
+    directions = []
+    for width, own in zip(widths, carried, strict=True):
+        d = np.zeros((n_classes, width))
+        d[own] = rng.normal(size=(len(own), width))
+        directions.append(d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12))
+    n_sequences = spec.subjects * spec.sequences_per_subject
+    labels = demo_labels(rng, n_sequences, n_classes)
+    offsets = [rng.normal(scale=spec.subject_spread, size=(spec.subjects, w)) for w in widths]
+    store = FeatureStore(root)
+    params = {"seed": seed, **{k: getattr(spec, k) for k in spec.__dataclass_fields__}}
+    rows = []
+    with store.writer(COMPLEMENTARY_STREAMS[0], {"extractor": "demo-stream-a",
+                                                 "params": params}) as writer_a, \
+         store.writer(COMPLEMENTARY_STREAMS[1], {"extractor": "demo-stream-b",
+                                                 "params": params}) as writer_b:
+        for index in range(n_sequences):
+            subject = index % spec.subjects
+            length = int(rng.integers(spec.min_frames, spec.max_frames + 1))
+            onset = rng.uniform(0.05, 0.35) * length
+            offset = onset + rng.uniform(0.4, 0.6) * length
+            t = np.arange(length)
+            bump = np.where((t >= onset) & (t <= offset),
+                            0.5 - 0.5 * np.cos(2 * np.pi * (t - onset) / (offset - onset)), 0.0)
+            sequence_id = f"s{index:03d}"
+            for view in spec.views:
+                clip_id = f"{sequence_id}_{view}"
+                for writer, d, off, w in zip((writer_a, writer_b), directions, offsets, widths,
+                                             strict=True):
+                    frames = (off[subject] + spec.amplitude * bump[:, None] * (labels[index] @ d)
+                              + rng.normal(scale=spec.noise, size=(length, w)))
+                    writer.write(clip_id, frames.astype(np.float32))
                 rows.append({"clip_id": clip_id, "sequence_id": sequence_id, "view": view,
                              "subject": f"sub{subject:02d}",
                              **dict(zip(classes, labels[index].tolist(), strict=True))})

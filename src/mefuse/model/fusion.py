@@ -8,6 +8,17 @@ Strategies (the paper's ablation, for any number of modalities):
 - ``sum``: one pool per modality, summaries averaged with equal weights;
 - ``gated``: one pool per modality, summaries weighted by ``softmax(g)`` with a learned ``g``
   (the paper's model). The gate is global, not per clip: it learns how far to trust each stream.
+
+Fusion options beyond the paper (all off by default, each vmap-safe: no Python branch on tensor
+values, every random draw declared in :meth:`FusionClassifier.noise_shapes`, every extra loss
+term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.options`:
+
+- ``modality_dropout``: drop whole streams per clip during training and renormalise the
+  surviving streams' weights, so the head cannot lean on one stream's presence;
+- ``aux_weight``: a head per modality with its own loss, so each pool must stand on its own
+  (the per-modality losses of "gradient blending", fixed weights);
+- ``gate_entropy``: an entropy penalty that lets the gate become decisive;
+- ``late``: late fusion, the gate-weighted sum of the per-modality heads' logits.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mefuse.model.head import ClassificationHead, dropout_with_noise
+from mefuse.model.options import check_fusion_options, stream_keep_mask
 from mefuse.model.pool import MultiQueryAttentionPool
 
 Strategy = Literal["single", "concat", "sum", "gated"]
@@ -48,6 +60,11 @@ class FusionClassifier(nn.Module):
         max_frames: longest sequence the position embedding covers.
         task: ``multilabel`` (sigmoid, binary cross-entropy) or ``singlelabel`` (softmax,
             cross-entropy); decides :meth:`training_loss`.
+        modality_dropout: probability of dropping a whole stream of a clip in training (at least
+            one stream always survives); ``sum``, ``gated`` and ``concat`` only.
+        aux_weight: weight of the mean per-modality head loss added to the fused loss.
+        gate_entropy: weight of the gate's entropy added to the loss (``gated`` only).
+        late: fuse the per-modality heads' logits instead of the summaries (``sum``/``gated``).
     """
 
     def __init__(
@@ -65,6 +82,10 @@ class FusionClassifier(nn.Module):
         motion: bool = False,
         max_frames: int = 64,
         task: Literal["multilabel", "singlelabel"] = "multilabel",
+        modality_dropout: float = 0.0,
+        aux_weight: float = 0.0,
+        gate_entropy: float = 0.0,
+        late: bool = False,
     ) -> None:
         super().__init__()
         input_dims = [int(d) for d in input_dims]
@@ -78,6 +99,12 @@ class FusionClassifier(nn.Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {feature_dropout}")
         if task not in ("multilabel", "singlelabel"):
             raise ValueError(f"unknown task {task!r}")
+        check_fusion_options(strategy, len(input_dims), modality_dropout=modality_dropout,
+                             aux_weight=aux_weight, gate_entropy=gate_entropy, late=late)
+        self.modality_dropout = float(modality_dropout)
+        self.aux_weight = float(aux_weight)
+        self.gate_entropy = float(gate_entropy)
+        self.late = bool(late)
         self.strategy = strategy
         self.motion = motion
         self.task = task
@@ -89,7 +116,11 @@ class FusionClassifier(nn.Module):
             for d in pool_dims
         )
         self.gate = nn.Parameter(torch.zeros(len(pool_dims))) if strategy == "gated" else None
-        self.head = ClassificationHead(dim, hidden, num_classes, dropout)
+        # late fusion needs no fused head: its output is the mix of the per-modality heads
+        self.head = None if late else ClassificationHead(dim, hidden, num_classes, dropout)
+        self.modality_heads = (
+            nn.ModuleList(ClassificationHead(dim, hidden, num_classes, dropout)
+                          for _ in pool_dims) if (late or aux_weight > 0) else None)
 
     def gate_weights(self) -> torch.Tensor:
         """Weights given to each pool's summary: ``softmax(g)`` when gated, else equal."""
@@ -109,7 +140,12 @@ class FusionClassifier(nn.Module):
         shapes: dict[str, tuple[int, ...]] = {}
         for index, width in enumerate(self.input_dims):
             shapes[f"channels.{index}"] = (batch, 1, width)
-        shapes["head"] = (batch, self.head.hidden_width)
+        if self.modality_dropout > 0:
+            shapes["modality"] = (batch, len(self.input_dims))
+        if self.head is not None:
+            shapes["head"] = (batch, self.head.hidden_width)
+        for index, head in enumerate(self.modality_heads or ()):
+            shapes[f"modality_head.{index}"] = (batch, head.hidden_width)
         return shapes
 
     def sample_noise(self, batch: int, frames: int,
@@ -136,20 +172,62 @@ class FusionClassifier(nn.Module):
             channel_noise = None if noise is None else noise[f"channels.{index}"]
             inputs.append(dropout_with_noise(tensor, channel_noise, self.feature_dropout))
         if self.strategy == "concat":
+            keep = self._stream_mask(noise, inputs[0])
+            if keep is not None:
+                # concat has one pool: drop a stream's features, rescale the survivors
+                scale = keep.shape[1] / keep.sum(dim=1)
+                inputs = [x * (keep[:, i] * scale)[:, None, None] for i, x in enumerate(inputs)]
             inputs = [torch.cat(inputs, dim=-1)]
         return inputs
 
-    def _fuse(self, modalities: Sequence[torch.Tensor], noise: dict[str, torch.Tensor] | None
-              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _stream_mask(self, noise: dict[str, torch.Tensor] | None,
+                     like: torch.Tensor) -> torch.Tensor | None:
+        """(B, M) 0/1 mask of the streams kept for each clip, or ``None`` outside training."""
+        if noise is None or self.modality_dropout == 0.0:
+            return None
+        return stream_keep_mask(noise["modality"], self.modality_dropout).to(like.dtype)
+
+    def _mix(self, noise: dict[str, torch.Tensor] | None, like: torch.Tensor) -> torch.Tensor:
+        """(B, M) weight of each pool for each clip: the gate, renormalised over kept streams."""
+        weights = self.gate_weights().to(like)[None, :].expand(like.shape[0], -1)
+        keep = self._stream_mask(noise, like) if self.strategy != "concat" else None
+        if keep is None:
+            return weights
+        weights = weights * keep
+        return weights / weights.sum(dim=1, keepdim=True)
+
+    def _run(self, modalities: Sequence[torch.Tensor], noise: dict[str, torch.Tensor] | None
+             ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Fused logits, each pool's attention and each modality head's logits (may be [])."""
         summaries, attentions = [], []
         for pool, tensor in zip(self.pools, self._pool_inputs(modalities, noise), strict=True):
             pooled, attention = pool(tensor)
             summaries.append(pooled)
             attentions.append(attention)
-        weights = self.gate_weights().to(summaries[0].dtype)
-        fused = torch.einsum("m,mbd->bd", weights, torch.stack(summaries))
-        logits = self.head(fused, None if noise is None else noise["head"])
+        stacked = torch.stack(summaries, dim=1)  # (B, M, d)
+        mix = self._mix(noise, stacked)
+        per_modality = [
+            head(z, None if noise is None else noise[f"modality_head.{i}"])
+            for i, (head, z) in enumerate(zip(self.modality_heads or (), summaries, strict=False))
+        ]
+        if self.head is None:  # late fusion: mix the per-modality logits
+            logits = torch.einsum("bm,bmc->bc", mix, torch.stack(per_modality, dim=1))
+        else:
+            fused = torch.einsum("bm,bmd->bd", mix, stacked)
+            logits = self.head(fused, None if noise is None else noise["head"])
+        return logits, attentions, per_modality
+
+    def _fuse(self, modalities: Sequence[torch.Tensor], noise: dict[str, torch.Tensor] | None
+              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        logits, attentions, _ = self._run(modalities, noise)
         return logits, attentions
+
+    def modality_logits(self, modalities: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Each modality head's logits on its own pool (evaluation; [] without such heads).
+
+        These are the single-modality candidates an inner choice compares with the fused output.
+        """
+        return self._run(modalities, None)[2]
 
     def forward(self, modalities: Sequence[torch.Tensor],
                 noise: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -175,8 +253,17 @@ class FusionClassifier(nn.Module):
         weight of 0 marks padding, so that fits with batches of different sizes can be stacked;
         with all weights 1 the loss is the ordinary batch mean.
         """
-        logits = self(modalities, noise)
-        return self.loss_from_logits(logits, target, sample_weight)
+        logits, _, per_modality = self._run(modalities, noise)
+        loss = self.loss_from_logits(logits, target, sample_weight)
+        if self.aux_weight > 0:
+            aux = torch.stack([self.loss_from_logits(m, target, sample_weight)
+                               for m in per_modality]).mean()
+            loss = loss + self.aux_weight * aux
+        if self.gate_entropy > 0:
+            weights = self.gate_weights()
+            entropy = -(weights * torch.log(weights.clamp_min(1e-12))).sum()
+            loss = loss + self.gate_entropy * entropy
+        return loss
 
     def loss_from_logits(self, logits: torch.Tensor, target: torch.Tensor,
                          sample_weight: torch.Tensor | None = None) -> torch.Tensor:

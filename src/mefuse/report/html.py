@@ -149,6 +149,27 @@ def describe_run(config: dict[str, Any]) -> str:
             f"{config.get('protocol')} · seeds {config.get('seeds')}")
 
 
+def _comparisons(comparisons: pd.DataFrame) -> dict[str, Any]:
+    """Rows of the paired-comparison table (fusion vs best single, gated vs concat ...)."""
+    from mefuse.bench.tables import VARIANT_LABELS
+
+    if comparisons.empty:
+        return {"comparisons": [], "comparison_note": ""}
+    first = comparisons.iloc[0]
+    note = (f"Difference of macro-F1, A − B, over the same {int(first['n_runs'])} fold × seed "
+            f"runs, with a {100 * first['confidence']:.0f}% bootstrap interval (test units "
+            f"resampled with replacement, {int(first['replicates'])} replicates; the unit is "
+            "named in each row). A difference whose interval contains 0 is not distinguishable "
+            "from resampling noise.")
+    rows = [{"a": f"{VARIANT_LABELS.get(r['a_variant'], r['a_variant'])} ({r['a_feature_set']})",
+             "b": f"{VARIANT_LABELS.get(r['b_variant'], r['b_variant'])} ({r['b_feature_set']})",
+             "difference": f"{100 * r['difference']:+.2f}",
+             "interval": f"[{100 * r['low']:+.2f}, {100 * r['high']:+.2f}]",
+             "excludes": bool(r["excludes_zero"]), "unit": f"{r['unit']}s ({int(r['n_units'])})"}
+            for _, r in comparisons.iterrows()]
+    return {"comparisons": rows, "comparison_note": note}
+
+
 def _bench_page(source: Path, detail: int) -> dict[str, Any]:
     from mefuse.bench.runner import CELLS
     from mefuse.bench.tables import VARIANT_LABELS, load_bench
@@ -180,6 +201,7 @@ def _bench_page(source: Path, detail: int) -> dict[str, Any]:
                        ("best cell", f"{best['feature_set']} [{best['variant']}]"),
                        ("protocol", str(base.get("protocol", "mskf"))),
                        ("seeds", str(base.get("seeds", [0])))]}
+    bench.update(_comparisons(tables.comparisons))
     runs = []
     for cell_id in shown:
         result = CVResult.read(source / CELLS / cell_id)

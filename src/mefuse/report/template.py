@@ -66,6 +66,17 @@ PAGE = r"""<!DOCTYPE html>
     </tbody>
   </table>
   {% if bench.missing %}<p class="warning">Not finished: {{ bench.missing|join(", ") }}</p>{% endif %}
+  {% if bench.comparisons %}
+  <h3 id="comparisons">Paired comparisons</h3>
+  <p>{{ bench.comparison_note }}</p>
+  <table>
+    <thead><tr><th class="text">A</th><th class="text">B</th><th>Δ macro-F1 (pp)</th><th>Interval</th><th class="text">Excludes 0</th><th class="text">Resampled</th></tr></thead>
+    <tbody>
+    {% for row in bench.comparisons %}<tr{% if row.excludes %} class="best"{% endif %}><td class="text">{{ row.a }}</td><td class="text">{{ row.b }}</td><td>{{ row.difference }}</td><td>{{ row.interval }}</td><td class="text">{{ "yes" if row.excludes else "no" }}</td><td class="text">{{ row.unit }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  {% endif %}
 </section>
 {% endif %}
 

@@ -38,6 +38,31 @@ class ModelConfig(_Strict):
     motion: bool = Field(False, description="each frame minus the first as input (beyond paper)")
 
 
+class FusionConfig(_Strict):
+    """Fusion options beyond the paper (all off = the paper's model; see
+    :mod:`mefuse.model.options` for why each exists)."""
+
+    modality_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="probability of dropping a whole stream per clip")
+    aux_weight: float = Field(
+        0.0, ge=0.0, description="weight of the per-modality heads' own loss (0: no such heads)")
+    gate_entropy: float = Field(
+        0.0, ge=0.0, description="weight of the gate-entropy penalty (a decisive gate)")
+    late: bool = Field(False, description="late fusion of per-modality logits")
+    select: Literal["none", "inner"] = Field(
+        "none", description="inner: choose between the fused output and each modality alone "
+        "on a subject-disjoint inner split of the training data (never the test fold)")
+    select_holdout: float = Field(
+        0.5, gt=0.0, lt=1.0, description="share of training subjects held out for the choice")
+    select_margin: float = Field(
+        0.02, ge=0.0, le=1.0, description="held-out macro-F1 by which the fused output must "
+        "beat the best single stream to be chosen")
+
+    def is_paper(self) -> bool:
+        """True when every option is off (the paper's model)."""
+        return self == FusionConfig()
+
+
 class OptimConfig(_Strict):
     """AdamW with linear warm-up and cosine decay over a fixed number of epochs."""
 
@@ -68,6 +93,7 @@ class TrainConfig(_Strict):
     task: Task = "multilabel"
     classes: list[str] | None = None
     model: ModelConfig = ModelConfig()
+    fusion: FusionConfig = FusionConfig()
     optim: OptimConfig = OptimConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     device: str = "cpu"
@@ -86,6 +112,16 @@ class TrainConfig(_Strict):
                 f"strategy 'single' takes exactly one modality, got {len(self.modalities)}; "
                 "use concat, sum or gated to fuse several"
             )
+        from mefuse.model.options import check_fusion_options
+
+        fusion = self.fusion
+        check_fusion_options(self.strategy, len(self.modalities),
+                             modality_dropout=fusion.modality_dropout,
+                             aux_weight=fusion.aux_weight, gate_entropy=fusion.gate_entropy,
+                             late=fusion.late)
+        if fusion.select == "inner" and not (fusion.aux_weight > 0 or fusion.late):
+            raise ValueError("fusion.select 'inner' compares the fused output with each "
+                             "modality's own head: set fusion.aux_weight > 0 or fusion.late")
         if self.task == "singlelabel" and self.thresholds.mode == "tuned":
             raise ValueError("tuned thresholds apply to multilabel tasks only")
         return self

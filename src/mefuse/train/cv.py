@@ -144,7 +144,8 @@ def run_cv(
                     warnings.simplefilter("always", EmptyClassWarning)
                     estimator.fit(data.take(fold.train), labels[fold.train],
                                   sequence_ids=clips.frame["sequence_id"].iloc[fold.train],
-                                  classes=classes, context=context)
+                                  classes=classes, context=context,
+                                  groups=clips.frame["subject"].iloc[fold.train].tolist())
                 run_warnings.extend(str(w.message) for w in caught
                                     if issubclass(w.category, EmptyClassWarning))
                 test_data = data.take(fold.test)
@@ -163,6 +164,8 @@ def run_cv(
                     "macro_f1": macro_f1(y_true, y_pred),
                     "per_class_f1": per_class_f1(y_true, y_pred, classes),
                     "gate": estimator.gate_weights(),
+                    "choice": estimator.choice,
+                    "choice_scores": estimator.choice_scores,
                     "thresholds": [float(t) for t in estimator.thresholds],
                     "n_train_clips": len(fold.train),
                     "n_test_clips": len(fold.test),

@@ -35,7 +35,8 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
         warnings.simplefilter("always")
         estimator.on_epoch = lambda epoch, loss: advance(1, description=f"loss {loss:.3f}")
         estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"],
-                      classes=list(labelled.classes), context="training data")
+                      classes=list(labelled.classes), context="training data",
+                      groups=labelled.frame["subject"].tolist())
         estimator.on_epoch = None
     estimator.provenance = {
         "extractors": {m: {f: store.info(m).manifest.get(f) for f in CONFIG_FIELDS}

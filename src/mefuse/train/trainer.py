@@ -61,6 +61,10 @@ class FusionEstimator:
         self.provenance: dict[str, Any] = {}
         self.on_epoch: Callable[[int, float], None] | None = None
         """Called after each training epoch with its index and last batch loss (progress)."""
+        self.choice = "fused"
+        """``fused``, or the modality chosen alone by ``fusion.select: inner``."""
+        self.choice_scores: dict[str, float] = {}
+        self.input_dims: list[int] = []
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -71,12 +75,14 @@ class FusionEstimator:
         sequence_ids: Sequence[str] | None = None,
         classes: Sequence[str] | None = None,
         context: str = "training set",
+        groups: Sequence[str] | None = None,
     ) -> FusionEstimator:
         """Train on ``data`` with 0/1 ``labels`` (clips x classes).
 
         ``sequence_ids`` (one per clip) keeps the views of a sequence together when an inner
         split tunes thresholds, and lets the tuning score merged views as evaluation does.
-        ``context`` names the data in warnings (for example "seed 0, fold 2").
+        ``context`` names the data in warnings (for example "seed 0, fold 2"). ``groups`` (the
+        subject of each clip) keeps people apart when ``fusion.select`` splits the data again.
         """
         labels = np.asarray(labels, dtype=np.int64)
         if classes is not None:
@@ -87,13 +93,36 @@ class FusionEstimator:
         if data.names != list(self.config.modalities):
             raise DataError(f"data holds {data.names}, the configuration asks for "
                             f"{self.config.modalities}")
+        self._groups = None if groups is None else np.asarray(groups)
         if self.config.thresholds.mode == "tuned":
             self.thresholds = self._tune_thresholds(data, labels, sequence_ids, context)
         else:
             self.thresholds = np.full(labels.shape[1], self.config.thresholds.value)
+        self.input_dims = data.dims
+        if self.config.fusion.select == "inner":
+            from mefuse.train.select import choose_output
+
+            units = sequence_ids if sequence_ids is not None else data.clip_ids
+            self.choice, self.choice_scores = choose_output(
+                self.config, self.seed, data, labels, units,
+                groups if groups is not None else units, self.classes)
         self.standardiser.fit(data.arrays)
-        self.network = self._train(self.standardiser.transform(data.arrays), labels)
+        arrays = self.standardiser.transform(data.arrays)
+        self.network = self._train([arrays[i] for i in self._used()], labels,
+                                   self.fitted_config())
         return self
+
+    def fitted_config(self) -> TrainConfig:
+        """The configuration of the network actually trained (a single stream when chosen)."""
+        if self.choice == "fused":
+            return self.config
+        from mefuse.train.select import single_config
+
+        return single_config(self.config, self.choice)
+
+    def _used(self) -> list[int]:
+        """Positions of the modalities the trained network reads."""
+        return [self.config.modalities.index(m) for m in self.fitted_config().modalities]
 
     def _check_labels(self, labels: np.ndarray, context: str) -> None:
         if labels.ndim != 2 or labels.shape[1] != len(self.classes):
@@ -115,8 +144,10 @@ class FusionEstimator:
                     stacklevel=3,
                 )
 
-    def _train(self, arrays: list[np.ndarray], labels: np.ndarray) -> FusionClassifier:
-        config, model_config, optim = self.config, self.config.model, self.config.optim
+    def _train(self, arrays: list[np.ndarray], labels: np.ndarray,
+               config: TrainConfig | None = None) -> FusionClassifier:
+        config = config or self.config
+        model_config, optim = config.model, config.optim
         device = resolve_device(config.device)
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
@@ -180,8 +211,11 @@ class FusionEstimator:
         inner = FusionEstimator(inner_config, self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EmptyClassWarning)
+            groups = getattr(self, "_groups", None)  # subjects, for a nested fusion choice
             inner.fit(data.take(np.flatnonzero(in_train)), labels[in_train],
-                      classes=self.classes, context=f"inner split of the {context}")
+                      sequence_ids=sequences[in_train], classes=self.classes,
+                      context=f"inner split of the {context}",
+                      groups=None if groups is None else groups[in_train])
         val = np.flatnonzero(~in_train)
         probabilities = inner.predict_proba(data.take(val))
         _, merged_p, merged_y = merge_views(frame.iloc[val], probabilities, labels[val])
@@ -206,10 +240,12 @@ class FusionEstimator:
     def _forward(self, data: ModalityData, batch_size: int = 256
                  ) -> tuple[np.ndarray, list[np.ndarray]]:
         network = self._require_fitted()
-        if data.dims != network.input_dims:
+        expected = self.input_dims or network.input_dims
+        if data.dims != expected:
             raise DataError(f"features have widths {data.dims}; the model was trained on "
-                            f"{network.input_dims} ({', '.join(self.config.modalities)})")
+                            f"{expected} ({', '.join(self.config.modalities)})")
         arrays = self.standardiser.transform(data.arrays)
+        arrays = [arrays[i] for i in self._used()]
         logits, attention = [], []
         for start in range(0, len(data.clip_ids), batch_size):
             batch = [torch.from_numpy(a[start : start + batch_size]) for a in arrays]
@@ -222,6 +258,10 @@ class FusionEstimator:
         else:
             probabilities = torch.softmax(logits_all, dim=1)
         pools = [np.concatenate([a[i] for a in attention]) for i in range(len(attention[0]))]
+        if self.choice != "fused":  # one stream chosen: the others' pools were not used
+            chosen = pools[0]
+            pools = [chosen if m == self.choice else np.zeros_like(chosen)
+                     for m in self.config.modalities]
         return probabilities.numpy().astype(np.float64), pools
 
     def predict_proba(self, data: ModalityData) -> np.ndarray:
@@ -246,6 +286,8 @@ class FusionEstimator:
         network = self._require_fitted()
         names = (["+".join(self.config.modalities)] if self.config.strategy == "concat"
                  else list(self.config.modalities))
+        if self.choice != "fused":
+            return {m: float(m == self.choice) for m in names}
         with torch.no_grad():
             weights = network.gate_weights().tolist()
         return dict(zip(names, weights, strict=True))
@@ -260,7 +302,8 @@ class FusionEstimator:
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
             "classes": self.classes,
-            "input_dims": network.input_dims,
+            "input_dims": self.input_dims or network.input_dims,
+            "choice": self.choice,
             "state_dict": network.state_dict(),
             "mean": [torch.from_numpy(m) for m in self.standardiser.mean],
             "std": [torch.from_numpy(s) for s in self.standardiser.std],
@@ -289,7 +332,11 @@ class FusionEstimator:
         config = TrainConfig(**state["config"])
         estimator = cls(config, int(state["seed"]))
         estimator.classes = list(state["classes"])
-        estimator.network = build_network(config, state["input_dims"], len(estimator.classes))
+        estimator.choice = str(state.get("choice", "fused"))
+        estimator.input_dims = [int(d) for d in state["input_dims"]]
+        dims = [estimator.input_dims[i] for i in estimator._used()]
+        estimator.network = build_network(estimator.fitted_config(), dims,
+                                          len(estimator.classes))
         estimator.network.load_state_dict(state["state_dict"])
         estimator.network.eval()
         estimator.standardiser = Standardiser([t.numpy() for t in state["mean"]],
@@ -307,6 +354,8 @@ def build_network(config: TrainConfig, input_dims: Sequence[int],
         input_dims, num_classes, strategy=config.strategy, dim=m.dim, num_queries=m.queries,
         hidden=m.hidden, dropout=m.dropout, feature_dropout=m.feature_dropout,
         position=m.position, motion=m.motion, max_frames=m.frames, task=config.task,
+        modality_dropout=config.fusion.modality_dropout, aux_weight=config.fusion.aux_weight,
+        gate_entropy=config.fusion.gate_entropy, late=config.fusion.late,
     )
 
 

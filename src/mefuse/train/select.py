@@ -1,0 +1,112 @@
+"""The inner choice between the fused output and each modality alone (``fusion.select: inner``).
+
+Why: on data where one stream is noise for new people, any fusion rule fitted on the training
+clips can score below its best input, and the training clips cannot tell (the weak stream's pool
+memorises them). Held-out people can. So the training part of a fold is split once more, by
+subject (by sequence when subjects are unknown): a network with per-modality heads is trained
+on the inner-training people and each of its outputs -- the fused one and every modality's own
+head -- is scored on the held-out people by macro-F1 (views merged per sequence, the
+configuration's fixed threshold), the number the user is promised. The fused output must *earn*
+its place: it is chosen only when it beats the best single stream by ``select_margin``;
+otherwise the best single stream is (its held-out loss breaks ties). Why the margin: choosing
+the fused output by the held-out loss alone, or by a bare comparison, picked it on the demo
+store where it is slightly worse than the signal stream (loss favours the fused output's
+better calibration, not its decisions), while where streams are complementary the fused output
+wins by far more than the margin. The final model is then trained on the whole training part:
+the fused network, or the plain single-modality model of the chosen stream. Only the training
+part of a fold ever reaches this function; the test fold is scored once, afterwards.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import GroupShuffleSplit
+
+from mefuse.train.config import FusionConfig, TrainConfig
+from mefuse.train.data import ModalityData
+from mefuse.train.metrics import macro_f1, merge_views
+
+if TYPE_CHECKING:
+    from mefuse.train.trainer import FusionEstimator
+
+FUSED = "fused"
+
+
+def inner_split(groups: Sequence[str], holdout: float, seed: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, held-out) with no group on both sides; at least one group each side."""
+    groups = np.asarray(groups)
+    count = len(np.unique(groups))
+    if count < 2:
+        raise ValueError("an inner choice needs at least two subjects or sequences to split")
+    held = min(max(1, round(holdout * count)), count - 1)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=held, random_state=seed)
+    train, val = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    return train, val
+
+
+def single_config(config: TrainConfig, modality: str) -> TrainConfig:
+    """The paper's single-modality model of one stream, with the rest of ``config``'s recipe."""
+    return config.model_copy(update={"modalities": [modality], "strategy": "single",
+                                     "fusion": FusionConfig()})
+
+
+def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np.ndarray,
+                  sequence_ids: Sequence[str], groups: Sequence[str], classes: Sequence[str]
+                  ) -> tuple[str, dict[str, float]]:
+    """Return ``"fused"`` or a modality name, and every candidate's held-out macro-F1."""
+    from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
+
+    if len(set(groups)) < 2:  # subjects unknown (or one person): keep sequences apart instead
+        groups = sequence_ids
+    train, val = inner_split(groups, config.fusion.select_holdout, seed)
+    inner_config = config.model_copy(update={
+        "fusion": config.fusion.model_copy(update={"select": "none"}),
+        "thresholds": config.thresholds.model_copy(update={"mode": "fixed"}),
+    })
+    inner = FusionEstimator(inner_config, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyClassWarning)
+        inner.fit(data.take(train), labels[train], classes=list(classes),
+                  context="inner split for the fusion choice")
+    candidates = candidate_probabilities(inner, data.take(val))
+    frame = pd.DataFrame({"sequence_id": np.asarray(sequence_ids)[val]})
+    scores, losses = {}, {}
+    for name, probabilities in candidates.items():
+        losses[name] = held_out_loss(probabilities, labels[val], config.task)
+        _, merged_p, merged_y = merge_views(frame, probabilities, labels[val])
+        scores[name] = macro_f1(merged_y.astype(np.int64), inner.decide(merged_p))
+    singles = [name for name in scores if name != FUSED]
+    best_single = max(singles, key=lambda name: (scores[name], -losses[name]))
+    if scores[FUSED] >= scores[best_single] + config.fusion.select_margin:
+        return FUSED, scores
+    return best_single, scores
+
+
+def held_out_loss(probabilities: np.ndarray, labels: np.ndarray, task: str) -> float:
+    """Mean per-clip loss: binary cross-entropy over classes, or cross-entropy."""
+    p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    if task == "multilabel":
+        y = labels.astype(float)
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+    return float(-np.log(p[np.arange(len(p)), labels.argmax(axis=1)]).mean())
+
+
+@torch.no_grad()
+def candidate_probabilities(estimator: FusionEstimator, data: ModalityData
+                            ) -> dict[str, np.ndarray]:
+    """Probabilities of the fused output and of each modality's own head, by name."""
+    network = estimator._require_fitted()
+    inputs = [torch.from_numpy(a) for a in estimator.standardiser.transform(data.arrays)]
+    outputs = {FUSED: network(inputs)}
+    outputs.update(zip(estimator.config.modalities, network.modality_logits(inputs),
+                       strict=True))
+    squash = torch.sigmoid if estimator.config.task == "multilabel" else (
+        lambda x: torch.softmax(x, dim=1))
+    return {name: squash(logits).numpy().astype(np.float64) for name, logits in outputs.items()}

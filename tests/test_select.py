@@ -1,0 +1,94 @@
+"""The inner fusion choice: only training clips reach it, and a chosen stream is exactly the
+single-modality model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mefuse.train import select as select_module
+from mefuse.train.config import CVConfig, OptimConfig, TrainConfig
+from mefuse.train.cv import run_cv
+from mefuse.train.data import load_modalities
+from mefuse.train.trainer import FusionEstimator
+
+QUICK = OptimConfig(epochs=4)
+FUSION = {"modality_dropout": 0.25, "aux_weight": 1.0, "select": "inner"}
+
+
+def test_inner_choice_sees_only_training_clips_and_splits_by_subject(demo_store, monkeypatch):
+    """Spy on the choice and on its split: no test-fold clip may reach either, and the inner
+    held-out part shares no subject with the inner training part."""
+    root, table = demo_store
+    subject_of = dict(zip(table.clip_ids, table.frame["subject"], strict=True))
+    seen: list[set[str]] = []
+    splits: list[tuple[set[str], set[str]]] = []
+    original_choose = select_module.choose_output
+    original_split = select_module.inner_split
+
+    def spy_choose(config, seed, data, labels, sequence_ids, groups, classes):
+        seen.append(set(data.clip_ids))
+        assert [subject_of[c] for c in data.clip_ids] == list(groups)
+        return original_choose(config, seed, data, labels, sequence_ids, groups, classes)
+
+    def spy_split(groups, holdout, seed):
+        train, val = original_split(groups, holdout, seed)
+        groups = np.asarray(groups)
+        splits.append((set(groups[train]), set(groups[val])))
+        return train, val
+
+    monkeypatch.setattr(select_module, "choose_output", spy_choose)
+    monkeypatch.setattr(select_module, "inner_split", spy_split)
+    config = CVConfig(modalities=["signal", "noise"], protocol="subject-kfold", seeds=[0, 1],
+                      fusion=FUSION, optim=QUICK, thresholds={"mode": "tuned"})
+    result = run_cv(root, table, config)
+    # per fold: one choice for the model, one inside the threshold tuning's inner fit
+    assert len(seen) == 2 * len(result.folds)
+    for index, fold in enumerate(result.folds):
+        tested = set(result.predictions.query(
+            "seed == @fold['seed'] and fold == @fold['fold']")["clip_id"])
+        assert tested
+        for clips_seen in seen[2 * index: 2 * index + 2]:
+            assert not clips_seen & tested
+        assert fold["choice"] in ("fused", "signal", "noise")
+    for train_subjects, val_subjects in splits:
+        assert train_subjects and val_subjects and not train_subjects & val_subjects
+
+
+def test_a_chosen_stream_is_exactly_the_single_model_and_survives_save(demo_store, tmp_path,
+                                                                       monkeypatch):
+    root, table = demo_store
+    data = load_modalities(root, table.clip_ids, ["signal", "noise"], 18)
+    config = TrainConfig(modalities=["signal", "noise"], fusion=FUSION, optim=QUICK)
+    monkeypatch.setattr(select_module, "choose_output",
+                        lambda *args, **kwargs: ("signal", {"fused": 0.6, "signal": 0.5}))
+    chosen = FusionEstimator(config, seed=3).fit(data, table.labels)
+    assert chosen.choice == "signal"
+    assert chosen.gate_weights() == {"signal": 1.0, "noise": 0.0}
+    signal_only = load_modalities(root, table.clip_ids, ["signal"], 18)
+    single = FusionEstimator(TrainConfig(modalities=["signal"], strategy="single", optim=QUICK),
+                             seed=3).fit(signal_only, table.labels)
+    np.testing.assert_array_equal(chosen.predict_proba(data), single.predict_proba(signal_only))
+    attention = chosen.attention(data)
+    assert len(attention) == 2 and not attention[1].any() and attention[0].any()
+    chosen.save(tmp_path / "model.pt")
+    loaded = FusionEstimator.load(tmp_path / "model.pt")
+    assert loaded.choice == "signal"
+    np.testing.assert_array_equal(loaded.predict_proba(data), chosen.predict_proba(data))
+
+
+def test_inner_split_keeps_groups_apart_and_needs_two():
+    groups = np.repeat(["a", "b", "c", "d"], 3)
+    train, val = select_module.inner_split(groups, 0.5, seed=0)
+    assert len(set(groups[train])) == 2 and not set(groups[train]) & set(groups[val])
+    with pytest.raises(ValueError, match="at least two"):
+        select_module.inner_split(["a", "a"], 0.5, seed=0)
+
+
+def test_held_out_loss_prefers_the_confidently_right():
+    labels = np.array([[1, 0], [0, 1]])
+    right = select_module.held_out_loss(np.array([[0.9, 0.1], [0.2, 0.8]]), labels, "multilabel")
+    wrong = select_module.held_out_loss(np.array([[0.1, 0.9], [0.8, 0.2]]), labels, "multilabel")
+    assert right < wrong
+    assert select_module.held_out_loss(np.array([[0.7, 0.3]]), np.array([[1, 0]]),
+                                       "singlelabel") == pytest.approx(-np.log(0.7))
