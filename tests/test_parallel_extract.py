@@ -51,9 +51,10 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def _files(store: Path) -> dict[str, bytes]:
-    """Every file that defines the store's content (the run log extract.json has timings)."""
+    """Every file that defines the store's content (not the run log extract.json, with its
+    timings, nor hidden files: the lock and a temporary that a kill -9 left half-written)."""
     return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*"))
-            if p.is_file() and p.name not in {"extract.json", ".lock"}}
+            if p.is_file() and p.name != "extract.json" and not p.name.startswith(".")}
 
 
 @pytest.fixture(scope="module")

@@ -247,9 +247,12 @@ def extract_table(
     save_crops: str | Path | None = None,
     progress: bool = True,
     problems: Sequence[Failure] = (),
+    reports: bool = True,
 ) -> ExtractSummary:
     """Extract every clip of ``table`` (which needs ``source``, and may have ``start``/``end``)
-    with every extractor into the store; see the module docstring."""
+    with every extractor into the store; see the module docstring. ``reports=False`` leaves
+    ``clips.csv`` and ``failures.csv`` to the caller (a distributed run writes them once, for
+    the whole table, when every part is done)."""
     if not extractors:
         raise ConfigError("name at least one extractor")
     if "source" not in table.frame.columns:
@@ -292,8 +295,9 @@ def extract_table(
                 for clip in batch:
                     count.done(clip)
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, [e.key for e in extractors], summary, mine)
-    write_quality(store.root, summary.quality)
+    if reports:
+        _write_reports(store, table, [e.key for e in extractors], summary, mine)
+        write_quality(store.root, summary.quality)
     return summary
 
 
