@@ -17,7 +17,6 @@ import pytest
 
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
-from mefuse.errors import ConfigError
 from mefuse.features.extract import PreprocessConfig
 from mefuse.features.parallel import ExtractorSpec, extract_parallel
 
@@ -112,8 +111,11 @@ def _children_alive(pid: int) -> bool:
     return bool(out.stdout.strip())
 
 
-def test_model_extractors_are_refused_with_several_jobs(dataset, tmp_path):
-    with pytest.raises(ConfigError, match="loads a model"):
-        extract_parallel(ClipTable.read(dataset), tmp_path / "s",
-                         [ExtractorSpec("flow"), ExtractorSpec("radio")], PRE, jobs=2,
-                         progress=False)
+def test_cli_refuses_several_jobs_for_a_model_extractor(dataset, tmp_path):
+    result = subprocess.run(
+        ["mefuse", "extract", "--clips", str(dataset), "--store", str(tmp_path / "s"),
+         "-e", "flow", "-e", "radio", "--jobs", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: --jobs 2 runs weight-free extractors")
+    assert "Traceback" not in result.stderr
