@@ -22,6 +22,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'mefu
 from mefuse.bench.runner import CELLS, plan_bench, run_bench  # noqa: E402
 from mefuse.data.clips import ClipTable  # noqa: E402
 from mefuse.data.demo_features import DemoSpec, make_demo_store  # noqa: E402
+from mefuse.errors import StoreConfigMismatch  # noqa: E402
 from mefuse.features.extract import PreprocessConfig  # noqa: E402
 from mefuse.features.parallel import ExtractorSpec, extract_parallel  # noqa: E402
 from mefuse.scale.ray_extract import extract_with_ray  # noqa: E402
@@ -138,6 +139,9 @@ def test_extraction_on_two_nodes_with_a_killed_actor_equals_a_local_run(cluster,
     assert "error" not in outcome, outcome.get("error")
     assert outcome["summary"].written + outcome["summary"].skipped == 16
     assert _files(remote) == _files(local)
+    with pytest.raises(StoreConfigMismatch, match="size"):  # a user error, not a Ray trace
+        extract_with_ray(table, remote, [ExtractorSpec("flow", {"size": 96})], PRE,
+                         progress=False)
 
 
 QUICK = {"protocol": "subject-kfold", "folds": 2, "seeds": [0],

@@ -17,6 +17,7 @@ sequences it held, which are reported as failures and redone by the next run.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import sys
@@ -34,7 +35,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
-from mefuse.features.base import Extractor, create_extractor, list_extractors
+from mefuse.features.base import Extractor, list_extractors
 from mefuse.features.extract import (
     ExtractSummary,
     Failure,
@@ -57,25 +58,44 @@ class ExtractorSpec:
     """How to build one extractor in another process (a name and its keyword arguments).
 
     Extractors hold native objects (MediaPipe graphs, models) that cannot be pickled; a spec
-    can, and every process builds its own extractor from it.
+    can, and every process builds its own extractor from it. The class's module is recorded
+    when the spec is made, so that a worker imports that module alone: importing every
+    built-in extractor (transformers, timm) would cost a worker seconds of start-up.
     """
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
+    module: str = ""
 
-    def build(self) -> Extractor:
+    def __post_init__(self) -> None:
+        if not self.module:
+            object.__setattr__(self, "module", self._class().__module__)
+
+    def _class(self) -> type[Extractor]:
+        if self.module:
+            importlib.import_module(self.module)
+            cls = getattr(sys.modules[self.module], "__dict__", {})
+            found = [c for c in cls.values() if isinstance(c, type)
+                     and issubclass(c, Extractor) and getattr(c, "name", None) == self.name]
+            if found:
+                return found[0]
         registry = list_extractors()
         if self.name not in registry:
             raise ConfigError(f"unknown extractor {self.name!r}; available: "
                               f"{', '.join(registry)}")
-        return create_extractor(self.name, **build_extractor_kwargs(
-            registry[self.name], self.options, self.device))
+        return registry[self.name]
+
+    def build(self) -> Extractor:
+        cls = self._class()
+        try:
+            return cls(**build_extractor_kwargs(cls, self.options, self.device))
+        except TypeError as exc:
+            raise ConfigError(f"extractor {self.name!r}: {exc}") from exc
 
     @property
     def weight_free(self) -> bool:
-        registry = list_extractors()
-        return self.name in registry and registry[self.name].weight_free
+        return self._class().weight_free
 
 
 def default_jobs() -> int:
@@ -231,7 +251,8 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
     with contextlib.ExitStack() as stack:
         writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
                                shard=shard)
-        todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
+        todo = frame[np.array([not all(w.has(c) for w in writers.values())
+                               for c in frame["clip_id"]], dtype=bool)]
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
         skip = {c: frozenset(k for k, w in writers.items() if w.has(c)) for c in todo["clip_id"]}

@@ -13,6 +13,7 @@ failures in table order, as a local run does.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from mefuse.features.extract import (
     PreprocessConfig,
     _write_reports,
     extract_table,
+    open_writers,
 )
 from mefuse.features.parallel import ExtractorSpec, build_all
 from mefuse.features.store import FeatureStore
@@ -53,12 +55,17 @@ class ChunkExtractor:
         self.save_crops = save_crops
         self.batch_clips = batch_clips
 
-    def keys(self) -> list[str]:
+    def open_store(self, overwrite: bool) -> list[str]:
+        """Check (or, with ``overwrite``, replace) the store's configuration once, before any
+        chunk runs; the extractor keys."""
+        with contextlib.ExitStack() as stack:
+            open_writers(stack, FeatureStore(self.store), self.extractors, self.preprocess,
+                         overwrite=overwrite, shard=(0, 1))
         return [e.key for e in self.extractors]
 
-    def run(self, chunk: ClipTable, overwrite: bool) -> dict[str, Any]:
+    def run(self, chunk: ClipTable) -> dict[str, Any]:
         summary = extract_table(chunk, self.store, self.extractors, self.preprocess,
-                                overwrite=overwrite, batch_clips=self.batch_clips,
+                                batch_clips=self.batch_clips,
                                 save_crops=self.save_crops, progress=False, reports=False)
         return {"written": summary.written, "skipped": summary.skipped,
                 "frames": summary.frames, "failures": [asdict(f) for f in summary.failures]}
@@ -121,9 +128,8 @@ def extract_with_ray(
                                    str(Path(save_crops).resolve()) if save_crops else None,
                                    batch_clips, None if gpu else 1) for _ in range(count)]
         try:
-            keys = _call(ray, pool[0].keys.remote())
-            if overwrite:  # once, before any chunk: concurrent chunks must not clear each other
-                _call(ray, pool[0].run.remote(table.subset([False] * len(table)), True))
+            # once, before any chunk: concurrent chunks must not clear each other's work
+            keys = _call(ray, pool[0].open_store.remote(overwrite))
             results = _dispatch(ray, pool, parts, progress)
         finally:
             for actor in pool:
@@ -166,7 +172,7 @@ def _dispatch(ray: Any, pool: list[Any], parts: list[ClipTable], progress: bool
             while idle and queue:
                 index, part = queue.pop(0)
                 actor = idle.pop()
-                running[actor.run.remote(part, False)] = (index, actor)
+                running[actor.run.remote(part)] = (index, actor)
             done, _ = ray.wait(list(running), num_returns=1)
             index, actor = running.pop(done[0])
             results[index] = _call(ray, done[0])
