@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import resource
 import statistics
 import sys
 import tempfile
@@ -52,9 +54,19 @@ def decode_rate(folders: list[Path], jobs: int) -> float:
     if jobs == 1:
         frames = sum(_decode(str(f)) for f in folders)
     else:
-        with ProcessPoolExecutor(jobs, initializer=_decode_threads_1) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_decode_threads_1) as pool:
             frames = sum(pool.map(_decode, [str(f) for f in folders]))
     return frames / (time.perf_counter() - started)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the worker processes are
+    joined when a run ends): on a shared machine, CPU per frame and cores kept busy say more
+    than wall time, which other people's work stretches."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _files(store: Path) -> dict[str, bytes]:
@@ -87,6 +99,7 @@ def main() -> None:
             sides = {}
             for side in ("old", "new") if r % 2 == 0 else ("new", "old"):
                 store = root / f"store_{side}_{r}"
+                cpu = _cpu_seconds()
                 if side == "old":
                     extractors = [Mesh3DExtractor(), FlowExtractor()]
                     summary = extract_table(table, store, extractors, pre, progress=False)
@@ -94,8 +107,11 @@ def main() -> None:
                     summary = extract_parallel(table, store, [ExtractorSpec("mesh3d"),
                                                               ExtractorSpec("flow")],
                                                pre, jobs=jobs, progress=False)
+                cpu = _cpu_seconds() - cpu
                 sides[side] = {"frames": summary.frames, "seconds": round(summary.seconds, 2),
-                               "frames_per_s": round(summary.frames / summary.seconds, 1)}
+                               "frames_per_s": round(summary.frames / summary.seconds, 1),
+                               "cpu_ms_per_frame": round(1000 * cpu / summary.frames, 1),
+                               "cores_busy": round(cpu / summary.seconds, 2)}
             same = _files(root / f"store_old_{r}") == _files(root / f"store_new_{r}")
             ratio = sides["new"]["frames_per_s"] / sides["old"]["frames_per_s"]
             rounds.append({**sides, "speedup": round(ratio, 2), "byte_identical": same})
