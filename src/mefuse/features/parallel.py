@@ -21,7 +21,6 @@ import importlib
 import multiprocessing
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse.data.clips import ClipTable
-from mefuse.errors import ConfigError, MefuseError
+from mefuse.errors import ConfigError, MefuseError, StorageError
 from mefuse.features.base import Extractor, list_extractors
 from mefuse.features.extract import (
     ExtractSummary,
@@ -49,6 +48,8 @@ from mefuse.features.extract import (
     shard_clips,
 )
 from mefuse.features.store import FeatureStore, StoreWriter
+from mefuse.utils.atomic import make_dirs
+from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
 
@@ -133,24 +134,17 @@ class _Outcome:
 _WORKER: dict[str, Any] = {}
 
 
-def _watch_parent(parent: int) -> None:
-    """End this worker when its parent is gone (killed with -9, it cannot tell us)."""
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(1)
-
-
 def _init_worker(specs: Sequence[ExtractorSpec], preprocess: PreprocessConfig,
                  save_crops: str | None, parent: int) -> None:
-    """Build this process's extractors and preparer, with one OpenCV and one torch thread."""
+    """Build this process's extractors and preparer, with one OpenCV and one torch thread;
+    die with the parent (killed with -9, it cannot tell us)."""
     import cv2
 
     os.environ["OMP_NUM_THREADS"] = "1"
     cv2.setNumThreads(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    die_with_parent(parent)
     _WORKER["extractors"] = build_all(specs)
     _WORKER["preparer"] = _Preparer(preprocess, Path(save_crops) if save_crops else None)
 
@@ -186,6 +180,8 @@ def _store(outcome: _Outcome, writers: dict[str, StoreWriter], summary: ExtractS
             return
         try:
             writers[key].write(outcome.clip_id, features)
+        except StorageError:
+            raise  # the store cannot take more: stop, what is written stays intact
         except MefuseError as exc:
             summary.failures.append(Failure(outcome.clip_id, f"write:{key}", str(exc)))
             return
@@ -244,9 +240,10 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
         raise ConfigError("the clip table has no 'source' column (frame folder or video)")
     started = time.perf_counter()
     store = FeatureStore(store_root)
-    store.root.mkdir(parents=True, exist_ok=True)
+    make_dirs(store.root)
     summary = ExtractSummary(failures=list(problems))
-    frame = table.frame[table.frame["clip_id"].isin(shard_clips(table.clip_ids, shard))]
+    mine = shard_clips(table.clip_ids, shard)
+    frame = table.frame[table.frame["clip_id"].isin(mine)]
     summary.clips = len(frame)
     with contextlib.ExitStack() as stack:
         writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
@@ -278,5 +275,5 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, [e.key for e in extractors], summary)
+    _write_reports(store, table, [e.key for e in extractors], summary, mine)
     return summary

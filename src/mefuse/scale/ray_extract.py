@@ -34,6 +34,7 @@ from mefuse.features.extract import (
 from mefuse.features.parallel import ExtractorSpec, build_all
 from mefuse.features.store import FeatureStore
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
+from mefuse.utils.atomic import make_dirs
 from mefuse.utils.progress import progress_bar
 
 
@@ -107,7 +108,7 @@ def extract_with_ray(
         raise ConfigError("the clip table has no 'source' column (frame folder or video)")
     started = time.perf_counter()
     store = FeatureStore(Path(store_root).resolve())
-    store.root.mkdir(parents=True, exist_ok=True)
+    make_dirs(store.root)
     frame = table.frame.copy()
     frame["source"] = [str(Path(s).resolve()) for s in frame["source"]]
     table = ClipTable.from_frame(frame, classes=table.classes)
