@@ -88,7 +88,7 @@ def main() -> None:
             subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
     overhead = statistics.median(r["overhead"] for r in rounds)
     result = {
-        "benchmark": "mefuse bench, 7-cell grid of the demo store (default recipe), local "
+        "benchmark": "mefuse bench, 7-cell grid of the demo store (--epochs as given), local "
                      "--jobs 2 vs --executor ray on a local 2-node cluster (1 CPU each), "
                      "interleaved rounds",
         "seeds": options.seeds,
