@@ -47,6 +47,7 @@ from mefuse.features.extract import (
     open_writers,
     shard_clips,
 )
+from mefuse.features.quality import write_quality
 from mefuse.features.store import FeatureStore, StoreWriter
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.lifeline import die_with_parent
@@ -129,6 +130,7 @@ class _Outcome:
     clip_id: str
     frames: int
     results: list[tuple[str, np.ndarray | None, Failure | None]]
+    quality: dict[str, Any] | None = None
 
 
 _WORKER: dict[str, Any] = {}
@@ -155,7 +157,8 @@ def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]
     outcomes = []
     for clip in _WORKER["preparer"](rows):
         if clip.failure is not None or clip.crops is None:
-            outcomes.append(_Outcome(clip.clip_id, 0, [("", None, clip.failure)]))
+            outcomes.append(_Outcome(clip.clip_id, 0, [("", None, clip.failure)],
+                                     clip.quality))
             continue
         results: list[tuple[str, np.ndarray | None, Failure | None]] = []
         for extractor in extractors:
@@ -167,13 +170,15 @@ def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]
                 results.append((extractor.key, None, Failure(
                     clip.clip_id, f"extract:{extractor.key}", _reason(exc))))
                 break
-        outcomes.append(_Outcome(clip.clip_id, len(clip.crops), results))
+        outcomes.append(_Outcome(clip.clip_id, len(clip.crops), results, clip.quality))
     return outcomes
 
 
 def _store(outcome: _Outcome, writers: dict[str, StoreWriter], summary: ExtractSummary) -> None:
     """Write one clip's features in extractor order; the first failure stops the clip, as in
     the one-process path."""
+    if outcome.quality is not None:
+        summary.quality.append(outcome.quality)
     for key, features, failure in outcome.results:
         if failure is not None:
             summary.failures.append(failure)
@@ -276,4 +281,5 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
                     raise
     summary.seconds = time.perf_counter() - started
     _write_reports(store, table, [e.key for e in extractors], summary, mine)
+    write_quality(store.root, summary.quality)
     return summary

@@ -32,6 +32,7 @@ from mefuse.features.extract import (
     open_writers,
 )
 from mefuse.features.parallel import ExtractorSpec, build_all
+from mefuse.features.quality import write_quality
 from mefuse.features.store import FeatureStore
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
 from mefuse.utils.atomic import make_dirs
@@ -69,7 +70,8 @@ class ChunkExtractor:
                                 batch_clips=self.batch_clips,
                                 save_crops=self.save_crops, progress=False, reports=False)
         return {"written": summary.written, "skipped": summary.skipped,
-                "frames": summary.frames, "failures": [asdict(f) for f in summary.failures]}
+                "frames": summary.frames, "failures": [asdict(f) for f in summary.failures],
+                "quality": summary.quality}
 
 
 def sequence_chunks(table: ClipTable, chunks: int) -> list[ClipTable]:
@@ -140,8 +142,10 @@ def extract_with_ray(
         summary.skipped += result["skipped"]
         summary.frames += result["frames"]
         summary.failures.extend(Failure(**f) for f in result["failures"])
+        summary.quality.extend(result["quality"])
     summary.seconds = time.perf_counter() - started
     _write_reports(store, table, keys, summary)
+    write_quality(store.root, summary.quality)
     return summary
 
 
