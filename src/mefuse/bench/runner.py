@@ -57,6 +57,10 @@ CELLS = "cells"
 CELL_FILE = "cell.json"
 RESULTS = "results.json"
 
+CellExecutor = Callable[[str, ClipTable, Path, list["PlannedCell"]],
+                        Iterator[tuple[str, str | None, float]]]
+"""Computes cells ``(store, clips, cells_dir, todo)``, yielding ``(cell_id, error, runtime)``."""
+
 
 @dataclass(frozen=True)
 class PlannedCell:
@@ -170,12 +174,15 @@ def run_bench(
     jobs: int = 1,
     progress: bool = False,
     on_event: Callable[[str, str], None] | None = None,
+    executor: CellExecutor | None = None,
 ) -> BenchOutcome:
     """Compute every cell of ``plan`` that ``out`` does not hold yet.
 
     ``jobs`` > 1 runs cells in that many worker processes with one torch thread each. A cell that
     fails is logged with its reason and the others go on. ``on_event(cell_id, event)`` is called
-    for each cell (``skipped``, ``computed`` or ``failed``).
+    for each cell (``skipped``, ``computed`` or ``failed``). ``executor`` computes the cells
+    elsewhere instead of local processes (for example :func:`mefuse.scale.ray_bench.
+    execute_cells` on a Ray cluster); it must write each cell with :func:`compute_cell`.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
@@ -198,7 +205,11 @@ def run_bench(
             else:
                 todo.append(planned)
         with progress_bar("bench", len(todo), progress) as advance:
-            for cell_key, error, runtime in _execute(plan, clips, cells_dir, todo, jobs):
+            if executor is not None:
+                results = executor(str(plan.store), clips, cells_dir, todo)
+            else:
+                results = _execute(plan, clips, cells_dir, todo, jobs)
+            for cell_key, error, runtime in results:
                 if error is None:
                     outcome.computed.append(cell_key)
                     _log(out, cell_key, "computed", runtime_s=round(runtime, 3))

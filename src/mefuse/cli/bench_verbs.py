@@ -75,6 +75,12 @@ def bench(
     device: DeviceOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
                                       "(processes, one torch thread each)")] = 1,
+    executor: Annotated[str, typer.Option(
+        help="local (--jobs processes) or ray (each cell a Ray task; pip install "
+        "'mefuse[ray]')")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="with --executor ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, or a "
+        "new Ray instance on this machine)")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="bench folder")] = Path("runs/bench"),
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="list the cells (and which are done) without computing")] = False,
@@ -83,6 +89,9 @@ def bench(
     """Cross-validate a grid of feature sets x strategies; resumable; write paper-style tables."""
     from mefuse.bench.runner import CELLS, is_done, plan_bench, run_bench
     from mefuse.bench.tables import TABLES_MD, write_tables
+    from mefuse.scale.cluster import check_executor
+
+    check_executor(executor, address)
 
     data = _config_data(
         config, preset, protocol=protocol, folds=folds,
@@ -113,7 +122,14 @@ def bench(
                             "yes" if is_done(out / CELLS / c.cell_id) else "")
         console.print(listing)
         return
-    outcome = run_bench(plan, table, out, jobs=jobs, progress=not quiet)
+    cell_executor = None
+    if executor == "ray":
+        from functools import partial
+
+        from mefuse.scale.ray_bench import execute_cells
+
+        cell_executor = partial(execute_cells, address=address)
+    outcome = run_bench(plan, table, out, jobs=jobs, progress=not quiet, executor=cell_executor)
     tables = write_tables(out)
     _print_cells(tables)
     for cell, reason in outcome.failed.items():

@@ -77,6 +77,16 @@ def extract(
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
     batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", help="parallel workers: processes for mesh3d/flow (default: every "
+        "core; model extractors: 1), Ray actors with --executor ray (default: the cluster's "
+        "CPUs, or GPUs for models on cuda)")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')")
+    ] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="with --executor ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, or a "
+        "new Ray instance on this machine)")] = None,
     device: Annotated[str | None, typer.Option(
         help=f"{DEVICE_FORMS} (default: each extractor's own, usually auto)",
         callback=device_callback)] = None,
@@ -89,39 +99,48 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
-    from mefuse.features.base import create_extractor, list_extractors
-    from mefuse.features.extract import (
-        Failure,
-        PreprocessConfig,
-        build_extractor_kwargs,
-        extract_table,
-        parse_shard,
-    )
+    from mefuse.features.base import list_extractors
+    from mefuse.features.extract import Failure, PreprocessConfig, parse_shard
+    from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.preprocess.views import resolve_views, views_for
+    from mefuse.scale.cluster import check_executor
 
+    check_executor(executor, address)
     views = resolve_views(views, None if clips is not None else dataset)
     preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
                                   face_search=face_search, presence_check=presence_check)
     options = parse_options(option, extractor)
     registry = list_extractors()
-    built = []
     for name in extractor:
         if name not in registry:
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
-        built.append(create_extractor(
-            name, **build_extractor_kwargs(registry[name], options[name], device)))
+    specs = [ExtractorSpec(name, options[name], device) for name in extractor]
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    if executor == "ray" and shard:
+        raise ConfigError("--shard splits work by hand; --executor ray splits it for you: "
+                          "give one of them")
+    if executor == "ray":  # bad options of a cheap extractor fail here, once, not per actor
+        for spec in specs:
+            if spec.weight_free:
+                spec.build().close()
     table, problems = _clip_source(dataset, root, labels, clips, views_for(views),
                                    parse_key_values(dataset_option, "--dataset-option"))
-    try:
-        summary = extract_table(
-            table, store, built, preprocess, overwrite=overwrite, workers=workers,
+    failures = [Failure("-", "dataset", p) for p in problems]
+    if executor == "ray":
+        from mefuse.scale.ray_extract import extract_with_ray
+
+        summary = extract_with_ray(table, store, specs, preprocess, address=address,
+                                   actors=jobs, device=device, overwrite=overwrite,
+                                   batch_clips=batch_clips, save_crops=save_crops,
+                                   progress=not quiet, problems=failures)
+    else:
+        if jobs is None:
+            jobs = default_jobs() if all(s.weight_free for s in specs) else 1
+        summary = extract_parallel(
+            table, store, specs, preprocess, jobs=jobs, overwrite=overwrite, workers=workers,
             batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
-            progress=not quiet,
-            problems=[Failure("-", "dataset", p) for p in problems],
-        )
-    finally:
-        for item in built:
-            item.close()
+            progress=not quiet, problems=failures)
     for failure in summary.failures:
         console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
     console.print(summary.line())

@@ -35,6 +35,9 @@ class Extractor(ABC):
 
     name: ClassVar[str]
     kind: ClassVar[Kind]
+    weight_free: ClassVar[bool] = False
+    """True for extractors that load no model (``mesh3d``, ``flow``): cheap to build once per
+    worker process, so extraction with them can use every core (``--jobs``)."""
 
     @property
     def key(self) -> str:

@@ -15,9 +15,8 @@ import fcntl
 import inspect
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
+from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
 
 FAILURES = "failures.csv"
@@ -217,14 +217,21 @@ def _prefetch(func: Callable[[pd.DataFrame], list[PreparedClip]], groups: list[p
         yield from map(func, groups)
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mefuse-prep") as pool:
-        pending: deque[Future[list[PreparedClip]]] = deque()
-        queue = iter(groups)
-        for group in queue:
-            pending.append(pool.submit(func, group))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from ordered_map(pool, func, groups, workers)
+
+
+def open_writers(stack: contextlib.ExitStack, store: FeatureStore,
+                 extractors: Sequence[Extractor], preprocess: PreprocessConfig, *,
+                 overwrite: bool, shard: tuple[int, int]) -> dict[str, StoreWriter]:
+    """One writer per extractor, closed (flushed) with ``stack``; only shard 0 may overwrite,
+    so that concurrent shards do not delete each other's work (see :func:`_open_writer`)."""
+    writers: dict[str, StoreWriter] = {}
+    for extractor in extractors:
+        config = {"extractor": extractor.name, "params": extractor.params(),
+                  "weights": extractor.weights(), "preprocess": preprocess.manifest()}
+        writers[extractor.key] = stack.enter_context(
+            _open_writer(store, extractor.key, config, overwrite, shard))
+    return writers
 
 
 def extract_table(
@@ -240,9 +247,12 @@ def extract_table(
     save_crops: str | Path | None = None,
     progress: bool = True,
     problems: Sequence[Failure] = (),
+    reports: bool = True,
 ) -> ExtractSummary:
     """Extract every clip of ``table`` (which needs ``source``, and may have ``start``/``end``)
-    with every extractor into the store; see the module docstring."""
+    with every extractor into the store; see the module docstring. ``reports=False`` leaves
+    ``clips.csv`` and ``failures.csv`` to the caller (a distributed run writes them once, for
+    the whole table, when every part is done)."""
     if not extractors:
         raise ConfigError("name at least one extractor")
     if "source" not in table.frame.columns:
@@ -255,12 +265,8 @@ def extract_table(
     frame = table.frame[table.frame["clip_id"].isin(mine)]
     summary.clips = len(frame)
     with contextlib.ExitStack() as stack:
-        writers: dict[str, StoreWriter] = {}
-        for extractor in extractors:
-            config = {"extractor": extractor.name, "params": extractor.params(),
-                      "weights": extractor.weights(), "preprocess": preprocess.manifest()}
-            writers[extractor.key] = stack.enter_context(
-                _open_writer(store, extractor.key, config, overwrite, shard))
+        writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
+                               shard=shard)
         todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
@@ -289,8 +295,9 @@ def extract_table(
                 for clip in batch:
                     count.done(clip)
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, [e.key for e in extractors], summary, mine)
-    write_quality(store.root, summary.quality)
+    if reports:
+        _write_reports(store, table, [e.key for e in extractors], summary, mine)
+        write_quality(store.root, summary.quality)
     return summary
 
 

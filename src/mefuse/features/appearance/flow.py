@@ -68,6 +68,7 @@ class FlowExtractor(Extractor):
 
     name = "flow"
     kind = "appearance"
+    weight_free = True
 
     def __init__(self, size: int = 256, grid: int = 8, preset: str = "medium",
                  remove_global: str | bool = "affine") -> None:

@@ -131,6 +131,7 @@ class Mesh3DExtractor(Extractor):
 
     name = "mesh3d"
     kind = "geometry"
+    weight_free = True
 
     def __init__(self, min_confidence: float = 0.3) -> None:
         self.min_confidence = float(min_confidence)

@@ -1,0 +1,285 @@
+"""Weight-free extraction on every core: sequences go to worker processes, the parent writes.
+
+Why processes and not threads: MediaPipe's graphs and OpenCV's DIS flow keep one core busy per
+call and hold the GIL in between, so threads cannot fill a second core. Each worker process
+builds its own extractors (its own MediaPipe graphs and OpenCV objects, from an
+:class:`ExtractorSpec`) and its own face detector, and runs with one OpenCV and one torch
+thread: N single-threaded processes use N cores without oversubscribing them.
+
+Why the parent writes: one :class:`~mefuse.features.store.StoreWriter` per extractor, as in the
+one-process path, so the manifest, the resume rule and the reports are those of
+:func:`~mefuse.features.extract.extract_table`. Results are consumed in the order of the
+sequences (a bounded look-ahead), so failures are listed in the same order and a store written
+by N processes is byte for byte the store written by one; a worker that dies loses only the
+sequences it held, which are reported as failures and redone by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mefuse.data.clips import ClipTable
+from mefuse.errors import ConfigError, MefuseError, StorageError
+from mefuse.features.base import Extractor, list_extractors
+from mefuse.features.extract import (
+    ExtractSummary,
+    Failure,
+    PreprocessConfig,
+    _Preparer,
+    _reason,
+    _write_reports,
+    build_extractor_kwargs,
+    extract_table,
+    open_writers,
+    shard_clips,
+)
+from mefuse.features.quality import write_quality
+from mefuse.features.store import FeatureStore, StoreWriter
+from mefuse.utils.atomic import make_dirs
+from mefuse.utils.lifeline import die_with_parent
+from mefuse.utils.ordered import ordered_map
+from mefuse.utils.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """How to build one extractor in another process (a name and its keyword arguments).
+
+    Extractors hold native objects (MediaPipe graphs, models) that cannot be pickled; a spec
+    can, and every process builds its own extractor from it. The class's module is recorded
+    when the spec is made, so that a worker imports that module alone: importing every
+    built-in extractor (transformers, timm) would cost a worker seconds of start-up.
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    module: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.module:
+            object.__setattr__(self, "module", self._class().__module__)
+
+    def _class(self) -> type[Extractor]:
+        if self.module:
+            importlib.import_module(self.module)
+            cls = getattr(sys.modules[self.module], "__dict__", {})
+            found = [c for c in cls.values() if isinstance(c, type)
+                     and issubclass(c, Extractor) and getattr(c, "name", None) == self.name]
+            if found:
+                return found[0]
+        registry = list_extractors()
+        if self.name not in registry:
+            raise ConfigError(f"unknown extractor {self.name!r}; available: "
+                              f"{', '.join(registry)}")
+        return registry[self.name]
+
+    def build(self) -> Extractor:
+        cls = self._class()
+        try:
+            return cls(**build_extractor_kwargs(cls, self.options, self.device))
+        except TypeError as exc:
+            raise ConfigError(f"extractor {self.name!r}: {exc}") from exc
+
+    @property
+    def weight_free(self) -> bool:
+        return self._class().weight_free
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (a CPU set or a SLURM allocation may be fewer than
+    the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def build_all(specs: Sequence[ExtractorSpec]) -> list[Extractor]:
+    """Build every spec; on a failure close the ones already built."""
+    built: list[Extractor] = []
+    try:
+        for spec in specs:
+            built.append(spec.build())
+    except BaseException:
+        for extractor in built:
+            extractor.close()
+        raise
+    return built
+
+
+@dataclass
+class _Outcome:
+    """One clip as a worker left it: per extractor (in order) its features, or the failure that
+    stopped the clip."""
+
+    clip_id: str
+    frames: int
+    results: list[tuple[str, np.ndarray | None, Failure | None]]
+    quality: dict[str, Any] | None = None
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(specs: Sequence[ExtractorSpec], preprocess: PreprocessConfig,
+                 save_crops: str | None, parent: int) -> None:
+    """Build this process's extractors and preparer, with one OpenCV and one torch thread;
+    die with the parent (killed with -9, it cannot tell us)."""
+    import cv2
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    cv2.setNumThreads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    die_with_parent(parent)
+    _WORKER["extractors"] = build_all(specs)
+    _WORKER["preparer"] = _Preparer(preprocess, Path(save_crops) if save_crops else None)
+
+
+def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]:
+    """Prepare one sequence and run every extractor on its clips (in a worker process)."""
+    extractors: list[Extractor] = _WORKER["extractors"]
+    outcomes = []
+    for clip in _WORKER["preparer"](rows):
+        if clip.failure is not None or clip.crops is None:
+            outcomes.append(_Outcome(clip.clip_id, 0, [("", None, clip.failure)],
+                                     clip.quality))
+            continue
+        results: list[tuple[str, np.ndarray | None, Failure | None]] = []
+        for extractor in extractors:
+            if extractor.key in skip.get(clip.clip_id, frozenset()):
+                continue
+            try:
+                results.append((extractor.key, extractor.extract_clip(clip.crops), None))
+            except Exception as exc:  # one clip's failure is reported, the others go on
+                results.append((extractor.key, None, Failure(
+                    clip.clip_id, f"extract:{extractor.key}", _reason(exc))))
+                break
+        outcomes.append(_Outcome(clip.clip_id, len(clip.crops), results, clip.quality))
+    return outcomes
+
+
+def _store(outcome: _Outcome, writers: dict[str, StoreWriter], summary: ExtractSummary) -> None:
+    """Write one clip's features in extractor order; the first failure stops the clip, as in
+    the one-process path."""
+    if outcome.quality is not None:
+        summary.quality.append(outcome.quality)
+    for key, features, failure in outcome.results:
+        if failure is not None:
+            summary.failures.append(failure)
+            return
+        try:
+            writers[key].write(outcome.clip_id, features)
+        except StorageError:
+            raise  # the store cannot take more: stop, what is written stays intact
+        except MefuseError as exc:
+            summary.failures.append(Failure(outcome.clip_id, f"write:{key}", str(exc)))
+            return
+    summary.written += 1
+    summary.frames += outcome.frames
+
+
+def extract_parallel(
+    table: ClipTable,
+    store_root: str | Path,
+    specs: Sequence[ExtractorSpec],
+    preprocess: PreprocessConfig,
+    *,
+    jobs: int,
+    overwrite: bool = False,
+    shard: tuple[int, int] = (0, 1),
+    save_crops: str | Path | None = None,
+    progress: bool = True,
+    problems: Sequence[Failure] = (),
+    workers: int = 1,
+    batch_clips: int = 1,
+) -> ExtractSummary:
+    """Extract like :func:`extract_table`, with ``jobs`` worker processes (see the module
+    docstring). ``jobs`` 1 runs the one-process path itself (with ``workers`` prefetch threads
+    and ``batch_clips`` clips per extractor call); model extractors are refused with more jobs
+    (each process would load the model: use ``--shard`` or the Ray executor for several GPUs).
+    """
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    heavy = [s.name for s in specs if not s.weight_free]
+    if jobs > 1 and heavy:
+        raise ConfigError(
+            f"--jobs {jobs} runs weight-free extractors (mesh3d, flow) in parallel processes, "
+            f"and {', '.join(heavy)} loads a model; use --jobs 1 for it (several GPUs or "
+            "machines: --shard K/N or --executor ray)")
+    extractors = build_all(specs)
+    try:
+        if jobs == 1:
+            return extract_table(table, store_root, extractors, preprocess, overwrite=overwrite,
+                                 workers=workers, batch_clips=batch_clips, shard=shard,
+                                 save_crops=save_crops, progress=progress, problems=problems)
+        return _run_processes(table, store_root, specs, extractors, preprocess, jobs=jobs,
+                              overwrite=overwrite, shard=shard, save_crops=save_crops,
+                              progress=progress, problems=problems)
+    finally:
+        for extractor in extractors:
+            extractor.close()
+
+
+def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[ExtractorSpec],
+                   extractors: Sequence[Extractor], preprocess: PreprocessConfig, *,
+                   jobs: int, overwrite: bool, shard: tuple[int, int],
+                   save_crops: str | Path | None, progress: bool,
+                   problems: Sequence[Failure]) -> ExtractSummary:
+    if "source" not in table.frame.columns:
+        raise ConfigError("the clip table has no 'source' column (frame folder or video)")
+    started = time.perf_counter()
+    store = FeatureStore(store_root)
+    make_dirs(store.root)
+    summary = ExtractSummary(failures=list(problems))
+    mine = shard_clips(table.clip_ids, shard)
+    frame = table.frame[table.frame["clip_id"].isin(mine)]
+    summary.clips = len(frame)
+    with contextlib.ExitStack() as stack:
+        writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
+                               shard=shard)
+        todo = frame[np.array([not all(w.has(c) for w in writers.values())
+                               for c in frame["clip_id"]], dtype=bool)]
+        summary.skipped = len(frame) - len(todo)
+        groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
+        skip = {c: frozenset(k for k, w in writers.items() if w.has(c)) for c in todo["clip_id"]}
+        workers = min(jobs, len(groups))
+        if workers:
+            pool = stack.enter_context(ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(list(specs), preprocess, str(save_crops) if save_crops else None,
+                          os.getpid())))
+            with progress_bar("extract", len(todo), progress) as advance:
+                try:
+                    for group, outcomes in zip(groups, ordered_map(
+                            pool, _work, groups, 2 * workers, skip), strict=False):
+                        for outcome in outcomes:
+                            _store(outcome, writers, summary)
+                        advance(len(group))
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
+                    raise MefuseError(f"an extraction worker process died ({exc}); the clips "
+                                      "written so far are kept: run the same command again "
+                                      "to finish") from None
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    summary.seconds = time.perf_counter() - started
+    _write_reports(store, table, [e.key for e in extractors], summary, mine)
+    write_quality(store.root, summary.quality)
+    return summary
