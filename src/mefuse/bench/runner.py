@@ -121,7 +121,7 @@ def plan_bench(
     ``base`` is a cross-validation configuration without ``modalities`` and ``strategy`` (each
     cell sets them); a bad value in it fails here, once, rather than in every cell.
     """
-    from mefuse.train.config import CVConfig, build_config
+    from mefuse.train.config import EXECUTION_FIELDS, CVConfig, build_config
 
     for key in ("modalities", "strategy"):
         if key in base:
@@ -140,7 +140,10 @@ def plan_bench(
         dumped = config.model_dump(mode="json")
         fingerprint = {"clips": table_print, "features": {m: key_prints[m]
                                                           for m in cell.modalities}}
-        planned.append(PlannedCell(cell, cell_id(cell, dumped, fingerprint), dumped,
+        # How a cell is computed (engine, stack size) does not change its results: leave it
+        # out of the id, so a folder computed by one engine is complete for the other.
+        what = {k: v for k, v in dumped.items() if k not in EXECUTION_FIELDS}
+        planned.append(PlannedCell(cell, cell_id(cell, what, fingerprint), dumped,
                                    tuple(groups.kind_of(m) for m in cell.modalities)))
     return BenchPlan(Path(store), clips_source, groups, dict(base), planned)
 

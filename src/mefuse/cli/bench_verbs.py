@@ -15,11 +15,13 @@ from mefuse.cli.train_verbs import (
     ClipsOpt,
     ConfigOpt,
     DeviceOpt,
+    EngineOpt,
     EpochsOpt,
     FoldsOpt,
     FramesOpt,
     LevelOpt,
     LrOpt,
+    MaxStackOpt,
     PresetOpt,
     ProtocolOpt,
     SeedsOpt,
@@ -73,6 +75,8 @@ def bench(
     batch_size: BatchOpt = None,
     thresholds: ThresholdsOpt = None,
     device: DeviceOpt = None,
+    engine: EngineOpt = None,
+    max_stack: MaxStackOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
                                       "(processes, one torch thread each)")] = 1,
     executor: Annotated[str, typer.Option(
@@ -98,7 +102,7 @@ def bench(
         seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
         classes=_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
-        thresholds__mode=thresholds,
+        thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
     )
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:

@@ -58,6 +58,12 @@ LevelOpt = Annotated[str | None, typer.Option(
 PresetOpt = Annotated[str | None, typer.Option(
     help="paper (exactly the paper's model) or recommended (safe fusion); --config and flags "
     "override it")]
+EngineOpt = Annotated[str | None, typer.Option(
+    help=default_help("batched (all folds and seeds as one stacked model) or loop (one fit at "
+                      "a time); same results", "engine"))]
+MaxStackOpt = Annotated[int | None, typer.Option(
+    "--max-stack", help=default_help("most fits the batched engine trains at once (lower it "
+                                     "to save memory)", "max_stack"))]
 
 
 def _config_data(config: Path | None, preset: str | None = None, **flags: Any
@@ -128,6 +134,8 @@ def cv(
     position: PositionOpt = None,
     motion: MotionOpt = None,
     device: DeviceOpt = None,
+    engine: EngineOpt = None,
+    max_stack: MaxStackOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for results.json")] = Path(
         "runs/cv"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -143,6 +151,7 @@ def cv(
         classes=_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
+        engine=engine, max_stack=max_stack,
     )
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the options")

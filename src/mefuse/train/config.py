@@ -136,11 +136,22 @@ class CVConfig(TrainConfig):
     level: Literal["sequence", "clip"] = Field(
         "sequence", description="score sequences (views merged by per-class max) or clips"
     )
+    engine: Literal["batched", "loop"] = Field(
+        "batched", description="train all folds and seeds as one stacked model (batched) or "
+        "one at a time (loop); both give the same results"
+    )
+    max_stack: int = Field(
+        64, ge=1, description="most fits the batched engine stacks at once (bounds its memory)"
+    )
 
     def train_config(self) -> TrainConfig:
         """The part of this configuration that fits one model."""
         fields = set(TrainConfig.model_fields)
         return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in fields})
+
+
+EXECUTION_FIELDS: tuple[str, ...] = ("engine", "max_stack")
+"""Settings that decide how a run is computed, not what it computes (left out of cell ids)."""
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

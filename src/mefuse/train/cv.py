@@ -15,6 +15,7 @@ import json
 import platform
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from mefuse import __version__
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
 from mefuse.features.store import FeatureStore
+from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
-from mefuse.train.data import load_modalities
+from mefuse.train.data import ModalityData, load_modalities
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.protocols import make_folds
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
@@ -124,7 +126,6 @@ def run_cv(
         raise DataError(f"single-label cross-validation needs one class per clip; clip {bad!r} "
                         "has another number. Use --task multilabel.")
     data = load_modalities(store, clips.clip_ids, config.modalities, config.model.frames)
-    train_config = config.train_config()
 
     fold_rows: list[dict[str, Any]] = []
     pooled_rows: list[dict[str, Any]] = []
@@ -132,57 +133,47 @@ def run_cv(
     attention: dict[str, np.ndarray] = {}
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
-    total = sum(len(folds) for _, folds in plan)
-    with progress_bar("cv", total, progress) as advance:
-        for seed, folds in plan:
-            seed_parts = []
-            for fold in folds:
-                _check_disjoint(clips, fold, config.protocol)
-                context = f"training part of seed {seed}, fold {fold.index}"
-                estimator = FusionEstimator(train_config, seed=seed * 1000 + fold.index)
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", EmptyClassWarning)
-                    estimator.fit(data.take(fold.train), labels[fold.train],
-                                  sequence_ids=clips.frame["sequence_id"].iloc[fold.train],
-                                  classes=classes, context=context,
-                                  groups=clips.frame["subject"].iloc[fold.train].tolist())
-                run_warnings.extend(str(w.message) for w in caught
-                                    if issubclass(w.category, EmptyClassWarning))
-                test_data = data.take(fold.test)
-                probabilities, pools = estimator._forward(test_data)
-                for name, pool in zip(_pool_names(config), pools, strict=True):
-                    attention[f"seed{seed}/fold{fold.index}/{name}"] = pool.astype(np.float32)
-                attention[f"seed{seed}/fold{fold.index}/clip_ids"] = np.array(
-                    test_data.clip_ids)
-                part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
-                                         estimator, seed, fold.index)
-                seed_parts.append(part)
-                y_true, y_pred = _scored(part, classes, config.level, config.task)
-                fold_rows.append({
-                    "seed": seed,
-                    "fold": fold.index,
-                    "macro_f1": macro_f1(y_true, y_pred),
-                    "per_class_f1": per_class_f1(y_true, y_pred, classes),
-                    "gate": estimator.gate_weights(),
-                    "choice": estimator.choice,
-                    "choice_scores": estimator.choice_scores,
-                    "thresholds": [float(t) for t in estimator.thresholds],
-                    "n_train_clips": len(fold.train),
-                    "n_test_clips": len(fold.test),
-                    "n_test_units": len(y_true),
-                    "test_subjects": sorted(clips.frame["subject"].iloc[fold.test].unique()),
-                })
-                advance(description=f"seed {seed} fold {fold.index}: "
-                                    f"macro-F1 {fold_rows[-1]['macro_f1']:.3f}")
-            seed_frame = pd.concat(seed_parts, ignore_index=True)
-            prediction_parts.append(seed_frame)
-            y_true, y_pred = _scored(seed_frame, classes, config.level, config.task)
-            pooled_rows.append({
+    for _, folds in plan:
+        for fold in folds:
+            _check_disjoint(clips, fold, config.protocol)
+    with progress_bar("cv", sum(len(folds) for _, folds in plan), progress) as advance:
+        estimators = _fit_all(config, data, labels, clips, plan, run_warnings, advance)
+    for seed, folds in plan:
+        seed_parts = []
+        for fold in folds:
+            estimator = estimators[seed, fold.index]
+            test_data = data.take(fold.test)
+            probabilities, pools = estimator._forward(test_data)
+            for name, pool in zip(_pool_names(config), pools, strict=True):
+                attention[f"seed{seed}/fold{fold.index}/{name}"] = pool.astype(np.float32)
+            attention[f"seed{seed}/fold{fold.index}/clip_ids"] = np.array(test_data.clip_ids)
+            part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
+                                     estimator, seed, fold.index)
+            seed_parts.append(part)
+            y_true, y_pred = _scored(part, classes, config.level, config.task)
+            fold_rows.append({
                 "seed": seed,
-                "uf1": macro_f1(y_true, y_pred),
-                "uar": uar(y_true, y_pred),
+                "fold": fold.index,
+                "macro_f1": macro_f1(y_true, y_pred),
                 "per_class_f1": per_class_f1(y_true, y_pred, classes),
+                "gate": estimator.gate_weights(),
+                "choice": estimator.choice,
+                "choice_scores": estimator.choice_scores,
+                "thresholds": [float(t) for t in estimator.thresholds],
+                "n_train_clips": len(fold.train),
+                "n_test_clips": len(fold.test),
+                "n_test_units": len(y_true),
+                "test_subjects": sorted(clips.frame["subject"].iloc[fold.test].unique()),
             })
+        seed_frame = pd.concat(seed_parts, ignore_index=True)
+        prediction_parts.append(seed_frame)
+        y_true, y_pred = _scored(seed_frame, classes, config.level, config.task)
+        pooled_rows.append({
+            "seed": seed,
+            "uf1": macro_f1(y_true, y_pred),
+            "uar": uar(y_true, y_pred),
+            "per_class_f1": per_class_f1(y_true, y_pred, classes),
+        })
     fold_f1 = np.array([r["macro_f1"] for r in fold_rows])
     seed_means = [np.mean([r["macro_f1"] for r in fold_rows if r["seed"] == s])
                   for s in config.seeds]
@@ -225,6 +216,43 @@ def run_cv(
         predictions=pd.concat(prediction_parts, ignore_index=True),
         attention=attention,
     )
+
+
+def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,
+             plan: list[tuple[int, list[Any]]], run_warnings: list[str],
+             advance: Callable[..., None]) -> dict[tuple[int, int], FusionEstimator]:
+    """One fitted estimator per (seed, fold), by the configured engine.
+
+    Each fit's seed is ``seed * 1000 + fold``; the batched engine trains all fits as one
+    stacked model (:mod:`mefuse.train.batched`) with the same results as the loop.
+    """
+    train_config = config.train_config()
+    classes = list(clips.classes)
+    sequences = clips.frame["sequence_id"].to_numpy()
+    subjects = clips.frame["subject"].to_numpy()
+    keys = [(seed, fold.index) for seed, folds in plan for fold in folds]
+    specs = [FitSpec(fold.train, seed * 1000 + fold.index,
+                     f"training part of seed {seed}, fold {fold.index}")
+             for seed, folds in plan for fold in folds]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyClassWarning)
+        # A nested fusion choice (fusion.select: inner) trains a different network per fit
+        # after its own inner comparison; the loop keeps it until it is batched too.
+        if config.engine == "batched" and config.fusion.select == "none":
+            fitted = fit_batched(train_config, data, labels, specs, classes=classes,
+                                 sequence_ids=sequences, max_stack=config.max_stack,
+                                 on_fitted=advance)
+        else:
+            fitted = []
+            for spec in specs:
+                fitted.append(FusionEstimator(train_config, seed=spec.seed).fit(
+                    data.take(spec.index), labels[spec.index],
+                    sequence_ids=sequences[spec.index], classes=classes, context=spec.context,
+                    groups=subjects[spec.index].tolist()))
+                advance()
+    run_warnings.extend(str(w.message) for w in caught
+                        if issubclass(w.category, EmptyClassWarning))
+    return dict(zip(keys, fitted, strict=True))
 
 
 def _pool_names(config: CVConfig) -> list[str]:

@@ -23,7 +23,7 @@ from torch import nn
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError
 from mefuse.model.fusion import FusionClassifier
-from mefuse.train.config import TrainConfig
+from mefuse.train.config import OptimConfig, TrainConfig
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.utils.atomic import atomic_open
@@ -158,9 +158,7 @@ class FusionEstimator:
             parameter_groups(network, optim.lr, optim.weight_decay, optim.gate_lr_scale),
             fused=True,  # one kernel for all parameters: the step is a fifth of the time
         )
-        steps_per_epoch = math.ceil(len(target) / optim.batch_size)
-        total = optim.epochs * steps_per_epoch
-        warmup = min(optim.warmup_epochs * steps_per_epoch, total - 1)
+        _, total, warmup = schedule_lengths(len(target), optim)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda step: warmup_cosine(step, warmup, total)
         )
@@ -190,45 +188,20 @@ class FusionEstimator:
         """Per-class thresholds chosen on an inner split of the training data alone.
 
         A model trained on the inner-training part scores the held-out inner part; each class
-        gets the grid threshold with the best F1 there (ties go to the one nearest 0.5; a class
-        with no held-out positive keeps the fixed threshold). The test fold is never seen.
+        gets the grid threshold with the best F1 there (see :func:`choose_thresholds`). The test
+        fold is never seen.
         """
-        import pandas as pd
-        from sklearn.metrics import f1_score
-
-        sequences = np.asarray(sequence_ids if sequence_ids is not None else data.clip_ids)
-        frame = pd.DataFrame({"sequence_id": sequences})
-        order = pd.unique(sequences)
-        seq_labels = merge_views(frame, labels.astype(float), labels)[2]
-        splitter = MultilabelStratifiedShuffleSplit(
-            n_splits=1, test_size=self.config.thresholds.inner_fraction, random_state=self.seed
-        )
-        inner_train_seq, _ = next(splitter.split(np.zeros(len(order)), seq_labels))
-        in_train = np.isin(sequences, order[inner_train_seq])
-        inner_config = self.config.model_copy(
-            update={"thresholds": self.config.thresholds.model_copy(update={"mode": "fixed"})}
-        )
-        inner = FusionEstimator(inner_config, self.seed)
+        in_train = inner_split(data.clip_ids, labels, sequence_ids,
+                               self.config.thresholds.inner_fraction, self.seed)
+        inner = FusionEstimator(inner_config(self.config), self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EmptyClassWarning)
             groups = getattr(self, "_groups", None)  # subjects, for a nested fusion choice
             inner.fit(data.take(np.flatnonzero(in_train)), labels[in_train],
-                      sequence_ids=sequences[in_train], classes=self.classes,
-                      context=f"inner split of the {context}",
+                      sequence_ids=_sequences(data.clip_ids, sequence_ids)[in_train],
+                      classes=self.classes, context=f"inner split of the {context}",
                       groups=None if groups is None else groups[in_train])
-        val = np.flatnonzero(~in_train)
-        probabilities = inner.predict_proba(data.take(val))
-        _, merged_p, merged_y = merge_views(frame.iloc[val], probabilities, labels[val])
-        thresholds = np.full(labels.shape[1], self.config.thresholds.value)
-        for c in range(labels.shape[1]):
-            if merged_y[:, c].sum() == 0:
-                continue
-            scores = [f1_score(merged_y[:, c], merged_p[:, c] >= t, zero_division=0)
-                      for t in THRESHOLD_GRID]
-            best = max(scores)
-            candidates = THRESHOLD_GRID[np.isclose(scores, best)]
-            thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
-        return thresholds
+        return choose_thresholds(inner, data, labels, sequence_ids, in_train)
 
     # ------------------------------------------------------------------ inference
     def _require_fitted(self) -> FusionClassifier:
@@ -396,3 +369,66 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def inner_config(config: TrainConfig) -> TrainConfig:
+    """The configuration of the inner fit that tunes thresholds (fixed thresholds itself)."""
+    return config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"mode": "fixed"})}
+    )
+
+
+def _sequences(clip_ids: Sequence[str], sequence_ids: Sequence[str] | None) -> np.ndarray:
+    return np.asarray(sequence_ids if sequence_ids is not None else clip_ids)
+
+
+def inner_split(clip_ids: Sequence[str], labels: np.ndarray,
+                sequence_ids: Sequence[str] | None, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the clips that train the inner model (the rest tune thresholds).
+
+    Whole sequences go to one side (views stay together), stratified on the sequences' merged
+    labels and seeded by the fit's seed, so every engine draws the same split.
+    """
+    import pandas as pd
+
+    sequences = _sequences(clip_ids, sequence_ids)
+    frame = pd.DataFrame({"sequence_id": sequences})
+    order = pd.unique(sequences)
+    seq_labels = merge_views(frame, labels.astype(float), labels)[2]
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=fraction,
+                                                random_state=seed)
+    inner_train_seq, _ = next(splitter.split(np.zeros(len(order)), seq_labels))
+    return np.isin(sequences, order[inner_train_seq])
+
+
+def choose_thresholds(inner: FusionEstimator, data: ModalityData, labels: np.ndarray,
+                      sequence_ids: Sequence[str] | None, in_train: np.ndarray) -> np.ndarray:
+    """Per-class grid thresholds with the best F1 of ``inner`` on the held-out inner clips.
+
+    Views are merged as evaluation merges them; ties go to the threshold nearest 0.5; a class
+    with no held-out positive keeps the fixed threshold.
+    """
+    import pandas as pd
+    from sklearn.metrics import f1_score
+
+    frame = pd.DataFrame({"sequence_id": _sequences(data.clip_ids, sequence_ids)})
+    val = np.flatnonzero(~in_train)
+    probabilities = inner.predict_proba(data.take(val))
+    _, merged_p, merged_y = merge_views(frame.iloc[val], probabilities, labels[val])
+    thresholds = np.full(labels.shape[1], inner.config.thresholds.value)
+    for c in range(labels.shape[1]):
+        if merged_y[:, c].sum() == 0:
+            continue
+        scores = [f1_score(merged_y[:, c], merged_p[:, c] >= t, zero_division=0)
+                  for t in THRESHOLD_GRID]
+        best = max(scores)
+        candidates = THRESHOLD_GRID[np.isclose(scores, best)]
+        thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
+    return thresholds
+
+
+def schedule_lengths(n_clips: int, optim: OptimConfig) -> tuple[int, int, int]:
+    """Steps per epoch, total steps and warm-up steps of a fit on ``n_clips`` clips."""
+    steps_per_epoch = math.ceil(n_clips / optim.batch_size)
+    total = optim.epochs * steps_per_epoch
+    return steps_per_epoch, total, min(optim.warmup_epochs * steps_per_epoch, total - 1)

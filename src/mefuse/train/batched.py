@@ -1,0 +1,245 @@
+"""Fold-batched training: many fits of one configuration trained as one stacked model.
+
+The folds and seeds of a cross-validation run differ only in their data and initialisation, and
+each fit is small (a few hundred clips, steps of 16 clips): one at a time, the machine spends
+most of its time in per-step overhead. Here the networks of all fits are stacked
+(``torch.func.stack_module_state``) and one ``torch.func.vmap`` over the model's own
+``training_loss`` computes every fit's loss per step; the gradients, gradient clipping and AdamW
+(:mod:`mefuse.train.stacked_adamw`) are per fit.
+
+Each fit keeps everything it has when trained alone (``FusionEstimator.fit``), so that the
+results equal the one-at-a-time loop:
+
+- its network is built after ``torch.manual_seed(seed)`` and its ``torch.Generator`` draws the
+  epoch permutations and each step's noise in the same order as ``FusionEstimator._train``;
+- its standardiser is fitted on its own training clips and applied per batch to the shared raw
+  arrays (memory does not grow with the number of fits);
+- its warm-up/cosine schedule runs over its own number of steps; fits with fewer steps per epoch
+  (smaller training sets) sit out the extra steps of an epoch (padding clips weigh 0, and the
+  optimiser skips them);
+- tuned thresholds come from inner fits, stacked and trained first.
+
+The model is used only through its contract (``sample_noise``, ``training_loss``), so any fusion
+option that follows it is batched without special cases.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from mefuse.errors import DataError
+from mefuse.model.fusion import FusionClassifier
+from mefuse.train.config import TrainConfig
+from mefuse.train.data import ModalityData, Standardiser
+from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms
+from mefuse.train.trainer import (
+    EmptyClassWarning,
+    FusionEstimator,
+    build_network,
+    choose_thresholds,
+    inner_config,
+    inner_split,
+    parameter_groups,
+    resolve_device,
+    schedule_lengths,
+    training_target,
+    warmup_cosine,
+)
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """One fit of a batch: which clips of the shared data it trains on, and its seed."""
+
+    index: np.ndarray
+    """Rows of the shared data (and labels) that form this fit's training set."""
+    seed: int
+    context: str = "training set"
+    """Names the data in warnings, as ``FusionEstimator.fit``'s ``context``."""
+
+
+def fit_batched(
+    config: TrainConfig,
+    data: ModalityData,
+    labels: np.ndarray,
+    fits: Sequence[FitSpec],
+    *,
+    classes: Sequence[str] | None = None,
+    sequence_ids: Sequence[str] | None = None,
+    max_stack: int = 64,
+    on_fitted: Callable[[int], None] | None = None,
+) -> list[FusionEstimator]:
+    """Train every fit of ``fits`` on its rows of ``data``; one fitted estimator per fit.
+
+    Each estimator equals ``FusionEstimator(config, fit.seed).fit(data.take(fit.index),
+    labels[fit.index], ...)`` up to float rounding (same decisions), and predicts, saves and
+    reports as one. ``sequence_ids`` (one per row of ``data``) keeps views together in the
+    inner split of tuned thresholds. At most ``max_stack`` fits are stacked at once.
+    ``on_fitted(n)`` reports progress as groups of fits finish.
+    """
+    if max_stack < 1:
+        raise ValueError(f"max_stack must be at least 1, got {max_stack}")
+    if config.fusion.select != "none":
+        raise ValueError("fusion.select chooses a network per fit; train it with the loop")
+    labels = np.asarray(labels, dtype=np.int64)
+    if data.names != list(config.modalities):
+        raise DataError(f"data holds {data.names}, the configuration asks for "
+                        f"{config.modalities}")
+    estimators = []
+    for fit in fits:
+        estimator = FusionEstimator(config, fit.seed)
+        estimator.classes = list(classes) if classes is not None else (
+            list(config.classes or []) or [f"class{i}" for i in range(labels.shape[1])])
+        estimator._check_labels(labels[fit.index], fit.context)
+        estimators.append(estimator)
+    sequences = np.asarray(sequence_ids) if sequence_ids is not None else None
+
+    if config.thresholds.mode == "tuned":
+        splits = [inner_split([data.clip_ids[i] for i in fit.index], labels[fit.index],
+                              None if sequences is None else sequences[fit.index],
+                              config.thresholds.inner_fraction, fit.seed) for fit in fits]
+        inner_fits = [FitSpec(fit.index[mask], fit.seed, f"inner split of the {fit.context}")
+                      for fit, mask in zip(fits, splits, strict=True)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyClassWarning)
+            inners = fit_batched(inner_config(config), data, labels, inner_fits,
+                                 classes=estimators[0].classes, max_stack=max_stack)
+        for estimator, inner, fit, mask in zip(estimators, inners, fits, splits, strict=True):
+            estimator.thresholds = choose_thresholds(
+                inner, data.take(fit.index), labels[fit.index],
+                None if sequences is None else sequences[fit.index], mask)
+    else:
+        for estimator in estimators:
+            estimator.thresholds = np.full(labels.shape[1], config.thresholds.value)
+
+    for estimator, fit in zip(estimators, fits, strict=True):
+        estimator.input_dims = data.dims
+        estimator.standardiser.fit([a[fit.index] for a in data.arrays])
+    for start in range(0, len(fits), max_stack):
+        chunk = range(start, min(start + max_stack, len(fits)))
+        networks = _train_stack(config, data.arrays, labels, [fits[i] for i in chunk],
+                                [estimators[i].standardiser for i in chunk])
+        for i, network in zip(chunk, networks, strict=True):
+            estimators[i].network = network
+        if on_fitted is not None:
+            on_fitted(len(chunk))
+    return estimators
+
+
+class _Loss(nn.Module):
+    """Exposes a network's ``training_loss`` as ``forward``, for ``functional_call``."""
+
+    def __init__(self, network: FusionClassifier) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, modalities: list[torch.Tensor], target: torch.Tensor,
+                noise: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor:
+        return self.network.training_loss(modalities, target, noise, weight)
+
+
+def _padded_noise(network: FusionClassifier, real: int, batch: int, frames: int,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The fit's noise for ``real`` clips (drawn exactly as alone), zero-padded to ``batch``."""
+    full = network.noise_shapes(batch, frames)
+    if real == 0:  # a fit sitting this step out draws nothing, as it would alone
+        return {name: torch.zeros(shape) for name, shape in full.items()}
+    drawn = network.sample_noise(real, frames, generator)
+    out = {}
+    for name, tensor in drawn.items():
+        padded = torch.zeros(full[name], dtype=tensor.dtype)
+        padded[tuple(slice(0, n) for n in tensor.shape)] = tensor
+        out[name] = padded
+    return out
+
+
+def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
+                 fits: Sequence[FitSpec], standardisers: Sequence[Standardiser]
+                 ) -> list[FusionClassifier]:
+    """Train the fits of one stack together; return each fit's network (eval mode, CPU)."""
+    optim, frames = config.optim, config.model.frames
+    device = resolve_device(config.device)
+    dims = [a.shape[-1] for a in arrays]
+    networks, generators = [], []
+    for fit in fits:
+        torch.manual_seed(fit.seed)  # as FusionEstimator._train: same initial weights
+        generators.append(torch.Generator().manual_seed(fit.seed))
+        networks.append(build_network(config, dims, labels.shape[1]))
+    template = networks[0]
+    params, buffers = stack_module_state([_Loss(n).to(device) for n in networks])
+    base = copy.deepcopy(_Loss(template)).to("meta")
+
+    def loss(p: dict, b: dict, inputs: list, target: torch.Tensor, noise: dict,
+             weight: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), (inputs, target, noise, weight))
+
+    stacked_loss = vmap(loss)
+    names = list(params)
+    groups = parameter_groups(template, 1.0, optim.weight_decay, optim.gate_lr_scale)
+    group_of = {id(p): g for g in groups for p in g["params"]}
+    by_name = dict(template.named_parameters())
+    optimiser = StackedAdamW(
+        [params[n] for n in names],
+        [group_of[id(by_name[n.removeprefix("network.")])]["lr"] for n in names],
+        [group_of[id(by_name[n.removeprefix("network.")])]["weight_decay"] for n in names],
+    )
+
+    inputs = [torch.from_numpy(a).to(device) for a in arrays]
+    means = [torch.from_numpy(np.stack([s.mean[m] for s in standardisers])).to(device)
+             for m in range(len(arrays))]
+    stds = [torch.from_numpy(np.stack([s.std[m] for s in standardisers])).to(device)
+            for m in range(len(arrays))]
+    target_all = training_target(labels, config.task).to(device)
+    schedules = [schedule_lengths(len(fit.index), optim) for fit in fits]
+    batch_size = optim.batch_size
+    count = len(fits)
+    steps_done = [0] * count
+    for _epoch in range(optim.epochs):
+        orders = [torch.randperm(len(fit.index), generator=generator)
+                  for fit, generator in zip(fits, generators, strict=True)]
+        for step in range(max(s[0] for s in schedules)):
+            rows = np.zeros((count, batch_size), dtype=np.int64)
+            weight = torch.zeros(count, batch_size)
+            active = torch.zeros(count, dtype=torch.bool)
+            lr = torch.zeros(count, dtype=torch.float64)
+            noises = []
+            for g, (fit, order) in enumerate(zip(fits, orders, strict=True)):
+                batch = order[step * batch_size: (step + 1) * batch_size]
+                real = len(batch)
+                noises.append(_padded_noise(template, real, batch_size, frames, generators[g]))
+                if real == 0:
+                    continue
+                rows[g, :real] = fit.index[batch.numpy()]
+                weight[g, :real] = 1.0
+                active[g] = True
+                _, total, warmup = schedules[g]
+                lr[g] = optim.lr * warmup_cosine(steps_done[g], warmup, total)
+                steps_done[g] += 1
+            index = torch.from_numpy(rows).to(device)
+            batch_inputs = [(x[index] - m[:, None, None, :]) / s[:, None, None, :]
+                            for x, m, s in zip(inputs, means, stds, strict=True)]
+            noise = {name: torch.stack([n[name] for n in noises]).to(device)
+                     for name in noises[0]}
+            losses = stacked_loss(params, buffers, batch_inputs, target_all[index], noise,
+                                  weight.to(device))
+            grads = torch.autograd.grad(losses.sum(), [params[n] for n in names])
+            if optim.grad_clip > 0:
+                grads = clip_grad_norms(grads, optim.grad_clip)
+            optimiser.step(grads, lr, active)
+    out = []
+    for g in range(count):
+        network = networks[g]
+        state = {n.removeprefix("network."): t[g].detach().cpu().clone()
+                 for n, t in {**params, **buffers}.items()}
+        network.cpu().load_state_dict(state)
+        network.eval()
+        out.append(network)
+    return out

@@ -1,0 +1,83 @@
+"""AdamW over stacked parameters: one update for many fits, each with its own rate and step.
+
+Why not ``torch.optim.AdamW`` on the stacked tensors: it works elementwise, so the moments would
+be right, but it takes one learning rate per parameter group and one step count per tensor. Fits
+stacked along dimension 0 have their own warm-up/cosine schedules (training sets of different
+sizes have different step counts), and a fit whose epoch is already over must skip a step
+entirely (no decay, no moment update, no step count). This optimiser takes a learning rate per
+fit and an ``active`` mask per step, and otherwise follows ``torch.optim.AdamW`` (decoupled
+weight decay, bias-corrected moments, ``eps`` outside the square root), so that a stack of one
+fit equals torch's optimiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+class StackedAdamW:
+    """AdamW for tensors whose dimension 0 indexes independent fits.
+
+    Args:
+        params: stacked parameters ``(G, ...)``, updated in place.
+        lr_scales: per parameter, the factor on the fit's learning rate (the gate's own rate).
+        weight_decays: per parameter, the decoupled weight decay.
+        betas, eps: as in ``torch.optim.AdamW``.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], lr_scales: Sequence[float],
+                 weight_decays: Sequence[float], betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        if not (len(params) == len(lr_scales) == len(weight_decays)):
+            raise ValueError("one learning-rate scale and one weight decay per parameter")
+        self.params = list(params)
+        self.lr_scales = list(lr_scales)
+        self.weight_decays = list(weight_decays)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        fits = self.params[0].shape[0]
+        self.steps = torch.zeros(fits, dtype=torch.float64, device=self.params[0].device)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[torch.Tensor], lr: torch.Tensor, active: torch.Tensor) -> None:
+        """One update of the active fits with per-fit learning rates ``lr`` (G,).
+
+        Inactive fits keep their parameters, moments and step counts untouched.
+        """
+        device = self.params[0].device
+        lr = lr.to(device=device, dtype=torch.float64)
+        active = active.to(device)
+        self.steps += active.to(torch.float64)
+        steps = self.steps.clamp_min(1.0)  # inactive fits that never stepped: any value works
+        correction1 = 1.0 - self.beta1 ** steps
+        correction2_sqrt = (1.0 - self.beta2 ** steps).sqrt()
+        for index, (param, grad) in enumerate(zip(self.params, grads, strict=True)):
+            shape = (-1,) + (1,) * (param.ndim - 1)
+            mask = active.view(shape)
+            fit_lr = lr * self.lr_scales[index]
+            dtype = param.dtype
+            decay = (1.0 - fit_lr * self.weight_decays[index]).to(dtype).view(shape)
+            step_size = (fit_lr / correction1).to(dtype).view(shape)
+            bias2 = correction2_sqrt.to(dtype).view(shape)
+            exp_avg = self.exp_avg[index].lerp(grad, 1.0 - self.beta1)
+            exp_avg_sq = self.exp_avg_sq[index] * self.beta2 + (1.0 - self.beta2) * grad * grad
+            denom = exp_avg_sq.sqrt() / bias2 + self.eps
+            updated = param * decay - step_size * exp_avg / denom
+            param.copy_(torch.where(mask, updated, param))
+            self.exp_avg[index] = torch.where(mask, exp_avg, self.exp_avg[index])
+            self.exp_avg_sq[index] = torch.where(mask, exp_avg_sq, self.exp_avg_sq[index])
+
+
+def clip_grad_norms(grads: Sequence[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
+    """Each fit's gradients scaled to a global norm of at most ``max_norm`` (over that fit's
+    parameters only), as ``torch.nn.utils.clip_grad_norm_`` does for one fit."""
+    fits = grads[0].shape[0]
+    norms = torch.stack([torch.linalg.vector_norm(g.reshape(fits, -1), 2, dim=1)
+                         for g in grads])
+    total = torch.linalg.vector_norm(norms, 2, dim=0)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    return [g * coef.view((-1,) + (1,) * (g.ndim - 1)) for g in grads]
