@@ -17,7 +17,7 @@ def test_paper_yaml_is_valid_and_matches_the_code_defaults():
     defaults = CVConfig(modalities=config.modalities)
     for section in ("model", "optim", "thresholds"):
         assert getattr(config, section) == getattr(defaults, section), section
-    for key in ("strategy", "task", "protocol", "folds", "level"):
+    for key in ("strategy", "task", "protocol", "folds", "level", "engine", "max_stack"):
         assert getattr(config, key) == getattr(defaults, key), key
     assert config.model.frames == 18 and config.folds == 3 and config.strategy == "gated"
 

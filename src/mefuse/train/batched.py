@@ -224,7 +224,9 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                 lr[g] = optim.lr * warmup_cosine(steps_done[g], warmup, total)
                 steps_done[g] += 1
             index = torch.from_numpy(rows).to(device)
-            batch_inputs = [(x[index] - m[:, None, None, :]) / s[:, None, None, :]
+            # Each fit's standardiser on the shared raw rows (in place on the gathered copy:
+            # the same arithmetic as the fit's own transform, one buffer per modality).
+            batch_inputs = [x[index].sub_(m[:, None, None, :]).div_(s[:, None, None, :])
                             for x, m, s in zip(inputs, means, stds, strict=True)]
             noise = {name: torch.stack([n[name] for n in noises]).to(device)
                      for name in noises[0]}

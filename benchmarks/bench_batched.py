@@ -1,0 +1,167 @@
+"""Fold-batched training vs one fit at a time, side by side in one run.
+
+On the paper-shaped store (``paper_shaped_spec()``: 16 subjects, 128 sequences x 2 views, 18-60
+frames, widths 1536 and 171), gated fusion, the default recipe (60 epochs):
+
+- ``cv``: leave-one-subject-out (16 fits) and mskf 3 folds x 3 seeds (9 fits), each with
+  ``--engine loop`` and ``--engine batched``; wall time, peak resident memory of the command
+  (its own, from ``wait4``), and whether both engines give the same numbers;
+- ``grid``: the paper's grid shape (``mefuse bench``: 7 cells, LOSO, seeds 0,1,2, ``--jobs 2``)
+  with each engine.
+
+Runs of the two engines are interleaved (loop, batched, batched, loop, ...) and the ratio is
+taken per pair, so that load from other users of the machine hits both about equally. Every
+command runs in a child process, as a user would run it.
+
+    python benchmarks/bench_batched.py            # full: writes benchmarks/results/batched.json
+    python benchmarks/bench_batched.py --quick    # grid with seed 0 and 20 epochs, 1 repeat
+
+Targets on 2 cores: LOSO batched >= 4x faster than the loop; peak memory < 2 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result
+
+ENGINES = ("loop", "batched")
+
+
+def _run(args: list[str]) -> tuple[float, float]:
+    """Run ``mefuse ARGS`` in a child process; its wall time (s) and peak RSS (MiB)."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "mefuse.cli.main", *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"mefuse {' '.join(args)} failed: {child.stderr.read().decode()}")
+    child.stderr.close()
+    return wall, usage.ru_maxrss / 1024
+
+
+def _interleaved(label: str, make_args, repeats: int) -> dict[str, Any]:
+    """``repeats`` pairs of runs, alternating which engine goes first."""
+    walls: dict[str, list[float]] = {e: [] for e in ENGINES}
+    rss: dict[str, float] = dict.fromkeys(ENGINES, 0.0)
+    ratios = []
+    for repeat in range(repeats):
+        order = ENGINES if repeat % 2 == 0 else ENGINES[::-1]
+        pair = {}
+        for engine in order:
+            wall, peak = _run(make_args(engine, repeat))
+            walls[engine].append(wall)
+            rss[engine] = max(rss[engine], peak)
+            pair[engine] = wall
+            print(f"{label} {engine}: {wall:.1f} s, {peak:.0f} MiB", flush=True)
+        ratios.append(pair["loop"] / pair["batched"])
+    return {
+        "loop_wall_s": [round(w, 2) for w in walls["loop"]],
+        "batched_wall_s": [round(w, 2) for w in walls["batched"]],
+        "speedup_per_pair": [round(r, 2) for r in ratios],
+        "speedup_median": round(statistics.median(ratios), 2),
+        "loop_peak_rss_mib": round(rss["loop"], 1),
+        "batched_peak_rss_mib": round(rss["batched"], 1),
+    }
+
+
+def _same(first: Path, second: Path) -> dict[str, Any]:
+    """How far apart two cv runs' numbers are, and whether their decisions agree."""
+    import pandas as pd
+
+    a, b = (json.loads((p / "results.json").read_text()) for p in (first, second))
+    fold_diff = max(abs(x["macro_f1"] - y["macro_f1"]) for x, y in zip(
+        a["folds"], b["folds"], strict=True))
+    pa, pb = (pd.read_csv(p / "predictions.csv") for p in (first, second))
+    pred = [c for c in pa.columns if c.startswith("pred_")]
+    prob = [c for c in pa.columns if c.startswith("p_")]
+    return {
+        "macro_f1_mean": [round(a["summary"]["macro_f1_mean"], 6),
+                          round(b["summary"]["macro_f1_mean"], 6)],
+        "max_fold_macro_f1_diff": fold_diff,
+        "decisions_identical": bool((pa[pred].to_numpy() == pb[pred].to_numpy()).all()),
+        "max_probability_diff": float(abs(pa[prob].to_numpy() - pb[prob].to_numpy()).max()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="grid with seed 0 and 20 epochs; one repeat of everything")
+    parser.add_argument("--repeats", type=int, default=None, help="pairs per cv case (2)")
+    parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="bench worker processes")
+    options = parser.parse_args()
+    repeats = options.repeats or (1 if options.quick else 2)
+    grid_seeds, grid_epochs = ("0", 20) if options.quick else ("0,1,2", 60)
+    from mefuse.data.demo_features import make_demo_store, paper_shaped_spec
+
+    spec = paper_shaped_spec()
+    if spec.subjects != 16:
+        from dataclasses import replace
+
+        spec = replace(spec, subjects=16, sequences_per_subject=128 // 16)
+    rows: dict[str, Any] = {}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        store = work / "store"
+        make_demo_store(store, spec, seed=0)
+        cases = {
+            "loso_16_subjects_1_seed": ["--protocol", "loso", "--seeds", "0"],
+            "mskf_3_folds_3_seeds": ["--protocol", "mskf", "--folds", "3", "--seeds", "0,1,2"],
+        }
+        for name, extra in cases.items():
+            def cv_args(engine: str, repeat: int, name: str = name,
+                        extra: list[str] = extra) -> list[str]:
+                return ["cv", "-s", str(store), "-m", "signal", "-m", "noise", "--strategy",
+                        "gated", *extra, "--engine", engine, "-q",
+                        "-o", str(work / f"{name}-{engine}-{repeat}")]
+
+            rows[name] = _interleaved(name, cv_args, repeats)
+            rows[name]["agreement"] = _same(work / f"{name}-loop-0", work / f"{name}-batched-0")
+            print(json.dumps({name: rows[name]}), flush=True)
+        if not options.skip_grid:
+            def grid_args(engine: str, repeat: int) -> list[str]:
+                return ["bench", "-s", str(store), "--protocol", "loso", "--seeds", grid_seeds,
+                        "--epochs", str(grid_epochs), "-j", str(options.jobs), "--engine",
+                        engine, "-q", "-o", str(work / f"grid-{engine}-{repeat}")]
+
+            rows["grid_7_cells_loso"] = _interleaved("grid", grid_args, 1)
+            rows["grid_7_cells_loso"].update({"seeds": grid_seeds, "epochs": grid_epochs,
+                                              "jobs": options.jobs})
+            print(json.dumps({"grid": rows["grid_7_cells_loso"]}), flush=True)
+    loso = rows["loso_16_subjects_1_seed"]
+    peak = max(max(r["loop_peak_rss_mib"], r["batched_peak_rss_mib"]) for r in rows.values())
+    data = {
+        "benchmark": "fold-batched vs one-at-a-time training (mefuse cv / bench --engine), "
+                     "gated, paper-shaped store",
+        "store": {"subjects": spec.subjects, "sequences": spec.subjects
+                  * spec.sequences_per_subject, "views": 2, "frames": "18-60",
+                  "widths": {"noise": spec.noise_dim, "signal": spec.signal_dim}},
+        "settings": {"quick": options.quick, "repeats": repeats,
+                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+                     "load_average_at_end": os.getloadavg()},
+        "total_s": round(time.perf_counter() - started, 1),
+        "rows": rows,
+        "targets": {"loso_speedup": 4.0, "peak_rss_mib": 2048},
+        "meets_targets": loso["speedup_median"] >= 4.0 and peak < 2048,
+    }
+    path = write_result("batched", data)
+    print(f"LOSO speedup {loso['speedup_median']}x, peak RSS {peak:.0f} MiB -> {path}")
+
+
+if __name__ == "__main__":
+    main()
