@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="grid with seed 0 and 20 epochs; one repeat of everything")
     parser.add_argument("--repeats", type=int, default=None, help="pairs per cv case (2)")
+    parser.add_argument("--epochs", type=int, default=60,
+                        help="epochs of the cv cases (fewer on a busy machine)")
     parser.add_argument("--skip-grid", action="store_true")
     parser.add_argument("--jobs", type=int, default=2, help="bench worker processes")
     options = parser.parse_args()
@@ -127,7 +129,8 @@ def main() -> None:
             def cv_args(engine: str, repeat: int, name: str = name,
                         extra: list[str] = extra) -> list[str]:
                 return ["cv", "-s", str(store), "-m", "signal", "-m", "noise", "--strategy",
-                        "gated", *extra, "--engine", engine, "-q",
+                        "gated", *extra, "--epochs", str(options.epochs), "--engine", engine,
+                        "-q",
                         "-o", str(work / f"{name}-{engine}-{repeat}")]
 
             rows[name] = _interleaved(name, cv_args, repeats)
@@ -151,7 +154,7 @@ def main() -> None:
         "store": {"subjects": spec.subjects, "sequences": spec.subjects
                   * spec.sequences_per_subject, "views": 2, "frames": "18-60",
                   "widths": {"noise": spec.noise_dim, "signal": spec.signal_dim}},
-        "settings": {"quick": options.quick, "repeats": repeats,
+        "settings": {"quick": options.quick, "repeats": repeats, "cv_epochs": options.epochs,
                      "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
                      "load_average_at_end": os.getloadavg()},
         "total_s": round(time.perf_counter() - started, 1),
