@@ -11,6 +11,7 @@ import pytest
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
+from mefuse.train import batched as batched_module
 from mefuse.train import trainer as trainer_module
 from mefuse.train.config import CVConfig, OptimConfig
 from mefuse.train.cv import CVResult, run_cv
@@ -85,18 +86,20 @@ def test_same_seed_same_numbers_other_seed_other_numbers(demo_store, tmp_path):
     assert metrics(first)["folds"] != metrics(other)["folds"]
 
 
-def test_tuned_thresholds_never_see_the_test_fold(demo_store, monkeypatch):
+@pytest.mark.parametrize("engine", ["loop", "batched"])
+def test_tuned_thresholds_never_see_the_test_fold(demo_store, monkeypatch, engine):
     root, table = demo_store
     seen: list[set[str]] = []
-    original = trainer_module.FusionEstimator._tune_thresholds
+    original = trainer_module.choose_thresholds
 
-    def spy(self, data, labels, sequence_ids, context):
+    def spy(inner, data, labels, sequence_ids, in_train):
         seen.append(set(data.clip_ids))
-        return original(self, data, labels, sequence_ids, context)
+        return original(inner, data, labels, sequence_ids, in_train)
 
-    monkeypatch.setattr(trainer_module.FusionEstimator, "_tune_thresholds", spy)
+    monkeypatch.setattr(trainer_module, "choose_thresholds", spy)
+    monkeypatch.setattr(batched_module, "choose_thresholds", spy)
     config = CVConfig(modalities=["signal"], strategy="single", optim=QUICK,
-                      thresholds={"mode": "tuned"})
+                      thresholds={"mode": "tuned"}, engine=engine)
     result = run_cv(root, table, config)
     assert len(seen) == 3
     for fold, clips_seen in zip(result.folds, seen, strict=True):
