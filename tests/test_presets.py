@@ -26,7 +26,7 @@ QUICK = {"seeds": [0], "protocol": "subject-kfold",
 
 def test_presets_ship_in_the_package_and_match_the_repository_copies():
     for name in ("paper", "recommended"):
-        packaged = ROOT / "src" / "mefuse" / "configs" / f"{name}.yaml"
+        packaged = ROOT / "src" / "mefuse" / "presets" / f"{name}.yaml"
         assert packaged.read_text() == (ROOT / "configs" / f"{name}.yaml").read_text()
     paper = CVConfig(**load_preset("paper"))
     assert paper.fusion.is_paper()
