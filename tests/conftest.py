@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("GLOG_minloglevel", "2")
+# CLI tests run the installed `mefuse` command, as users do: the one installed beside the Python
+# that runs the tests, whether or not its environment is activated (`make test` does not).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                      os.environ.get("PATH", "")])
 
 import pytest
 import torch

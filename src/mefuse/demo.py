@@ -19,19 +19,22 @@ from rich.console import Console
 from mefuse.data.demo_faces import DemoFacesSpec, make_demo_faces
 from mefuse.train.config import CVConfig
 from mefuse.train.cv import CVResult, run_cv
+from mefuse.train.presets import load_preset
 
 DEMO_CROP = 256
 DEMO_FOLDS = 5
 DEMO_EXTRACTORS: tuple[str, ...] = ("mesh3d", "flow")
 """The weight-free extractors the demo runs."""
-RUNS: dict[str, tuple[str, list[str]]] = {
-    "mesh3d": ("single", ["mesh3d"]),
-    "flow": ("single", ["flow"]),
-    "concat": ("concat", ["mesh3d", "flow"]),
-    "sum": ("sum", ["mesh3d", "flow"]),
-    "gated": ("gated", ["mesh3d", "flow"]),
+RUNS: dict[str, tuple[str, list[str], str]] = {
+    "mesh3d": ("single", ["mesh3d"], "paper"),
+    "flow": ("single", ["flow"], "paper"),
+    "concat": ("concat", ["mesh3d", "flow"], "paper"),
+    "sum": ("sum", ["mesh3d", "flow"], "paper"),
+    "gated": ("gated", ["mesh3d", "flow"], "paper"),
+    "recommended": ("gated", ["mesh3d", "flow"], "recommended"),
 }
-"""Run name -> (strategy, modalities): each modality alone, then the fusions (gated = paper)."""
+"""Run name -> (strategy, modalities, preset): each modality alone, then the fusions (gated =
+the paper's model; recommended = the preset that must not lose to its best input)."""
 
 
 def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int = 1,
@@ -74,10 +77,11 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
                              progress=progress)
     table = ClipTable.read(store / "clips.csv")
     results: dict[str, CVResult] = {}
-    for stage, (name, (strategy, modalities)) in enumerate(RUNS.items(), start=2):
+    for stage, (name, (strategy, modalities, preset)) in enumerate(RUNS.items(), start=2):
         console.print(f"stage {stage}/{1 + len(RUNS)}: cross-validate {name}")
-        config = CVConfig(modalities=modalities, strategy=strategy, protocol="subject-kfold",
-                          folds=DEMO_FOLDS, seeds=list(seeds))
+        config = CVConfig(**{**load_preset(preset), "modalities": modalities,
+                             "strategy": strategy, "protocol": "subject-kfold",
+                             "folds": DEMO_FOLDS, "seeds": list(seeds)})
         result = run_cv(store, table, config, progress=progress)
         result.write(out / "runs" / name)
         results[name] = result

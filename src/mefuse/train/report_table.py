@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from rich import box
 from rich.table import Table
 
+from mefuse.errors import DataError
+from mefuse.train.compare import PairedDifference, paired_difference
 from mefuse.train.cv import CVResult
 
 
@@ -49,19 +51,59 @@ def comparison_table(results: Mapping[str, CVResult], title: str = "comparison")
     for name in classes:
         table.add_column(name[:3], justify="right", no_wrap=True)
     table.add_column("gate", no_wrap=True)
+    deltas = differences_from_best_single(results)
+    if deltas:
+        table.add_column("Δ best single [95% CI]", no_wrap=True)
     for name, result in results.items():
         s = result.summary
+        delta = deltas.get(name)
+        extra = [] if not deltas else [
+            "" if delta is None else
+            f"{delta.difference:+.3f} [{delta.low:+.3f}, {delta.high:+.3f}]"
+            + ("*" if delta.excludes_zero else "")]
         table.add_row(
             name, f"{s['macro_f1_mean']:.3f}±{s['macro_f1_std']:.3f}",
             f"{s['uf1_mean']:.3f}", f"{s['uar_mean']:.3f}",
             *(f"{s['per_class_f1_mean'][c]:.2f}" for c in classes),
             "/".join(f"{v:.2f}" for v in s["gate_mean"].values()) if len(s["gate_mean"]) > 1
             else "",
+            *extra,
         )
     table.caption = ("macro-F1: mean ± std over folds and seeds; UF1, UAR: pooled predictions; "
                      "per-class F1 by the first letters of each class; gate: weight of each "
-                     "modality in the order named")
+                     "modality in the order named"
+                     + ("; Δ: paired macro-F1 difference from the best single-modality run "
+                        "(same folds and seeds), 95 % bootstrap interval over test "
+                        f"{next(iter(deltas.values())).unit}s, * when it excludes 0"
+                        if deltas else ""))
     return table
+
+
+def differences_from_best_single(results: Mapping[str, CVResult]
+                                 ) -> dict[str, PairedDifference]:
+    """Each fused run's paired difference from the best single-modality run of ``results``.
+
+    Only for display: the "best single" is picked on the runs' own scores because the question
+    the column answers is "did fusion beat the best input *here*", not to choose a model.
+    Runs without predictions, or not scored on the same folds, are left out.
+    """
+    singles = {n: r for n, r in results.items()
+               if r.config.get("strategy") == "single" and r.predictions is not None}
+    if not singles:
+        return {}
+    best_name = max(singles, key=lambda n: singles[n].summary["macro_f1_mean"])
+    best = singles[best_name]
+    out: dict[str, PairedDifference] = {}
+    for name, result in results.items():
+        if result.config.get("strategy") == "single" or result.predictions is None:
+            continue
+        try:
+            out[name] = paired_difference(
+                result.predictions, best.predictions, result.classes, names=(name, best_name),
+                level=result.config.get("level", "sequence"))
+        except DataError:
+            continue
+    return out
 
 
 def _describe(config: Mapping) -> str:
