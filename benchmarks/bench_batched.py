@@ -119,7 +119,7 @@ def main() -> None:
     options = parser.parse_args()
     repeats = options.repeats or (1 if options.quick else 2)
     grid_seeds, grid_epochs = ("0", 20) if options.quick else ("0,1,2", 60)
-    from mefuse.data.demo_features import make_demo_store, paper_shaped_spec
+    from mefuse.demo.features import make_demo_store, paper_shaped_spec
 
     spec = paper_shaped_spec()
     if spec.subjects != 16:

@@ -23,7 +23,7 @@ from _common import write_result
 
 
 def main() -> None:
-    from mefuse.data.demo_features import make_demo_store, paper_shaped_spec
+    from mefuse.demo.features import make_demo_store, paper_shaped_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"

@@ -127,7 +127,7 @@ def main() -> None:
 
 
 def extractors_device(name: str) -> str:
-    from mefuse.train.trainer import resolve_device
+    from mefuse.utils.device import resolve_device
 
     return str(resolve_device(name))
 

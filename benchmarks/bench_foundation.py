@@ -40,7 +40,7 @@ from _common import write_result
 
 from mefuse.features.appearance.foundation import RADIOExtractor, SigLIP2Extractor
 from mefuse.features.appearance.runtime import inference
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 RADIO_HUBCONF = '''
 dependencies = ["torch", "timm"]

@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--name", default="grid", help="results/<name>.json and .md")
     options = parser.parse_args()
-    from mefuse.data.demo_features import DemoSpec, make_demo_store, paper_shaped_spec
+    from mefuse.demo.features import DemoSpec, make_demo_store, paper_shaped_spec
 
     rows = []
     started = time.perf_counter()

@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--epochs", type=int, default=0, help="0: the default recipe's 60")
     options = parser.parse_args()
-    from mefuse.data.demo_features import DemoSpec, make_demo_store
+    from mefuse.demo.features import DemoSpec, make_demo_store
 
     address = f"127.0.0.1:{_free_port()}"
     rounds = []

@@ -53,7 +53,7 @@ def demo_crops(out: Path, sequences: int) -> list[np.ndarray]:
     """The 256 px face crops of both views of the demo's first ``sequences`` sequences, made
     as ``extract`` makes them (view split, face box on the first frame, Lanczos)."""
     from mefuse.data.frames import open_frames
-    from mefuse.demo import DEMO_CROP
+    from mefuse.demo.pipeline import DEMO_CROP
     from mefuse.preprocess.crop import crop_square
     from mefuse.preprocess.detect import FaceDetector, find_face_box
     from mefuse.preprocess.views import split_view
@@ -108,7 +108,7 @@ def cross_validate(store: Path, seeds: list[int], runs_dir: Path, names: list[st
                    done: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Each named run; ``done`` gets the rows so far after each, so partial results are kept."""
     from mefuse.data.clips import ClipTable
-    from mefuse.demo import DEMO_FOLDS
+    from mefuse.demo.pipeline import DEMO_FOLDS
     from mefuse.train.config import CVConfig
     from mefuse.train.cv import run_cv
 
@@ -174,7 +174,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
-    from mefuse.demo import build_demo_store
+    from mefuse.demo.pipeline import build_demo_store
 
     started = time.perf_counter()
     store = build_demo_store(args.out, extractors=EXTRACTORS, progress=False)

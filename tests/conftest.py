@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory):
     """The feature-level demo store (modalities 'signal' and 'noise') and its clip table."""
-    from mefuse.data.demo_features import make_demo_store
+    from mefuse.demo.features import make_demo_store
 
     root = tmp_path_factory.mktemp("demo_store")
     table = make_demo_store(root)

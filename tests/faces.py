@@ -13,7 +13,7 @@ def astronaut() -> np.ndarray:
 
 
 def grace_hopper() -> np.ndarray:
-    from mefuse.data.demo_faces import _grace_hopper
+    from mefuse.demo.faces import _grace_hopper
 
     return _grace_hopper()
 

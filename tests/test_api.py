@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mefuse
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 
 SMALL = DemoSpec(subjects=6, sequences_per_subject=4, views=("left",), signal_dim=8,
                  noise_dim=12, min_frames=6, max_frames=10)

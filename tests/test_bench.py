@@ -16,9 +16,9 @@ from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.bench.runner import CELLS, plan_bench, read_log, run_bench
 from mefuse.bench.tables import write_tables
 from mefuse.cli.main import app
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.errors import ConfigError
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 runner = CliRunner()
 SMALL = DemoSpec(subjects=6, sequences_per_subject=6, signal_dim=12, noise_dim=16,

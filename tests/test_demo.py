@@ -7,8 +7,8 @@ import json
 import pytest
 
 from mefuse.data.clips import ClipTable
-from mefuse.data.demo_faces import MOVEMENTS, make_subjects
-from mefuse.demo import RUNS, run_demo
+from mefuse.demo.faces import MOVEMENTS, make_subjects
+from mefuse.demo.pipeline import RUNS, run_demo
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ skimage_data = pytest.importorskip("skimage.data")
 
 from mefuse.data.clips import ClipTable  # noqa: E402
 from mefuse.features.geometry.encoders import ENCODERS  # noqa: E402
-from mefuse.features.store import FeatureStore  # noqa: E402
+from mefuse.store import FeatureStore  # noqa: E402
 from mefuse.train.config import CVConfig, ModelConfig, OptimConfig  # noqa: E402
 from mefuse.train.cv import run_cv  # noqa: E402
 from test_encoders_checkpoints import checkpoints  # noqa: E402, F401

@@ -22,7 +22,7 @@ from mefuse.errors import ConfigError, StoreConfigMismatch
 from mefuse.features.appearance.flow import FlowExtractor
 from mefuse.features.extract import PreprocessConfig, extract_table, parse_shard, shard_clips
 from mefuse.features.geometry.mesh3d import Mesh3DExtractor
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 PRE = PreprocessConfig(views="none", crop_size=128)
 

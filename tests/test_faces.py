@@ -17,9 +17,9 @@ from faces import astronaut, grace_hopper
 from mefuse.data.clips import ClipTable
 from mefuse.features.appearance.flow import FlowExtractor
 from mefuse.features.extract import PreprocessConfig, extract_table
-from mefuse.features.quality import read_quality
 from mefuse.preprocess.detect import FaceDetector
 from mefuse.preprocess.faces import FULL_RANGE, SHORT_RANGE, FaceFinder
+from mefuse.store.quality import read_quality
 
 
 def close_up() -> np.ndarray:

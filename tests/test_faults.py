@@ -20,7 +20,7 @@ import pytest
 
 from mefuse.data.clips import ClipTable, is_safe_id
 from mefuse.errors import DataError, StorageError, StoreConfigMismatch
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 from mefuse.utils import atomic
 from mefuse.utils.npyfile import inspect_npy
 
@@ -166,7 +166,7 @@ def test_npy_checks_accept_what_numpy_writes(tmp_path):
 BENCH_PARENT = textwrap.dedent("""
     import sys
     from mefuse.bench.runner import plan_bench, run_bench
-    from mefuse.data.demo_features import DemoSpec, make_demo_store
+    from mefuse.demo.features import DemoSpec, make_demo_store
 
     root, out = sys.argv[1], sys.argv[2]
     spec = DemoSpec(subjects=6, sequences_per_subject=6, signal_dim=12, noise_dim=16,

@@ -23,7 +23,7 @@ from mefuse.errors import ConfigError, WeightsNotFound
 from mefuse.features import base
 from mefuse.features.appearance.pixels import PixelSpec, to_model_input
 from mefuse.features.base import create_extractor
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.train.config import CVConfig, merge
 from mefuse.train.cv import run_cv
 from mefuse.train.presets import load_preset

@@ -10,7 +10,7 @@ import pytest
 
 from mefuse.errors import DataError, StoreConfigMismatch
 from mefuse.features.importers import first_integer, import_coefficients, read_npy
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 
 def write_faceverse_run(root, clips=("c1", "c2"), frames=3, seed=0):

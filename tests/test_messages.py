@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mefuse.errors import StoreConfigMismatch
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 from mefuse.utils.diff import describe_differences, differing_fields
 from mefuse.utils.progress import progress_bar
 

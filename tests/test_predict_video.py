@@ -39,7 +39,7 @@ def write_video(folder: Path, path: Path) -> Path:
 def trained(tmp_path_factory):
     """A model trained, through the CLI, on flow features of the demo's real-face dataset
     (one sequence per subject keeps it quick; ``mefuse demo`` adds mesh3d and more data)."""
-    from mefuse.data.demo_faces import DemoFacesSpec, make_demo_faces
+    from mefuse.demo.faces import DemoFacesSpec, make_demo_faces
 
     out = tmp_path_factory.mktemp("demo")
     labels = make_demo_faces(out / "dataset", DemoFacesSpec(sequences_per_subject=1))

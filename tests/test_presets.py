@@ -12,7 +12,7 @@ import pytest
 from mefuse.bench.grid import Cell
 from mefuse.bench.runner import plan_bench, run_bench
 from mefuse.bench.tables import write_tables
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.train.config import CVConfig, FusionConfig, TrainConfig
 from mefuse.train.presets import load_preset
 

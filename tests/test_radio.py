@@ -22,7 +22,7 @@ import torch
 from mefuse.errors import ConfigError, WeightsNotFound
 from mefuse.features import base
 from mefuse.features.base import create_extractor
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 torch.set_num_threads(1)
 

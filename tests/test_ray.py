@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'mefu
 
 from mefuse.bench.runner import CELLS, plan_bench, run_bench  # noqa: E402
 from mefuse.data.clips import ClipTable  # noqa: E402
-from mefuse.data.demo_features import DemoSpec, make_demo_store  # noqa: E402
+from mefuse.demo.features import DemoSpec, make_demo_store  # noqa: E402
 from mefuse.errors import StoreConfigMismatch  # noqa: E402
 from mefuse.features.extract import PreprocessConfig  # noqa: E402
 from mefuse.features.parallel import ExtractorSpec, extract_parallel  # noqa: E402

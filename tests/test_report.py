@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from mefuse.bench.runner import plan_bench, run_bench
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.errors import DataError
 from mefuse.report import analysis, write_report
 from mefuse.report.browser import dump_dom, find_chromium, screenshot

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mefuse.errors import DataError, StoreConfigMismatch
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 CONFIG = {"extractor": "toy", "params": {"size": 4}, "weights": None,
           "preprocess": {"crop": 256}}

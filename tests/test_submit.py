@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.cli.main import app
-from mefuse.data.demo_features import DemoSpec, make_demo_store
+from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.errors import ConfigError, DataError
 from mefuse.submit import (
     SUBMISSION_COLUMNS,

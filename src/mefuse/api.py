@@ -77,7 +77,7 @@ def load_store(store: str | Path, modalities: Sequence[str], *, frames: int = 18
 def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, Any]
               ) -> dict[str, Any]:
     """Settings with the modality names matched to the store's extractor keys."""
-    from mefuse.features.store import FeatureStore
+    from mefuse.store import FeatureStore
     from mefuse.train.modalities import resolve_modalities
 
     names, _ = resolve_modalities(list(modalities), FeatureStore(store).extractor_keys())

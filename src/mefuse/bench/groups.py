@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mefuse.errors import ConfigError
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 GROUPS: tuple[str, ...] = ("geometry", "appearance", "other")
 """Group order; it also orders the modalities of a fused set (geometry first, as the paper's

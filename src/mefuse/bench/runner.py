@@ -41,7 +41,7 @@ from mefuse.bench.grid import DEFAULT_VARIANTS, SET_KINDS, Cell, build_cells, ce
 from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
-from mefuse.features.store import CONFIG_FIELDS, FeatureStore
+from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.utils.atomic import (
     make_dirs,
     remove_stale_temporaries,

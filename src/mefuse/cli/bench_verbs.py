@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mefuse.cli.train_verbs import (
+from mefuse.cli.options import (
     BatchOpt,
     ClassesOpt,
     ClipsOpt,
@@ -28,9 +28,9 @@ from mefuse.cli.train_verbs import (
     StoreOpt,
     TaskOpt,
     ThresholdsOpt,
-    _classes,
-    _config_data,
-    _read_clips,
+    config_data,
+    parse_classes,
+    read_clips,
 )
 from mefuse.errors import ConfigError, DataError
 
@@ -97,10 +97,10 @@ def bench(
 
     check_executor(executor, address)
 
-    data = _config_data(
+    data = config_data(
         config, preset, protocol=protocol, folds=folds,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
-        classes=_classes(classes), level=level, device=device, model__frames=frames,
+        classes=parse_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
     )
@@ -108,7 +108,7 @@ def bench(
     if ignored:
         console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "
                       "each cell sets its own[/dim]")
-    table = _read_clips(store, clips, data.get("classes"))
+    table = read_clips(store, clips, data.get("classes"))
     plan = plan_bench(store, table, data, keys=modality or None,
                       appearance=_keys(appearance), geometry=_keys(geometry),
                       variants=_keys(variants), sets=_keys(sets),
@@ -222,7 +222,7 @@ def submit(
     if validate is not None:
         expected = None
         if store is not None:
-            expected = sub.expected_ids(sub.select_clips(_read_clips(store, clips, None), split))
+            expected = sub.expected_ids(sub.select_clips(read_clips(store, clips, None), split))
         rows = sub.validate_submission(validate, expected)
         checked = f", Ids match the {len(expected)} test sequences" if expected else ""
         console.print(f"{validate}: valid 4DMR submission, {rows} rows{checked}")
@@ -239,7 +239,7 @@ def submit(
             console.print(f"wrote {save_model}")
     else:
         estimator = model
-    test = sub.select_clips(_read_clips(store, clips, None), split)
+    test = sub.select_clips(read_clips(store, clips, None), split)
     frame, sequences = sub.predict_submission(
         estimator, store, test, negative_excludes_positive=negative_excludes_positive,
         allow_fixed=allow_fixed_thresholds)
@@ -266,7 +266,7 @@ def _train(store: Path, clips: Path | None, config: Path | None, seed: int):
     if "modalities" not in data:
         raise DataError(f"{config} names no modalities")
     train_config = build_config(TrainConfig, data, str(config))
-    table = _read_clips(store, clips, train_config.classes)
+    table = read_clips(store, clips, train_config.classes)
     estimator = sub.train_for_submission(store, table, train_config, seed=seed)
     thresholds = ", ".join(f"{c} {t:.2f}" for c, t in zip(estimator.classes,
                                                           estimator.thresholds, strict=True))

@@ -182,7 +182,7 @@ def demo(
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
 ) -> None:
     """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""
-    from mefuse.demo import run_demo
+    from mefuse.demo.pipeline import run_demo
 
     run_demo(out, sequences_per_subject=sequences_per_subject,
              seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console)

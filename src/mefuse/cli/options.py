@@ -9,12 +9,16 @@ entry point prints as one ``error:`` line with exit status 2.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mefuse.errors import ConfigError
-from mefuse.utils.options import check_device, parse_seeds
+from mefuse.utils.options import DEVICE_FORMS, check_device, parse_seeds
+
+if TYPE_CHECKING:
+    from mefuse.data.clips import ClipTable
 
 
 def seeds_callback(value: str | None) -> str | None:
@@ -53,3 +57,90 @@ def config_default(dotted: str) -> Any:
 def default_help(text: str, dotted: str) -> str:
     """``text`` followed by the configuration's default for ``dotted``."""
     return f"{text} (default: {config_default(dotted)})"
+
+
+# Option groups shared by the verbs of several stages (cv, train, bench, ...): one definition
+# each, so a flag means the same thing and shows the same help everywhere.
+StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="feature store folder")]
+ClipsOpt = Annotated[Path | None, typer.Option(
+    "--clips", help="clip table CSV (default: <store>/clips.csv)")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="YAML configuration; flags given on the command line override it")]
+ModalityOpt = Annotated[list[str] | None, typer.Option(
+    "--modality", "-m", help="extractor key in the store; repeat for several modalities")]
+StrategyOpt = Annotated[str | None, typer.Option(
+    help=default_help("single, concat, sum or gated (the paper's model)", "strategy"))]
+TaskOpt = Annotated[str | None, typer.Option(
+    help=default_help("multilabel (sigmoid) or singlelabel (softmax)", "task"))]
+ClassesOpt = Annotated[str | None, typer.Option(
+    help="comma-separated class columns (default: the 4DMR five)")]
+FramesOpt = Annotated[int | None, typer.Option(
+    help=default_help("frames each clip is resampled to", "model.frames"))]
+EpochsOpt = Annotated[int | None, typer.Option(
+    help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
+LrOpt = Annotated[float | None, typer.Option(
+    help=default_help("peak learning rate of AdamW", "optim.lr"))]
+BatchOpt = Annotated[int | None, typer.Option(
+    "--batch-size", help=default_help("clips per batch", "optim.batch_size"))]
+ThresholdsOpt = Annotated[str | None, typer.Option(help=default_help(
+    "fixed (0.5) or tuned (per class, on an inner split of the training data)",
+    "thresholds.mode"))]
+PositionOpt = Annotated[bool | None, typer.Option(
+    "--position/--no-position", help=default_help(
+        "learned temporal position embedding (beyond the paper)", "model.position"))]
+MotionOpt = Annotated[bool | None, typer.Option(
+    "--motion/--no-motion", help=default_help(
+        "feed each frame minus the first (beyond the paper)", "model.motion"))]
+DeviceOpt = Annotated[str | None, typer.Option(
+    help=default_help(DEVICE_FORMS, "device"), callback=device_callback)]
+ProtocolOpt = Annotated[str | None, typer.Option(
+    help=default_help("mskf, subject-kfold or loso", "protocol"))]
+FoldsOpt = Annotated[int | None, typer.Option(
+    help=default_help("folds for mskf and subject-kfold", "folds"))]
+SeedsOpt = Annotated[str | None, typer.Option(
+    help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
+LevelOpt = Annotated[str | None, typer.Option(
+    help=default_help("sequence (views merged) or clip", "level"))]
+PresetOpt = Annotated[str | None, typer.Option(
+    help="paper (exactly the paper's model) or recommended (safe fusion); --config and flags "
+    "override it")]
+EngineOpt = Annotated[str | None, typer.Option(
+    help=default_help("batched (all folds and seeds as one stacked model) or loop (one fit at "
+                      "a time); same results", "engine"))]
+MaxStackOpt = Annotated[int | None, typer.Option(
+    "--max-stack", help=default_help("most fits the batched engine trains at once (lower it "
+                                     "to save memory)", "max_stack"))]
+
+
+def config_data(config: Path | None, preset: str | None = None, **flags: Any
+                ) -> dict[str, Any]:
+    """Preset, then YAML settings, then the flags that were given (``None`` means not given)."""
+    from mefuse.train.config import load_yaml, merge
+    from mefuse.train.presets import load_preset
+
+    data = load_preset(preset) if preset else {}
+    if preset:  # a preset names the paper's modalities; the store's come from -m or --config
+        data.pop("modalities", None)
+    data = merge(data, load_yaml(config)) if config else data
+    nested: dict[str, dict[str, Any]] = {"model": {}, "optim": {}, "thresholds": {}}
+    for key, value in flags.items():
+        if value is None or value == []:
+            continue
+        section, _, name = key.rpartition("__")
+        if section:
+            nested[section][name] = value
+        else:
+            data[key] = value
+    return merge(data, {k: v for k, v in nested.items() if v})
+
+
+def read_clips(store: Path, clips: Path | None, classes: list[str] | None) -> ClipTable:
+    """The clip table given by ``--clips``, or the store's own ``clips.csv``."""
+    from mefuse.data.clips import ClipTable
+
+    return ClipTable.read(clips or store / "clips.csv", classes)
+
+
+def parse_classes(value: str | None) -> list[str] | None:
+    """``--classes a,b,c`` as a list; ``None`` (the configuration decides) when not given."""
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None

@@ -9,88 +9,41 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from mefuse.cli.options import default_help, device_callback, seeds_callback
+from mefuse.cli.options import (
+    BatchOpt,
+    ClassesOpt,
+    ClipsOpt,
+    ConfigOpt,
+    DeviceOpt,
+    EngineOpt,
+    EpochsOpt,
+    FoldsOpt,
+    FramesOpt,
+    LevelOpt,
+    LrOpt,
+    MaxStackOpt,
+    ModalityOpt,
+    MotionOpt,
+    PositionOpt,
+    PresetOpt,
+    ProtocolOpt,
+    SeedsOpt,
+    StoreOpt,
+    StrategyOpt,
+    TaskOpt,
+    ThresholdsOpt,
+    config_data,
+    parse_classes,
+    read_clips,
+)
 from mefuse.errors import DataError
-from mefuse.utils.options import DEVICE_FORMS
 
 console = Console()
-
-StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="feature store folder")]
-ClipsOpt = Annotated[Path | None, typer.Option(
-    "--clips", help="clip table CSV (default: <store>/clips.csv)")]
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", "-c", help="YAML configuration; flags given on the command line override it")]
-ModalityOpt = Annotated[list[str] | None, typer.Option(
-    "--modality", "-m", help="extractor key in the store; repeat for several modalities")]
-StrategyOpt = Annotated[str | None, typer.Option(
-    help=default_help("single, concat, sum or gated (the paper's model)", "strategy"))]
-TaskOpt = Annotated[str | None, typer.Option(
-    help=default_help("multilabel (sigmoid) or singlelabel (softmax)", "task"))]
-ClassesOpt = Annotated[str | None, typer.Option(
-    help="comma-separated class columns (default: the 4DMR five)")]
-FramesOpt = Annotated[int | None, typer.Option(
-    help=default_help("frames each clip is resampled to", "model.frames"))]
-EpochsOpt = Annotated[int | None, typer.Option(
-    help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
-LrOpt = Annotated[float | None, typer.Option(
-    help=default_help("peak learning rate of AdamW", "optim.lr"))]
-BatchOpt = Annotated[int | None, typer.Option(
-    "--batch-size", help=default_help("clips per batch", "optim.batch_size"))]
-ThresholdsOpt = Annotated[str | None, typer.Option(help=default_help(
-    "fixed (0.5) or tuned (per class, on an inner split of the training data)",
-    "thresholds.mode"))]
-PositionOpt = Annotated[bool | None, typer.Option(
-    "--position/--no-position", help=default_help(
-        "learned temporal position embedding (beyond the paper)", "model.position"))]
-MotionOpt = Annotated[bool | None, typer.Option(
-    "--motion/--no-motion", help=default_help(
-        "feed each frame minus the first (beyond the paper)", "model.motion"))]
-DeviceOpt = Annotated[str | None, typer.Option(
-    help=default_help(DEVICE_FORMS, "device"), callback=device_callback)]
-ProtocolOpt = Annotated[str | None, typer.Option(
-    help=default_help("mskf, subject-kfold or loso", "protocol"))]
-FoldsOpt = Annotated[int | None, typer.Option(
-    help=default_help("folds for mskf and subject-kfold", "folds"))]
-SeedsOpt = Annotated[str | None, typer.Option(
-    help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
-LevelOpt = Annotated[str | None, typer.Option(
-    help=default_help("sequence (views merged) or clip", "level"))]
-PresetOpt = Annotated[str | None, typer.Option(
-    help="paper (exactly the paper's model) or recommended (safe fusion); --config and flags "
-    "override it")]
-EngineOpt = Annotated[str | None, typer.Option(
-    help=default_help("batched (all folds and seeds as one stacked model) or loop (one fit at "
-                      "a time); same results", "engine"))]
-MaxStackOpt = Annotated[int | None, typer.Option(
-    "--max-stack", help=default_help("most fits the batched engine trains at once (lower it "
-                                     "to save memory)", "max_stack"))]
-
-
-def _config_data(config: Path | None, preset: str | None = None, **flags: Any
-                 ) -> dict[str, Any]:
-    """Preset, then YAML settings, then the flags that were given (``None`` means not given)."""
-    from mefuse.train.config import load_yaml, merge
-    from mefuse.train.presets import load_preset
-
-    data = load_preset(preset) if preset else {}
-    if preset:  # a preset names the paper's modalities; the store's come from -m or --config
-        data.pop("modalities", None)
-    data = merge(data, load_yaml(config)) if config else data
-    nested = {"model": {}, "optim": {}, "thresholds": {}}
-    for key, value in flags.items():
-        if value is None or value == []:
-            continue
-        section, _, name = key.rpartition("__")
-        if section:
-            nested[section][name] = value
-        else:
-            data[key] = value
-    return merge(data, {k: v for k, v in nested.items() if v})
 
 
 def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
     """Map the configuration's modality names to the store's extractor keys (in place)."""
-    from mefuse.features.store import FeatureStore
+    from mefuse.store import FeatureStore
     from mefuse.train.modalities import resolve_modalities
 
     if "modalities" not in data:
@@ -101,16 +54,6 @@ def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
     data["modalities"], notes = resolve_modalities(names, FeatureStore(store).extractor_keys())
     for note in notes:
         console.print(f"[dim]note: {note}[/dim]")
-
-
-def _read_clips(store: Path, clips: Path | None, classes: list[str] | None):
-    from mefuse.data.clips import ClipTable
-
-    return ClipTable.read(clips or store / "clips.csv", classes)
-
-
-def _classes(value: str | None) -> list[str] | None:
-    return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
 def cv(
@@ -145,17 +88,17 @@ def cv(
     from mefuse.train.cv import run_cv
     from mefuse.train.report_table import result_table
 
-    data = _config_data(
+    data = config_data(
         config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
-        classes=_classes(classes), level=level, device=device, model__frames=frames,
+        classes=parse_classes(classes), level=level, device=device, model__frames=frames,
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
         engine=engine, max_stack=max_stack,
     )
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the options")
-    table = _read_clips(store, clips, cv_config.classes)
+    table = read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
     console.print(result_table(result))
@@ -190,9 +133,9 @@ def train(
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    data = _config_data(
+    data = config_data(
         config, preset, modalities=modality, strategy=strategy, task=task,
-        classes=_classes(classes),
+        classes=parse_classes(classes),
         device=device, model__frames=frames, optim__epochs=epochs, optim__lr=lr,
         optim__batch_size=batch_size, thresholds__mode=thresholds, model__position=position,
         model__motion=motion,
@@ -201,7 +144,7 @@ def train(
         data.pop(key, None)  # a cv configuration file serves training too
     _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data, str(config) if config else "the options")
-    table = _read_clips(store, clips, train_config.classes)
+    table = read_clips(store, clips, train_config.classes)
     estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
@@ -293,7 +236,7 @@ def demo_store(
     """Write a synthetic feature-level store (modalities 'signal' and 'noise') and clips.csv."""
     import dataclasses
 
-    from mefuse.data.demo_features import DemoSpec, make_demo_store, paper_shaped_spec
+    from mefuse.demo.features import DemoSpec, make_demo_store, paper_shaped_spec
 
     spec = paper_shaped_spec() if paper_shaped else DemoSpec()
     spec = dataclasses.replace(spec, complementary=complementary)

@@ -28,12 +28,12 @@ import pandas as pd
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError, StoreConfigMismatch
 from mefuse.features.base import Extractor
-from mefuse.features.quality import write_quality
-from mefuse.features.store import FeatureStore, StoreWriter
 from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
+from mefuse.store import FeatureStore, StoreWriter
+from mefuse.store.quality import write_quality
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
@@ -102,7 +102,7 @@ class ExtractSummary:
 
     def faces_line(self) -> str:
         """How faces were found in this run (the details are in quality.csv)."""
-        from mefuse.features.quality import faces_summary
+        from mefuse.store.quality import faces_summary
 
         return faces_summary(self.quality)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from mefuse.data.clips import is_safe_id
 from mefuse.errors import ConfigError, DataError
-from mefuse.features.store import FeatureStore, check_key
+from mefuse.store import FeatureStore, check_key
 from mefuse.utils.npyfile import load_npy, read_header
 
 Layout = Literal["faceverse", "generic"]

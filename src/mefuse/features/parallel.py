@@ -6,7 +6,7 @@ builds its own extractors (its own MediaPipe graphs and OpenCV objects, from an
 :class:`ExtractorSpec`) and its own face detector, and runs with one OpenCV and one torch
 thread: N single-threaded processes use N cores without oversubscribing them.
 
-Why the parent writes: one :class:`~mefuse.features.store.StoreWriter` per extractor, as in the
+Why the parent writes: one :class:`~mefuse.store.feature_store.StoreWriter` per extractor, as in the
 one-process path, so the manifest, the resume rule and the reports are those of
 :func:`~mefuse.features.extract.extract_table`. Results are consumed in the order of the
 sequences (a bounded look-ahead), so failures are listed in the same order and a store written
@@ -47,8 +47,8 @@ from mefuse.features.extract import (
     open_writers,
     shard_clips,
 )
-from mefuse.features.quality import write_quality
-from mefuse.features.store import FeatureStore, StoreWriter
+from mefuse.store import FeatureStore, StoreWriter
+from mefuse.store.quality import write_quality
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.ordered import ordered_map

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from mefuse.preprocess.detect import Box
-from mefuse.preprocess.landmarks import as_rgb_uint8
+from mefuse.utils.image import as_rgb_uint8
 
 
 def crop_square(frame: np.ndarray, box: Box, size: int) -> np.ndarray:

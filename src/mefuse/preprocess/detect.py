@@ -19,7 +19,8 @@ from types import TracebackType
 
 import numpy as np
 
-from mefuse.preprocess.landmarks import as_rgb_uint8, import_mediapipe_solutions
+from mefuse.preprocess.landmarks import import_mediapipe_solutions
+from mefuse.utils.image import as_rgb_uint8
 
 
 @dataclass(frozen=True)

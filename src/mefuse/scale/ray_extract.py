@@ -32,9 +32,9 @@ from mefuse.features.extract import (
     open_writers,
 )
 from mefuse.features.parallel import ExtractorSpec, build_all
-from mefuse.features.quality import write_quality
-from mefuse.features.store import FeatureStore
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
+from mefuse.store import FeatureStore
+from mefuse.store.quality import write_quality
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.progress import progress_bar
 

@@ -27,7 +27,7 @@ import torch
 from mefuse import __version__
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities

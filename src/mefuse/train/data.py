@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from mefuse.errors import DataError
-from mefuse.features.store import FeatureStore
 from mefuse.preprocess.sampling import resample
+from mefuse.store import FeatureStore
 
 
 @dataclass

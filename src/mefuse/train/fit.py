@@ -11,7 +11,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
-from mefuse.features.store import CONFIG_FIELDS, FeatureStore
+from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.train.config import TrainConfig
 from mefuse.train.data import load_modalities
 from mefuse.train.metrics import merge_views

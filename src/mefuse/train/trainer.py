@@ -21,12 +21,13 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from torch import nn
 
 from mefuse import __version__
-from mefuse.errors import ConfigError, DataError
+from mefuse.errors import DataError
 from mefuse.model.fusion import FusionClassifier
 from mefuse.train.config import OptimConfig, TrainConfig
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.utils.atomic import atomic_open
+from mefuse.utils.device import resolve_device
 
 MODEL_FORMAT = "mefuse-model/2"
 """Version 2: the head's dropout is explicit (keys ``head.hidden.*``, ``head.out.*``)."""
@@ -36,16 +37,6 @@ THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 class EmptyClassWarning(UserWarning):
     """A class has no positive example in a training set: the model cannot learn it there."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` means CUDA when available; anything else is checked to exist."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was asked for, but CUDA is not available here")
-    return device
 
 
 class FusionEstimator:

@@ -20,7 +20,7 @@ import numpy as np
 
 from mefuse.errors import ConfigError
 from mefuse.features.base import Extractor, register_extractor
-from mefuse.preprocess.landmarks import as_rgb_uint8
+from mefuse.utils.image import as_rgb_uint8
 
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

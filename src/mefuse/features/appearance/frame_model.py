@@ -18,13 +18,9 @@ import numpy as np
 
 from mefuse.features.appearance.batching import frame_batches, run_pipelined, split_by_clip
 from mefuse.features.appearance.pixels import PixelSpec, as_clip_array, to_model_input
-from mefuse.features.appearance.runtime import (
-    as_int,
-    inference,
-    resolve_device,
-    resolve_precision,
-)
+from mefuse.features.appearance.runtime import as_int, inference, resolve_precision
 from mefuse.features.base import Extractor
+from mefuse.utils.device import resolve_device
 
 if TYPE_CHECKING:
     import torch

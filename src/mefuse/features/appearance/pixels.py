@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mefuse.errors import DataError
-from mefuse.preprocess.landmarks import to_uint8
+from mefuse.utils.image import to_uint8
 
 if TYPE_CHECKING:
     import torch
@@ -68,7 +68,7 @@ def as_clip_array(frames: np.ndarray) -> np.ndarray:
     """A clip as ``(T, H, W, C)`` uint8 with C 1 or 3 (grey stays one channel until resized).
 
     Accepts ``(T, H, W)`` grey, ``(T, H, W, 1|3|4)``, 16-bit and float ``[0, 1]`` frames, the
-    same inputs as :func:`mefuse.preprocess.landmarks.as_rgb_uint8` accepts for one frame.
+    same inputs as :func:`mefuse.utils.image.as_rgb_uint8` accepts for one frame.
     """
     array = np.asarray(frames)
     if array.ndim == 3:

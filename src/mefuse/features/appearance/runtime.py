@@ -34,31 +34,6 @@ def require_transformers() -> Any:
     return transformers
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``"auto"`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
-    import torch
-
-    text = (device or "auto").strip().lower()
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(text)
-    except RuntimeError as exc:
-        raise ConfigError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N") from exc
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} was asked for but CUDA is not available")
-        index = resolved.index or 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) visible"
-            )
-        resolved = torch.device("cuda", index)
-    elif resolved.type != "cpu":
-        raise ConfigError(f"device {device!r} is not supported (use cpu, cuda or cuda:N)")
-    return resolved
-
-
 def resolve_precision(precision: str | None, device: torch.device) -> str:
     """``"auto"`` is bf16 on a GPU that has it, fp16 on an older GPU, fp32 on the CPU.
 

@@ -28,6 +28,7 @@ from mefuse.features.geometry.checkpoints import (
 from mefuse.features.geometry.clip_landmarks import clip_landmarks
 from mefuse.features.geometry.crops import Crop
 from mefuse.features.geometry.temporal import check_smoothing, smooth
+from mefuse.utils.device import resolve_device
 
 LANDMARKS = "mediapipe-face-mesh-478"
 
@@ -68,8 +69,6 @@ class CoefficientEncoder(Extractor):
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, not {self.batch_size}")
         self.smoothing, self.smoothing_window = check_smoothing(smoothing, smoothing_window)
-        from mefuse.train.trainer import resolve_device
-
         self.device = resolve_device(str(device))
         self.checkpoint = locate(self.spec, checkpoint)
         self._sha256: str | None = None

@@ -27,7 +27,7 @@ import pandas as pd
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.data.clips import ClipTable
-from mefuse.features.store import FeatureStore
+from mefuse.store import FeatureStore
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """``mefuse demo``: the whole pipeline on real faces with synthetic micro-movements.
 
-1. write the demo dataset (:mod:`mefuse.data.demo_faces`) in the 4DMR layout;
+1. write the demo dataset (:mod:`mefuse.demo.faces`) in the 4DMR layout;
 2. read it back through the ``4dmr`` adapter, split the two views, crop the faces (256 px);
 3. extract ``mesh3d`` (geometry) and ``flow`` (appearance) into a feature store;
 4. cross-validate, subject-disjoint, each modality alone and their ``concat``, ``sum`` and
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mefuse.data.demo_faces import DemoFacesSpec, make_demo_faces
+from mefuse.demo.faces import DemoFacesSpec, make_demo_faces
 from mefuse.train.config import CVConfig
 from mefuse.train.cv import CVResult, run_cv
 from mefuse.train.presets import load_preset

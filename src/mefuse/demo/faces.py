@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse import FOURDMR_CLASSES
-from mefuse.data.demo_features import demo_labels
+from mefuse.demo.features import demo_labels
 from mefuse.errors import DataError
 from mefuse.preprocess.detect import FaceDetector
 from mefuse.preprocess.landmarks import FaceLandmarker
