@@ -47,7 +47,7 @@ def offline_and_isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("MEFUSE_WEIGHTS", str(tmp_path / "mefuse-weights"))
     monkeypatch.setattr("mefuse.features.weights.DEFAULT_WEIGHTS_DIR", tmp_path / "no-weights")
-    monkeypatch.setattr(base, "BUILTIN_EXTRACTOR_MODULES", [FOUNDATION])
+    monkeypatch.setattr(base.EXTRACTORS, "modules", [FOUNDATION])
 
 
 def _save(model, folder, processor=None):

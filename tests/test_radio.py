@@ -112,7 +112,7 @@ def radio_model(version="", progress=True, adaptor_names=None, return_checkpoint
 def isolated(tmp_path, monkeypatch):
     """torch.hub's folder in the test's temporary directory; only this module's extractors."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    monkeypatch.setattr(base, "BUILTIN_EXTRACTOR_MODULES", [FOUNDATION])
+    monkeypatch.setattr(base.EXTRACTORS, "modules", [FOUNDATION])
 
 
 @pytest.fixture(scope="module")

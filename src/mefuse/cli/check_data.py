@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mefuse.cli.options import DATASET_HELP, echo_listing
 from mefuse.errors import MefuseError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.options import parse_key_values
@@ -233,10 +234,17 @@ def print_report(report: CheckReport, console: Console | None = None, *,
 
 
 
+def _list_adapters(value: bool) -> None:
+    """``check-data --list``: the dataset adapters, one per line, then exit."""
+    if value:
+        from mefuse.data.adapters import ADAPTERS
+
+        echo_listing(ADAPTERS)
+
 
 def check_data_command(
     dataset: Annotated[str, typer.Option(
-        "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")],
+        "--dataset", "-d", help=DATASET_HELP)],
     root: Annotated[Path, typer.Option("--root", "-r", help="dataset root folder")],
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")
@@ -247,6 +255,9 @@ def check_data_command(
         "frames=Cropped (see docs/guide/datasets.md)")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
+    list_: Annotated[bool, typer.Option(
+        "--list", callback=_list_adapters, is_eager=True, expose_value=False,
+        help="list the dataset adapters and exit")] = False,
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
     report = check_data(dataset, root, labels, views,

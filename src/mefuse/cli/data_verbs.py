@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from mefuse.cli.options import device_callback, seeds_callback
+from mefuse.cli.options import DATASET_HELP, device_callback, echo_listing, seeds_callback
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
@@ -41,10 +41,7 @@ def _list_extractors(value: bool) -> None:
         return
     from mefuse.features.base import list_extractors
 
-    for name, cls in list_extractors().items():
-        doc = (cls.__doc__ or "").strip().splitlines()
-        typer.echo(f"{name:<12} {doc[0] if doc else ''}")
-    raise typer.Exit()
+    echo_listing(list_extractors())
 
 
 def extract(
@@ -52,7 +49,7 @@ def extract(
     extractor: Annotated[list[str], typer.Option(
         "--extractor", "-e", help="extractor name (repeat); see 'mefuse extract --list'")],
     dataset: Annotated[str | None, typer.Option(
-        "--dataset", "-d", help="dataset adapter: 4dmr, 4dme, casme2, samm or folder")] = None,
+        "--dataset", "-d", help=DATASET_HELP)] = None,
     root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")] = None,
     labels: LabelsOpt = None,
     dataset_option: Annotated[list[str] | None, typer.Option(

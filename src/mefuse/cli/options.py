@@ -9,6 +9,7 @@ entry point prints as one ``error:`` line with exit status 2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -54,6 +55,14 @@ def config_default(dotted: str) -> Any:
     return ",".join(map(str, value)) if isinstance(value, list) else value
 
 
+def echo_listing(entries: Mapping[str, Any]) -> None:
+    """``--list``: each registry entry's name and the first line of its docstring, then exit."""
+    for name, entry in entries.items():
+        doc = (entry.__doc__ or "").strip().splitlines()
+        typer.echo(f"{name:<12} {doc[0] if doc else ''}")
+    raise typer.Exit()
+
+
 def default_help(text: str, dotted: str) -> str:
     """``text`` followed by the configuration's default for ``dotted``."""
     return f"{text} (default: {config_default(dotted)})"
@@ -61,6 +70,7 @@ def default_help(text: str, dotted: str) -> str:
 
 # Option groups shared by the verbs of several stages (cv, train, bench, ...): one definition
 # each, so a flag means the same thing and shows the same help everywhere.
+DATASET_HELP = "dataset adapter: 4dmr, 4dme, casme2, samm or folder (see 'check-data --list')"
 StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="feature store folder")]
 ClipsOpt = Annotated[Path | None, typer.Option(
     "--clips", help="clip table CSV (default: <store>/clips.csv)")]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from mefuse.errors import ConfigError
+from mefuse.utils.registry import Registry
 
 Kind = Literal["appearance", "geometry"]
 
@@ -68,57 +69,31 @@ class Extractor(ABC):
         """Release native resources (MediaPipe graphs, GPU memory)."""
 
 
-_REGISTRY: dict[str, type[Extractor]] = {}
-
-
-def register_extractor(cls: type[Extractor]) -> type[Extractor]:
-    """Class decorator: make ``cls`` available as ``create_extractor(cls.name)``."""
-    name = cls.name
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise ValueError(f"extractor {name!r} is registered twice")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def _import_builtin_extractors() -> None:
-    """Import the modules whose classes register themselves; optional ones may be absent."""
-    import importlib
-
-    for module in BUILTIN_EXTRACTOR_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # A missing optional dependency (transformers, timm, mediapipe) only hides the
-            # extractors that need it; a missing mefuse module is a bug and must surface.
-            if exc.name and exc.name.startswith("mefuse"):
-                raise
-
-
-BUILTIN_EXTRACTOR_MODULES: list[str] = [
+EXTRACTORS: Registry[type[Extractor]] = Registry("extractor", [
     "mefuse.features.geometry.mesh3d",
     "mefuse.features.geometry.regionflow",
     "mefuse.features.appearance.flow",
     "mefuse.features.appearance.foundation",
     "mefuse.features.geometry.encoders",
-]
-"""Modules that define built-in extractors; each registers its classes on import."""
+])
+"""Extractor classes by name; the modules listed define the built-in ones."""
 
 
-def list_extractors() -> dict[str, type[Extractor]]:
-    """Registered extractors by name."""
-    _import_builtin_extractors()
-    return dict(sorted(_REGISTRY.items()))
+def register_extractor(cls: type[Extractor]) -> type[Extractor]:
+    """Class decorator: make ``cls`` available as ``create_extractor(cls.name)``."""
+    return EXTRACTORS.add(cls.name, cls)
+
+
+def list_extractors(pattern: str | None = None) -> dict[str, type[Extractor]]:
+    """Registered extractors by name, sorted; ``pattern`` filters names (``"dino*"``)."""
+    return {name: EXTRACTORS[name] for name in EXTRACTORS.names(pattern)}
 
 
 def create_extractor(name: str, **params: Any) -> Extractor:
     """Build the extractor registered as ``name`` with ``params``."""
-    registry = list_extractors()
-    if name not in registry:
-        raise ConfigError(
-            f"unknown extractor {name!r}; available: {', '.join(registry) or 'none'}"
-        )
+    cls = EXTRACTORS.lookup(name)
     try:
-        return registry[name](**params)
+        return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"extractor {name!r}: {exc}") from exc
 
@@ -131,5 +106,3 @@ def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
             digest.update(block)
     return digest.hexdigest()
 
-
-ExtractorFactory = Callable[..., Extractor]

@@ -10,30 +10,25 @@ it and name it in ``Dataset.problems`` (information-only entries start with ``"n
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mefuse.data.adapters.base import NOTE, Dataset, SequenceRecord, safe_id
-from mefuse.data.adapters.folder import load_folder
-from mefuse.data.adapters.fourdmr import load_4dmr
-from mefuse.data.adapters.sheets import load_4dme, load_casme2, load_samm
+from mefuse.data.adapters.base import (
+    ADAPTERS,
+    NOTE,
+    Adapter,
+    Dataset,
+    SequenceRecord,
+    list_adapters,
+    register_adapter,
+    safe_id,
+)
 from mefuse.data.clips import REQUIRED_COLUMNS, ClipTable
 from mefuse.errors import ConfigError, DataError
-
-Adapter = Callable[..., Dataset]
-
-ADAPTERS: dict[str, Adapter] = {
-    "4dmr": load_4dmr,
-    "4dme": load_4dme,
-    "casme2": load_casme2,
-    "samm": load_samm,
-    "folder": load_folder,
-}
-"""Adapter functions by name: ``adapter(root, labels=None, **options) -> Dataset``."""
 
 
 def adapter_options(kind: str) -> dict[str, Any]:
@@ -44,11 +39,7 @@ def adapter_options(kind: str) -> dict[str, Any]:
 
 
 def _adapter(kind: str) -> Adapter:
-    try:
-        return ADAPTERS[kind.lower()]
-    except KeyError:
-        raise ConfigError(
-            f"unknown dataset kind {kind!r}; choose from {', '.join(ADAPTERS)}") from None
+    return ADAPTERS.lookup(kind.lower())
 
 
 def load_dataset(kind: str, root: str | Path, *, labels: str | Path | None = None,
@@ -135,9 +126,12 @@ def _cell(value: Any) -> Any:
 __all__ = [
     "ADAPTERS",
     "NOTE",
+    "Adapter",
     "Dataset",
     "SequenceRecord",
     "adapter_options",
     "clip_table",
+    "list_adapters",
     "load_dataset",
+    "register_adapter",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +20,30 @@ import pandas as pd
 
 from mefuse.data.frames import frame_number, integers_in, is_video_file, list_image_files
 from mefuse.errors import DataError
+from mefuse.utils.registry import Registry
 
 NOTE = "note: "
 """Prefix of problems that are information only (they do not fail ``check-data``)."""
+
+Adapter = Callable[..., "Dataset"]
+"""``adapter(root, labels=None, **options) -> Dataset``."""
+
+ADAPTERS: Registry[Adapter] = Registry("dataset kind", [
+    "mefuse.data.adapters.fourdmr",
+    "mefuse.data.adapters.sheets",
+    "mefuse.data.adapters.folder",
+])
+"""Adapter functions by dataset kind; each module registers its own with ``@register_adapter``."""
+
+
+def register_adapter(kind: str) -> Callable[[Adapter], Adapter]:
+    """Function decorator: make the adapter available as ``load_dataset(kind, ...)``."""
+    return ADAPTERS.register(kind)
+
+
+def list_adapters(pattern: str | None = None) -> list[str]:
+    """The dataset kinds that have an adapter, sorted; ``pattern`` filters shell-style."""
+    return ADAPTERS.names(pattern)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from mefuse.data.adapters.base import (
     has_frames,
     is_missing,
     read_sheet,
+    register_adapter,
     require_columns,
     safe_id,
     sheet_row,
@@ -32,10 +33,11 @@ from mefuse.data.adapters.base import (
 from mefuse.errors import ConfigError, DataError
 
 
+@register_adapter("folder")
 def load_folder(root: Path, labels: Path | None = None, *,
                 classes: Sequence[str] | str | None = None,
                 task: Literal["multilabel", "singlelabel"] = "multilabel") -> Dataset:
-    """Read a clip list CSV (``labels``, default: the single CSV in ``root``).
+    """Any dataset listed in a clip CSV (``labels``, default: the single CSV in ``root``).
 
     ``classes`` names the label columns in order (a comma-separated string or a list); a row
     whose label cells are all empty is unlabelled. ``task="singlelabel"`` also checks that each

@@ -30,6 +30,7 @@ from mefuse.data.adapters.base import (
     find_column,
     is_missing,
     read_sheet,
+    register_adapter,
     require_columns,
     safe_id,
     sheet_row,
@@ -74,9 +75,10 @@ def discover_sequences(root: Path) -> tuple[dict[int, Path], list[str]]:
     return found, problems
 
 
+@register_adapter("4dmr")
 def load_4dmr(root: Path, labels: Path | None = None, *, subject_column: str | None = None
               ) -> Dataset:
-    """Read a 4DMR challenge root: labelled training sequences and unlabelled test ones.
+    """4DMR challenge root: labelled training sequences and unlabelled test ones.
 
     ``labels``: the training labels CSV (default: the single CSV in ``root``, passing over
     submission files). ``subject_column``: the labels' subject column (default: the first of

@@ -42,6 +42,7 @@ from mefuse.data.adapters.base import (
     is_missing,
     parse_action_units,
     read_sheet,
+    register_adapter,
     require_columns,
     resolve_path,
     safe_id,
@@ -161,6 +162,7 @@ SPECS: dict[str, SheetSpec] = {
 
 
 # --------------------------------------------------------------------------- the adapters
+@register_adapter("4dme")
 def load_4dme(root: Path, labels: Path | None = None, *, frames: str | Path | None = None,
               drop_k_aus: bool = False) -> Dataset:
     """4DME: multi-label over the five 4DMR classes, onset-to-offset windows, AU columns.
@@ -173,6 +175,7 @@ def load_4dme(root: Path, labels: Path | None = None, *, frames: str | Path | No
                  mapping=FOURDME_CLASS_MAP, classes=FOURDMR_CLASSES, task="multilabel")
 
 
+@register_adapter("casme2")
 def load_casme2(root: Path, labels: Path | None = None, *, frames: str | Path | None = None,
                 classes: Sequence[str] | str | None = None, composite: bool = False
                 ) -> Dataset:
@@ -185,6 +188,7 @@ def load_casme2(root: Path, labels: Path | None = None, *, frames: str | Path | 
     return _single_label(SPECS["casme2"], root, labels, frames, classes, composite)
 
 
+@register_adapter("samm")
 def load_samm(root: Path, labels: Path | None = None, *, frames: str | Path | None = None,
               classes: Sequence[str] | str | None = None, composite: bool = False) -> Dataset:
     """SAMM, single-label; options as for :func:`load_casme2`."""

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mefuse.errors import ConfigError, DataError
-from mefuse.features.base import Extractor, sha256_of
+from mefuse.features.base import Extractor, register_extractor, sha256_of
 from mefuse.features.geometry.checkpoints import (
     CheckpointSpec,
     load_checkpoint,
@@ -29,6 +29,7 @@ from mefuse.features.geometry.clip_landmarks import clip_landmarks
 from mefuse.features.geometry.crops import Crop
 from mefuse.features.geometry.temporal import check_smoothing, smooth
 from mefuse.utils.device import resolve_device
+from mefuse.utils.registry import Registry
 
 LANDMARKS = "mediapipe-face-mesh-478"
 
@@ -188,3 +189,19 @@ class CoefficientEncoder(Extractor):
         self.network = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+ENCODERS: Registry[type[CoefficientEncoder]] = Registry(
+    "3D encoder", ["mefuse.features.geometry.encoders"])
+"""The 3D reconstruction encoders by name (each is also an extractor of the same name)."""
+
+
+def register_encoder(cls: type[CoefficientEncoder]) -> type[CoefficientEncoder]:
+    """Class decorator: register ``cls`` as an encoder and as an extractor."""
+    register_extractor(cls)
+    return ENCODERS.add(cls.name, cls)
+
+
+def list_encoders(pattern: str | None = None) -> dict[str, type[CoefficientEncoder]]:
+    """Registered 3D encoders by name, sorted; ``pattern`` filters names shell-style."""
+    return {name: ENCODERS[name] for name in ENCODERS.names(pattern)}

@@ -16,17 +16,16 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from mefuse.features.base import register_extractor
 from mefuse.features.geometry.checkpoints import CheckpointSpec
 from mefuse.features.geometry.crops import Crop, faceverse_crop
-from mefuse.features.geometry.encoder_base import CoefficientEncoder
+from mefuse.features.geometry.encoder_base import CoefficientEncoder, register_encoder
 from mefuse.features.geometry.nets import FACEVERSE_HEADS, ResNetCoefficientNet
 
 EXPRESSION_START = FACEVERSE_HEADS[0]
 EXPRESSION_TRAINED = 171
 
 
-@register_extractor
+@register_encoder
 class FaceVerseExtractor(CoefficientEncoder):
     """``faceverse``: FaceVerse v4 expression coefficients (171 per frame)."""
 

@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from mefuse.features.base import register_extractor
 from mefuse.features.geometry.checkpoints import CheckpointSpec
 from mefuse.features.geometry.crops import Crop, smirk_crop
-from mefuse.features.geometry.encoder_base import CoefficientEncoder
+from mefuse.features.geometry.encoder_base import CoefficientEncoder, register_encoder
 from mefuse.features.geometry.nets import SmirkExpressionNet
 
 PREFIX = "smirk_encoder.expression_encoder."
 
 
-@register_extractor
+@register_encoder
 class SmirkExtractor(CoefficientEncoder):
     """``smirk``: SMIRK expression coefficients (50 per frame) from ``SMIRK_em1.pt``."""
 

@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from mefuse.features.base import register_extractor
 from mefuse.features.geometry.checkpoints import CheckpointSpec
 from mefuse.features.geometry.crops import Crop, tddfa_crop
-from mefuse.features.geometry.encoder_base import CoefficientEncoder
+from mefuse.features.geometry.encoder_base import CoefficientEncoder, register_encoder
 from mefuse.features.geometry.nets import TDDFA_HEADS, ResNetCoefficientNet
 
 EXPRESSION_START = TDDFA_HEADS[0]
 
 
-@register_extractor
+@register_encoder
 class TDDFAExtractor(CoefficientEncoder):
     """``3ddfa``: 3DDFA-V3 expression coefficients (64 per frame) from ``net_recon.pth``."""
 
