@@ -186,12 +186,8 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from mefuse.cli.check_data import check_data_command
-    except ModuleNotFoundError as exc:
-        if exc.name != "mefuse.cli.check_data":
-            raise
-    else:
-        app.command("check-data")(check_data_command)
+    from mefuse.cli.check_data import check_data_command
+
+    app.command("check-data")(check_data_command)
     app.command("extract")(extract)
     app.command("demo")(demo)

@@ -50,11 +50,7 @@ def _root(
 
 
 for _module in VERB_MODULES:
-    try:
-        importlib.import_module(_module).register(app)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _module:
-            raise
+    importlib.import_module(_module).register(app)
 
 
 def usage_error_classes() -> tuple[type[Exception], ...]:

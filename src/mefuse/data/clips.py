@@ -149,15 +149,6 @@ class ClipTable:
         return ClipTable(self.frame[np.asarray(mask, dtype=bool)].reset_index(drop=True),
                          self.classes)
 
-    def select(self, clip_ids: Sequence[str]) -> ClipTable:
-        """The named clips, in the order given."""
-        index = pd.Index(self.frame["clip_id"])
-        positions = index.get_indexer(list(clip_ids))
-        if (positions < 0).any():
-            missing = [c for c, p in zip(clip_ids, positions, strict=True) if p < 0]
-            raise DataError(f"clip(s) not in the clip table: {', '.join(missing[:5])}")
-        return ClipTable(self.frame.iloc[positions].reset_index(drop=True), self.classes)
-
     def sequences(self) -> pd.DataFrame:
         """One row per sequence: ``sequence_id``, ``subject`` and (when labelled) the per-class
         OR of its views' labels, in order of first appearance."""

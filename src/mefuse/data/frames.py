@@ -188,11 +188,6 @@ class ImageFolderSource(FrameSource):
             raise FrameSourceError(f"cannot read image {file} ({reason})")
         return _to_rgb(image)
 
-    def frame_numbers(self) -> list[int | None]:
-        """The frame number in each file's name (see :func:`frame_number`), in frame order."""
-        return [frame_number(f.name) for f in self.files]
-
-
 class VideoSource(FrameSource):
     """A video file read through ``cv2.VideoCapture``, one frame at a time.
 

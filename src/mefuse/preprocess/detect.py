@@ -31,10 +31,6 @@ class Box:
     y: int
     side: int
 
-    def as_list(self) -> list[int]:
-        return [self.x, self.y, self.side]
-
-
 class FaceDetector:
     """MediaPipe face detection (full-range model by default), best-scoring face per frame."""
 

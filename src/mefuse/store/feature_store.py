@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,11 +53,6 @@ class ExtractorInfo:
     @property
     def dim(self) -> int | None:
         return self.manifest.get("dim")
-
-    @property
-    def frame_counts(self) -> dict[str, int]:
-        return dict(self.manifest.get("clips", {}))
-
 
 class FeatureStore:
     """Read and write side of a feature store rooted at ``root``."""
@@ -338,11 +332,6 @@ class StoreWriter:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def remove_extractor(root: str | Path, key: str) -> None:
-    """Delete one extractor folder of a store."""
-    shutil.rmtree(Path(root) / key, ignore_errors=True)
 
 
 def _normalise(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,13 +8,10 @@ peaks better than a moving average of the same window.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from mefuse.errors import ConfigError
 
-Smoothing = Literal["none", "mean", "savgol"]
 SMOOTHINGS: tuple[str, ...] = ("none", "mean", "savgol")
 
 
