@@ -244,11 +244,7 @@ def predict_submission(model, store: str | Path, clips: ClipTable, *,
 
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
     require_tuned(estimator, allow_fixed)
-    frame = clips.frame.copy()
-    for name in estimator.classes:  # test clips carry no labels: add empty class columns
-        if name not in frame.columns:
-            frame[name] = np.nan
-    table = ClipTable.from_frame(frame, estimator.classes, source="test clips")
+    table = ClipTable.for_prediction(clips.frame, estimator.classes, source="test clips")
     _, sequences = predict_store(estimator, store, table)
     frame = submission_frame(sequences, negative_excludes_positive=negative_excludes_positive)
     sequences = sequences.copy()

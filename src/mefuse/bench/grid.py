@@ -20,7 +20,6 @@ changes, so stale numbers are never reused.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -30,6 +29,7 @@ from typing import Any
 
 from mefuse.bench.groups import GROUPS, KeyGroups
 from mefuse.errors import ConfigError
+from mefuse.utils.hashing import text_digest
 
 VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "motion",
                              "moddrop", "aux", "entropy", "late", "recommended")
@@ -151,5 +151,5 @@ def cell_id(cell: Cell, config: Mapping[str, Any], fingerprint: Mapping[str, Any
     """Stable id: readable slug plus a hash of the full configuration and the data fingerprint."""
     payload = json.dumps({"config": config, "data": fingerprint}, sort_keys=True,
                          separators=(",", ":"), default=str)
-    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:10]
+    digest = text_digest(payload, 10)
     return f"{cell.slug()}__{digest}"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import multiprocessing
 import os
@@ -48,6 +47,7 @@ from mefuse.utils.atomic import (
     storage_error,
     write_json,
 )
+from mefuse.utils.hashing import text_digest
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.progress import progress_bar
 
@@ -152,14 +152,14 @@ def clip_table_fingerprint(clips: ClipTable) -> str:
     """Hash of the columns that define the data a cell sees (ids, subjects, labels)."""
     columns = ["clip_id", "sequence_id", "view", "subject", *clips.classes]
     text = clips.frame[columns].to_csv(index=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return text_digest(text)
 
 
 def extractor_fingerprint(store: FeatureStore, key: str) -> dict[str, Any]:
     """What an extractor's manifest says about how its features were made."""
     manifest = store.info(key).manifest
     counts = manifest.get("clips", {})
-    digest = hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()[:16]
+    digest = text_digest(json.dumps(counts, sort_keys=True))
     return {**{f: manifest.get(f) for f in CONFIG_FIELDS}, "dim": manifest.get("dim"),
             "clips": digest}
 

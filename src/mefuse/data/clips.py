@@ -102,6 +102,17 @@ class ClipTable:
         return cls(frame.reset_index(drop=True), classes)
 
     @classmethod
+    def for_prediction(cls, frame: pd.DataFrame, classes: Sequence[str], *, source: str
+                       ) -> ClipTable:
+        """Clips to predict: the class columns the table lacks are added empty (test clips
+        carry no labels), then validated as :meth:`from_frame` does."""
+        frame = frame.copy()
+        for name in classes:
+            if name not in frame.columns:
+                frame[name] = np.nan
+        return cls.from_frame(frame, classes, source=source)
+
+    @classmethod
     def read(cls, path: str | Path, classes: Sequence[str] | None = None) -> ClipTable:
         """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers)."""
         path = Path(path)

@@ -11,10 +11,8 @@ Register an extractor with :func:`register_extractor` and build one with
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -96,13 +94,3 @@ def create_extractor(name: str, **params: Any) -> Extractor:
         return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"extractor {name!r}: {exc}") from exc
-
-
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (weights are often gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-

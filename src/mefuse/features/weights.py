@@ -17,7 +17,6 @@ supply it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mefuse.errors import WeightsNotFound
+from mefuse.utils.hashing import sha256_of, text_digest
 
 WEIGHTS_ENV = "MEFUSE_WEIGHTS"
 """Environment variable naming a folder (or ``os.pathsep``-separated folders) of weights."""
@@ -157,7 +157,7 @@ def weight_files(folder: Path) -> list[Path]:
     return []
 
 
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+def file_sha256(path: Path) -> str:
     """Hex sha256 of one file.
 
     A file in the Hugging Face cache is a link to ``blobs/<sha256>`` for large (LFS) files, and
@@ -167,11 +167,7 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     resolved = path.resolve()
     if resolved.parent.name == "blobs" and _SHA256.match(resolved.name):
         return resolved.name
-    digest = hashlib.sha256()
-    with open(resolved, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of(resolved)
 
 
 def weights_record(files: list[Path]) -> dict[str, Any] | None:
@@ -184,5 +180,5 @@ def weights_record(files: list[Path]) -> dict[str, Any] | None:
     lines = "".join(f"{f.name}:{file_sha256(f)}\n" for f in files)
     return {
         "file": f"{files[0].name} (+{len(files) - 1} shards)",
-        "sha256": hashlib.sha256(lines.encode()).hexdigest(),
+        "sha256": text_digest(lines, 64),
     }

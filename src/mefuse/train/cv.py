@@ -32,6 +32,7 @@ from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
+from mefuse.train.modalities import pool_names
 from mefuse.train.protocols import make_folds
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
@@ -144,7 +145,8 @@ def run_cv(
             estimator = estimators[seed, fold.index]
             test_data = data.take(fold.test)
             probabilities, pools = estimator._forward(test_data)
-            for name, pool in zip(_pool_names(config), pools, strict=True):
+            for name, pool in zip(pool_names(config.strategy, config.modalities), pools,
+                                  strict=True):
                 attention[f"seed{seed}/fold{fold.index}/{name}"] = pool.astype(np.float32)
             attention[f"seed{seed}/fold{fold.index}/clip_ids"] = np.array(test_data.clip_ids)
             part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
@@ -253,11 +255,6 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
     run_warnings.extend(str(w.message) for w in caught
                         if issubclass(w.category, EmptyClassWarning))
     return dict(zip(keys, fitted, strict=True))
-
-
-def _pool_names(config: CVConfig) -> list[str]:
-    return ["+".join(config.modalities)] if config.strategy == "concat" else list(
-        config.modalities)
 
 
 def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.ndarray,

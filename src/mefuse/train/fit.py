@@ -97,10 +97,7 @@ def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
     if path.is_file():
         frame = pd.read_csv(path, dtype={"clip_id": str, "sequence_id": str, "view": str,
                                          "subject": str})
-        for name in estimator.classes:  # test clips have no labels: add empty columns
-            if name not in frame.columns:
-                frame[name] = np.nan
-        return ClipTable.from_frame(frame, estimator.classes, source=str(path))
+        return ClipTable.for_prediction(frame, estimator.classes, source=str(path))
     if clips is not None:
         raise DataError(f"clip table {path} does not exist")
     common = set.intersection(*(set(store.clip_ids(m)) for m in estimator.config.modalities))
@@ -108,6 +105,4 @@ def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
         raise DataError(f"no clip in {store.root} has all of {estimator.config.modalities}")
     ids = sorted(common)
     frame = pd.DataFrame({"clip_id": ids, "sequence_id": ids, "view": "full", "subject": "?"})
-    for name in estimator.classes:
-        frame[name] = np.nan
-    return ClipTable.from_frame(frame, estimator.classes, source=str(store.root))
+    return ClipTable.for_prediction(frame, estimator.classes, source=str(store.root))

@@ -37,3 +37,10 @@ def resolve_modalities(names: Sequence[str], keys: Iterable[str]) -> tuple[list[
                               f"{', '.join(keys) or 'none'} (extract it first, or name one of "
                               "these with --modality)")
     return resolved, notes
+
+
+def pool_names(strategy: str, modalities: Sequence[str]) -> list[str]:
+    """One name per attention pool of the model: ``concat`` pools all modalities together
+    (``"a+b"``), every other strategy has one pool per modality. Gate weights and attention maps
+    are labelled with these names."""
+    return ["+".join(modalities)] if strategy == "concat" else list(modalities)

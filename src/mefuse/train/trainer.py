@@ -26,6 +26,7 @@ from mefuse.model.fusion import FusionClassifier
 from mefuse.train.config import OptimConfig, TrainConfig
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
+from mefuse.train.modalities import pool_names
 from mefuse.utils.atomic import atomic_open
 from mefuse.utils.device import resolve_device
 
@@ -248,8 +249,7 @@ class FusionEstimator:
     def gate_weights(self) -> dict[str, float]:
         """Weight of each modality's summary (equal for ``sum``; one entry for ``concat``)."""
         network = self._require_fitted()
-        names = (["+".join(self.config.modalities)] if self.config.strategy == "concat"
-                 else list(self.config.modalities))
+        names = pool_names(self.config.strategy, self.config.modalities)
         if self.choice != "fused":
             return {m: float(m == self.choice) for m in names}
         with torch.no_grad():

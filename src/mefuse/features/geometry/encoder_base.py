@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mefuse.errors import ConfigError, DataError
-from mefuse.features.base import Extractor, register_extractor, sha256_of
+from mefuse.features.base import Extractor, register_extractor
 from mefuse.features.geometry.checkpoints import (
     CheckpointSpec,
     load_checkpoint,
@@ -29,6 +29,7 @@ from mefuse.features.geometry.clip_landmarks import clip_landmarks
 from mefuse.features.geometry.crops import Crop
 from mefuse.features.geometry.temporal import check_smoothing, smooth
 from mefuse.utils.device import resolve_device
+from mefuse.utils.hashing import sha256_of
 from mefuse.utils.registry import Registry
 
 LANDMARKS = "mediapipe-face-mesh-478"
