@@ -29,10 +29,11 @@ from typing import Any
 
 from mefuse.bench.groups import GROUPS, KeyGroups
 from mefuse.errors import ConfigError
+from mefuse.model.strategies import STRATEGIES
 from mefuse.utils.hashing import text_digest
 
-VARIANTS: tuple[str, ...] = ("single", "concat", "sum", "gated", "position", "motion",
-                             "moddrop", "aux", "entropy", "late", "recommended")
+VARIANTS: tuple[str, ...] = (*STRATEGIES, "position", "motion", "moddrop", "aux", "entropy",
+                             "late", "recommended")
 """Strategy variants, in table order."""
 
 FUSION_VARIANTS: tuple[str, ...] = VARIANTS[1:]
@@ -41,10 +42,7 @@ DEFAULT_VARIANTS: tuple[str, ...] = VARIANTS[:6]
 SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
 
 _OVERRIDES: dict[str, dict[str, Any]] = {
-    "single": {"strategy": "single"},
-    "concat": {"strategy": "concat"},
-    "sum": {"strategy": "sum"},
-    "gated": {"strategy": "gated"},
+    **{strategy: {"strategy": strategy} for strategy in STRATEGIES},
     "position": {"strategy": "gated", "model": {"position": True, "motion": False}},
     "motion": {"strategy": "gated", "model": {"position": False, "motion": True}},
     "moddrop": {"strategy": "gated", "fusion": {"modality_dropout": 0.25}},

@@ -28,10 +28,11 @@ from mefuse.bench.comparisons import bench_comparisons
 from mefuse.bench.grid import FUSION_VARIANTS
 from mefuse.bench.runner import CELLS, PLAN, RESULTS, is_done
 from mefuse.errors import DataError
+from mefuse.model.strategies import STRATEGIES
 from mefuse.utils.atomic import atomic_open, write_text
 
 VARIANT_LABELS: dict[str, str] = {
-    "single": "single", "concat": "concat", "sum": "sum", "gated": "gated",
+    **{strategy: strategy for strategy in STRATEGIES},
     "position": "gated + position", "motion": "gated + motion",
     "moddrop": "gated + modality dropout", "aux": "gated + aux heads",
     "entropy": "gated + decisive gate", "late": "late fusion", "recommended": "recommended",

@@ -1,6 +1,25 @@
-"""The fusion classifier: per-modality multi-query attention pools, a fusion gate and a head."""
+"""The fusion classifier: per-modality multi-query attention pools, a fusion gate and a head.
 
-from mefuse.model.fusion import STRATEGIES, FusionClassifier
-from mefuse.model.pool import MultiQueryAttentionPool
+Names load on first use (PEP 562) so that ``mefuse.model.strategies`` imports without torch.
+"""
+
+from mefuse.model.strategies import STRATEGIES
+
+_LAZY: dict[str, str] = {
+    "FusionClassifier": "mefuse.model.fusion",
+    "MultiQueryAttentionPool": "mefuse.model.pool",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load the torch-backed names on first use."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mefuse.model' has no attribute {name!r}")
+
 
 __all__ = ["STRATEGIES", "FusionClassifier", "MultiQueryAttentionPool"]

@@ -33,9 +33,7 @@ from torch import nn
 from mefuse.model.head import ClassificationHead, dropout_with_noise
 from mefuse.model.options import check_fusion_options, stream_keep_mask
 from mefuse.model.pool import MultiQueryAttentionPool
-
-Strategy = Literal["single", "concat", "sum", "gated"]
-STRATEGIES: tuple[str, ...] = ("single", "concat", "sum", "gated")
+from mefuse.model.strategies import STRATEGIES, Strategy
 
 
 class FusionClassifier(nn.Module):

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mefuse.errors import ConfigError
+from mefuse.model.strategies import Strategy
 
 Protocol = Literal["mskf", "subject-kfold", "loso"]
 Task = Literal["multilabel", "singlelabel"]
@@ -89,7 +90,7 @@ class TrainConfig(_Strict):
     """Everything needed to fit one model on features: modalities, strategy, model, optimiser."""
 
     modalities: list[str] = Field(min_length=1)
-    strategy: Literal["single", "concat", "sum", "gated"] = "gated"
+    strategy: Strategy = "gated"
     task: Task = "multilabel"
     classes: list[str] | None = None
     model: ModelConfig = ModelConfig()
