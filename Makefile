@@ -1,6 +1,7 @@
 # mefuse: the two commands of the README, and a few more.
 #   make demo   set up .venv and run the real-face demo (extract + cross-validate)
 #   make test   set up .venv and run the test suite
+#   make typecheck  mypy on src/ (configured in pyproject.toml; CI runs it)
 # Torch is pinned to the builds this project is tested with; timm needs torchvision, and
 # torch 2.14.1 + torchvision 0.29.1 is the pair that installs together here.
 
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.mefuse-installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
 
 bench: setup
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

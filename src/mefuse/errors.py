@@ -21,6 +21,9 @@ class ConfigError(MefuseError):
 class StoreConfigMismatch(MefuseError):
     """A feature store holds features made with another configuration."""
 
+    difference: str = ""
+    """The differing fields, one per line (set where the mismatch is found)."""
+
 
 class WeightsNotFound(MefuseError):
     """A model's weights are not where the user said, nor in a hub cache."""

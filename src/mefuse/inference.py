@@ -137,7 +137,7 @@ def input_table(inputs: Sequence[str | Path], views: str,
         raise DataError("give at least one video file or frame folder")
     frame = pd.DataFrame(rows)
     for name in classes:
-        frame[name] = pd.array(frame[name], dtype="Int64")
+        frame[name] = frame[name].astype("Int64")
     return ClipTable.from_frame(frame, classes, source="the inputs")
 
 

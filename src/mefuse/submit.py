@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def select_clips(clips: ClipTable, split: str) -> ClipTable:
     the table has no ``split`` column)."""
     if split == "all" or "split" not in clips.frame.columns:
         return clips
-    chosen = clips.subset(clips.frame["split"].astype(str) == split)
+    chosen = clips.subset((clips.frame["split"].astype(str) == split).to_numpy())
     if len(chosen) == 0:
         values = sorted(clips.frame["split"].astype(str).unique())
         raise DataError(f"no clip has split {split!r} (the table's splits: {', '.join(values)}); "
@@ -166,8 +167,7 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
             if value not in ("0", "1"):
                 shown = "an empty cell" if value == "" else repr(value)
                 problems.append(f"line {line}: {name} is {shown}, expected 0 or 1")
-    seen: set[int] = set()
-    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+    duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
     if duplicates:
         problems.append(f"duplicate Id(s): {', '.join(map(str, duplicates[:10]))}")
     if ids != sorted(ids):
@@ -175,15 +175,15 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
         problems.append(f"rows are not sorted by Id (Id {ids[first]} comes after "
                         f"{ids[first - 1]})")
     if expected is not None:
-        expected = set(expected)
-        missing = sorted(expected - set(ids))
-        extra = sorted(set(ids) - expected)
-        if missing:
-            problems.append(f"{len(missing)} expected Id(s) missing: "
-                            f"{', '.join(map(str, missing[:10]))}")
-        if extra:
-            problems.append(f"{len(extra)} Id(s) not among the test sequences: "
-                            f"{', '.join(map(str, extra[:10]))}")
+        wanted = set(expected)
+        absent = sorted(wanted - set(ids))
+        unknown = sorted(set(ids) - wanted)
+        if absent:
+            problems.append(f"{len(absent)} expected Id(s) missing: "
+                            f"{', '.join(map(str, absent[:10]))}")
+        if unknown:
+            problems.append(f"{len(unknown)} Id(s) not among the test sequences: "
+                            f"{', '.join(map(str, unknown[:10]))}")
     if len(problems) > _MAX_PROBLEMS:
         problems = [*problems[:_MAX_PROBLEMS], f"... and {len(problems) - _MAX_PROBLEMS} more"]
     return problems

@@ -151,9 +151,9 @@ def _print_cells(tables: Any) -> None:
     if tables.cells.empty:
         return
     view = Table(title="bench", title_justify="left")
-    for name, justify in (("feature set", "left"), ("strategy", "left"), ("macro-F1", "right"),
-                          ("var (%²)", "right"), ("UF1", "right"), ("UAR", "right")):
-        view.add_column(name, justify=justify, no_wrap=name == "macro-F1")
+    for name in ("feature set", "strategy", "macro-F1", "var (%²)", "UF1", "UAR"):
+        view.add_column(name, justify="left" if name in ("feature set", "strategy") else "right",
+                        no_wrap=name == "macro-F1")
     for _, r in tables.cells.iterrows():
         view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
                      f"{r['macro_f1_mean']:.3f}±{r['macro_f1_std']:.3f}",

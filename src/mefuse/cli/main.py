@@ -101,7 +101,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except usage_errors as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``mefuse``: the help is the answer
-            typer.echo(exc.format_message())
+            typer.echo(exc.format_message())  # type: ignore[attr-defined]
             sys.exit(0)
         typer.secho(f"error: {_usage_message(exc)}", fg=typer.colors.RED, err=True)
         sys.exit(2)

@@ -150,7 +150,7 @@ def train(
     estimator.save(out)
     gate = ", ".join(f"{k} {v:.2f}" for k, v in estimator.gate_weights().items())
     console.print(f"trained on {int(table.labelled.sum())} clips; gate: {gate}; "
-                  f"thresholds: {np.round(estimator.thresholds, 2).tolist()}")
+                  f"thresholds: {np.round(estimator.fitted_thresholds, 2).tolist()}")
     console.print(f"wrote {out}")
 
 

@@ -67,7 +67,7 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
 def _stretch(factor: float) -> Callable[[np.ndarray], np.ndarray]:
     def apply(image: np.ndarray) -> np.ndarray:
         side = image.shape[0]
-        matrix = np.float32([[factor, 0, side * (1 - factor) / 2], [0, 1, 0]])
+        matrix = np.array([[factor, 0, side * (1 - factor) / 2], [0, 1, 0]], dtype=np.float32)
         return cv2.warpAffine(image, matrix, (side, side), borderMode=cv2.BORDER_REFLECT)
     return apply
 
@@ -213,7 +213,7 @@ def _profile(length: int, rng: np.random.Generator) -> tuple[np.ndarray, int, in
 
 
 def _second_camera(image: np.ndarray) -> np.ndarray:
-    matrix = np.float32([[0.95, 0.03, 10], [0.0, 0.95, 4]])
+    matrix = np.array([[0.95, 0.03, 10], [0.0, 0.95, 4]], dtype=np.float32)
     return cv2.warpAffine(image, matrix, (HALF, HALF), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mefuse.demo.faces import DemoFacesSpec, make_demo_faces
+from mefuse.model.strategies import Strategy
 from mefuse.train.config import CVConfig
 from mefuse.train.cv import CVResult, run_cv
 from mefuse.train.presets import load_preset
@@ -25,7 +26,7 @@ DEMO_CROP = 256
 DEMO_FOLDS = 5
 DEMO_EXTRACTORS: tuple[str, ...] = ("mesh3d", "flow")
 """The weight-free extractors the demo runs."""
-RUNS: dict[str, tuple[str, list[str], str]] = {
+RUNS: dict[str, tuple[Strategy, list[str], str]] = {
     "mesh3d": ("single", ["mesh3d"], "paper"),
     "flow": ("single", ["flow"], "paper"),
     "concat": ("concat", ["mesh3d", "flow"], "paper"),

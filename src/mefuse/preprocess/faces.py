@@ -96,7 +96,7 @@ class FaceFinder:
                                       round(best[4], 4), len(faces), choice, index + 1)
         return FaceSearch(None, None, None, None, 0, "no face", limit)
 
-    def frames_without_face(self, crops: Sequence[np.ndarray]) -> int:
+    def frames_without_face(self, crops: Sequence[np.ndarray] | np.ndarray) -> int:
         """Crops in which the short-range model sees no face."""
         import cv2
 
@@ -108,7 +108,8 @@ class FaceFinder:
             missing += not self._faces(SHORT_RANGE, crop)
         return missing
 
-    def _faces(self, model: str, frame: np.ndarray) -> list[tuple[float, ...]]:
+    def _faces(self, model: str, frame: np.ndarray
+               ) -> list[tuple[float, float, float, float, float]]:
         """Faces found by ``model``; the short-range model's below its threshold are dropped
         here (MediaPipe's own threshold was seen to let a 0.51 detection in noise through)."""
         faces = self._detector(model).detect_all(frame)

@@ -218,9 +218,10 @@ def write_report(source: str | Path, out: str | Path | None = None, *, detail: i
     source = Path(source)
     if (source / RESULTS).is_file():
         result = CVResult.read(source)
-        page = {"title": "mefuse cross-validation report", "subtitle": str(source.resolve()),
-                "bench": None, "nav": [],
-                "runs": [run_section(result, describe_run(result.config), "run")]}
+        page: dict[str, Any] = {
+            "title": "mefuse cross-validation report", "subtitle": str(source.resolve()),
+            "bench": None, "nav": [],
+            "runs": [run_section(result, describe_run(result.config), "run")]}
     elif (source / "bench.json").is_file():
         page = _bench_page(source, detail)
     else:

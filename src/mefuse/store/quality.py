@@ -37,7 +37,7 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
             new = new.sort_values("clip_id", kind="stable")
             for name in ("frames", "face_frame", "face_faces", "face_searched",
                          "frames_without_face"):
-                new[name] = pd.array(pd.to_numeric(new[name]), dtype="Int64")
+                new[name] = pd.to_numeric(new[name]).astype("Int64")
             with atomic_open(path, "w", encoding="utf-8", newline="") as out:
                 new.to_csv(out, index=False)
         finally:

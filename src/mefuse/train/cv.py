@@ -79,7 +79,7 @@ class CVResult:
                 self.predictions.to_csv(handle, index=False)
         if self.attention:
             with atomic_open(out / ATTENTION, "wb") as handle:
-                np.savez_compressed(handle, **self.attention)
+                np.savez_compressed(handle, **self.attention)  # type: ignore[arg-type]
         write_json(out / RESULTS, self.to_dict())
         return out / RESULTS
 
@@ -161,7 +161,7 @@ def run_cv(
                 "gate": estimator.gate_weights(),
                 "choice": estimator.choice,
                 "choice_scores": estimator.choice_scores,
-                "thresholds": [float(t) for t in estimator.thresholds],
+                "thresholds": [float(t) for t in estimator.fitted_thresholds],
                 "n_train_clips": len(fold.train),
                 "n_test_clips": len(fold.test),
                 "n_test_units": len(y_true),
@@ -249,7 +249,8 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
             for spec in specs:
                 fitted.append(FusionEstimator(train_config, seed=spec.seed).fit(
                     data.take(spec.index), labels[spec.index],
-                    sequence_ids=sequences[spec.index], classes=classes, context=spec.context,
+                    sequence_ids=sequences[spec.index].tolist(), classes=classes,
+                    context=spec.context,
                     groups=subjects[spec.index].tolist()))
                 advance()
     run_warnings.extend(str(w.message) for w in caught
@@ -269,7 +270,7 @@ def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.nda
         rows[f"p_{name}"] = probabilities[:, c]
         rows[f"y_{name}"] = labels[:, c]
         rows[f"pred_{name}"] = decisions[:, c]
-        rows[f"t_{name}"] = float(estimator.thresholds[c])
+        rows[f"t_{name}"] = float(estimator.fitted_thresholds[c])
     return rows
 
 

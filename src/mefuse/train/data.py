@@ -61,6 +61,7 @@ def load_modalities(
             if stacked is None:
                 stacked = np.empty((len(clip_ids), frames, features.shape[1]), np.float32)
             stacked[index] = resample(features, frames)
+        assert stacked is not None  # clip_ids is not empty
         arrays.append(stacked)
     return ModalityData(list(modalities), arrays, list(clip_ids))
 

@@ -24,22 +24,22 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
     """Train on every labelled clip of ``clips``; record the extractors' provenance (the
     store manifests' extractor, parameters, weights and preprocessing, which let
     ``mefuse predict`` rebuild the pipeline on new videos)."""
-    store = FeatureStore(store)
+    feature_store = FeatureStore(store)
     labelled = clips.subset(clips.labelled)
     if len(labelled) == 0:
         raise DataError("the clip table has no labelled clip to train on")
-    data = load_modalities(store, labelled.clip_ids, config.modalities, config.model.frames)
+    data = load_modalities(feature_store, labelled.clip_ids, config.modalities, config.model.frames)
     estimator = FusionEstimator(config, seed=seed)
     with warnings.catch_warnings(), progress_bar("train", config.optim.epochs, progress,
                                                  unit="epochs") as advance:
         warnings.simplefilter("always")
         estimator.on_epoch = lambda epoch, loss: advance(1, description=f"loss {loss:.3f}")
-        estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"],
+        estimator.fit(data, labelled.labels, sequence_ids=labelled.frame["sequence_id"].tolist(),
                       classes=list(labelled.classes), context="training data",
                       groups=labelled.frame["subject"].tolist())
         estimator.on_epoch = None
     estimator.provenance = {
-        "extractors": {m: {f: store.info(m).manifest.get(f) for f in CONFIG_FIELDS}
+        "extractors": {m: {f: feature_store.info(m).manifest.get(f) for f in CONFIG_FIELDS}
                        for m in config.modalities},
         "n_clips": len(labelled),
     }
@@ -55,23 +55,23 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
     (features of another model or crop would be scored as if they were the same).
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
-    store = FeatureStore(store)
+    feature_store = FeatureStore(store)
     config = estimator.config
     for name in config.modalities:
         trained = estimator.provenance.get("extractors", {}).get(name)
-        current = {f: store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
+        current = {f: feature_store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
         if trained is not None and trained != current:
             from mefuse.utils.diff import describe_differences
 
             differences = describe_differences(trained, current, "model", "store")
             raise DataError(
-                f"extractor {name!r} in {store.root} was configured differently from the one "
-                f"the model was trained on ({differences}); extract again with the model's "
+                f"extractor {name!r} in {feature_store.root} was configured differently from "
+                f"the one the model was trained on ({differences}); extract again with the model's "
                 "settings, e.g. 'mefuse predict --model MODEL VIDEO_OR_FOLDER ...', which reads "
                 "them from the model file"
             )
-    table = _clip_table(store, clips, estimator)
-    data = load_modalities(store, table.clip_ids, config.modalities, config.model.frames)
+    table = _clip_table(feature_store, clips, estimator)
+    data = load_modalities(feature_store, table.clip_ids, config.modalities, config.model.frames)
     probabilities = estimator.predict_proba(data)
     decisions = estimator.decide(probabilities)
     clip_frame = table.frame[["clip_id", "sequence_id", "view", "subject"]].copy()

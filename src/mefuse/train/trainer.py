@@ -237,11 +237,16 @@ class FusionEstimator:
         """Each pool's attention ``(clips, queries, T)`` (one pool for ``concat``)."""
         return self._forward(data)[1]
 
+    @property
+    def fitted_thresholds(self) -> np.ndarray:
+        """The per-class decision thresholds, set by :meth:`fit` (and by :meth:`load`)."""
+        if self.thresholds is None:
+            raise RuntimeError("this estimator is not fitted yet")
+        return self.thresholds
+
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         """0/1 decisions: per-class thresholds (multi-label) or the arg-max (single-label)."""
-        if self.config.task != "singlelabel":
-            assert self.thresholds is not None
-        return merged_decisions(probabilities, self.thresholds, self.config.task)
+        return merged_decisions(probabilities, self.fitted_thresholds, self.config.task)
 
     def predict(self, data: ModalityData) -> np.ndarray:
         return self.decide(self.predict_proba(data))

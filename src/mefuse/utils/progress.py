@@ -96,11 +96,7 @@ def progress_bar(label: str, total: int, enabled: bool = True, *, unit: str = ""
 
         def advance(steps: int = 1, description: str | None = None,
                     total: int | None = None) -> None:
-            changes: dict[str, object] = {"advance": steps}
-            if description is not None:
-                changes["description"] = description
-            if total is not None:
-                changes["total"] = total
-            bar.update(task, **changes)
+            # rich leaves a field unchanged when it is given as None
+            bar.update(task, advance=steps, description=description, total=total)
 
         yield advance

@@ -101,9 +101,9 @@ def clip_table(dataset: Dataset, views: Sequence[str]) -> ClipTable:
     columns = list(fixed)
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     for name in dataset.classes:
-        frame[name] = pd.array(frame[name], dtype="Int64")
+        frame[name] = frame[name].astype("Int64")
     for name in ("start", "end"):
-        frame[name] = pd.array(frame[name], dtype="Int64")
+        frame[name] = frame[name].astype("Int64")
     for name in frame.columns[len(fixed):]:
         # Integer extras (onset, AU columns) stay integers where some rows lack them.
         values = [row.get(name) for row in rows]

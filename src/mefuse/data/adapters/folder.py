@@ -8,7 +8,7 @@ classes when the CSV has them) and any other columns, kept as extras.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,10 +52,11 @@ def load_folder(root: Path, labels: Path | None = None, *,
     sheet = read_sheet(path)
     roles = require_columns(sheet, path, {"path": ("path",), "subject": ("subject",)})
     problems: list[str] = []
+    class_columns: dict[str, str]
     if classes is None:
         present = [find_column(sheet, c) for c in FOURDMR_CLASSES]
         if all(present):
-            class_columns = dict(zip(FOURDMR_CLASSES, present, strict=True))
+            class_columns = {c: p for c, p in zip(FOURDMR_CLASSES, present, strict=True) if p}
         else:
             class_columns = {}
             problems.append(f"{NOTE}{path} has no 4DMR class columns and no classes= option "
@@ -66,9 +67,8 @@ def load_folder(root: Path, labels: Path | None = None, *,
         if not names or len(set(names)) != len(names):
             raise ConfigError(f"classes must be distinct and at least one, got {names}")
         class_columns = require_columns(sheet, path, {c: (c,) for c in names})
-    for role, names in {"sequence_id": ("sequence_id",), "start": ("start",),
-                        "end": ("end",)}.items():
-        column = find_column(sheet, *names)
+    for role in ("sequence_id", "start", "end"):
+        column = find_column(sheet, role)
         if column is not None:
             roles[role] = column
     used = {*roles.values(), *class_columns.values()}
@@ -101,8 +101,9 @@ def load_folder(root: Path, labels: Path | None = None, *,
         window: dict[str, int | None] = {}
         for key in ("start", "end"):
             value = row.get(roles.get(key, ""))
-            window[key] = None if is_missing(value) else cell_int(value)
-            if not is_missing(value) and (window[key] is None or window[key] < 0):
+            number = None if is_missing(value) else cell_int(value)
+            window[key] = number
+            if not is_missing(value) and (number is None or number < 0):
                 error = f"{key} {value!r} is not a frame index (0 or more)"
         if window["start"] is not None and window["end"] is not None and (
                 window["end"] < window["start"]):
@@ -122,7 +123,7 @@ def load_folder(root: Path, labels: Path | None = None, *,
                    task=task, records=records, problems=problems)
 
 
-def _labels(row: dict[str, Any], columns: dict[str, str], task: str
+def _labels(row: Mapping[Hashable, Any], columns: dict[str, str], task: str
             ) -> tuple[dict[str, int] | None, str | None]:
     if not columns:
         return None, None

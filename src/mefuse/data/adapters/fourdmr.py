@@ -105,9 +105,9 @@ def load_4dmr(root: Path, labels: Path | None = None, *, subject_column: str | N
     if labels is not None:
         label_rows, has_subjects, sheet_problems = _read_labels(Path(labels), subject_column)
         problems += sheet_problems
-    for sequence, row in label_rows.items():
+    for sequence, labelled in label_rows.items():
         if sequence not in sources:
-            problems.append(f"label row for Id {sequence} (row {row['_row']}): no sequence "
+            problems.append(f"label row for Id {sequence} (row {labelled['_row']}): no sequence "
                             f"folder or video with that Id under {root}; skipped")
     if labels is not None and not has_subjects:
         problems.append(f"{NOTE}{labels} has no subject column ({', '.join(SUBJECT_COLUMNS)}): "

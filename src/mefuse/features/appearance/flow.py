@@ -87,7 +87,7 @@ class FlowExtractor(Extractor):
             raise ConfigError(f"flow remove_global must be one of {', '.join(GLOBAL_MOTION)}, "
                               f"got {remove_global!r}")
         self.remove_global = str(remove_global)
-        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])  # type: ignore[attr-defined]
 
     def params(self) -> dict[str, Any]:
         return {"size": self.size, "grid": self.grid, "preset": self.preset,

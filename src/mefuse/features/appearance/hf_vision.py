@@ -90,7 +90,7 @@ class HFVisionExtractor(FrameModelExtractor):
         mean = tuple(proc.get("image_mean", self.fallback_mean)) if normalise else (0.0,) * 3
         std = tuple(proc.get("image_std", self.fallback_std)) if normalise else (1.0,) * 3
         resample = resample_mode(proc.get("resample"), self.fallback_resample)
-        return PixelSpec((side, side), mean, std, resample, extra)  # type: ignore[arg-type]
+        return PixelSpec((side, side), mean, std, resample, extra)
 
     def pixel_spec(self, height: int, width: int) -> PixelSpec:
         return self._spec

@@ -64,7 +64,7 @@ class RADIOExtractor(FrameModelExtractor):
             )
         self._loaded: LoadedRADIO = loaded
         self.net = loaded.net.float().eval().requires_grad_(False).to(self.device)
-        conditioner = getattr(self.net, "input_conditioner", None)
+        conditioner: Any = getattr(self.net, "input_conditioner", None)
         if getattr(conditioner, "dtype", None) is not None:
             # RADIO casts its normalised input to the checkpoint's dtype; the weights are float32
             # now and autocast chooses the compute precision.

@@ -153,7 +153,8 @@ def tddfa_crop(frame: np.ndarray, landmarks: np.ndarray, *, size: int = 224,
     left = int(new_w / 2 - size / 2 + (translation[0] - width / 2) * s)
     up = int(new_h / 2 - size / 2 + (height / 2 - translation[1]) * s)
     resized = np.asarray(
-        Image.fromarray(np.ascontiguousarray(frame)).resize((new_w, new_h), Image.BICUBIC)
+        Image.fromarray(np.ascontiguousarray(frame)).resize((new_w, new_h),
+                                                            Image.Resampling.BICUBIC)
     )
     image = cut_zero_padded(resized, left, up, left + size, up + size)
     sx, sy = new_w / width, new_h / height

@@ -15,18 +15,18 @@ from mefuse.errors import ConfigError
 SMOOTHINGS: tuple[str, ...] = ("none", "mean", "savgol")
 
 
-def check_smoothing(method: str, window: int) -> tuple[str, int]:
+def check_smoothing(method: str, window: int | str) -> tuple[str, int]:
     """Validated ``(method, window)``; the window must be an odd integer of at least 3."""
     method = str(method).lower()
     if method not in SMOOTHINGS:
         raise ConfigError(f"smoothing must be one of {', '.join(SMOOTHINGS)}, not {method!r}")
     try:
-        window = int(window)
+        size = int(window)
     except (TypeError, ValueError):
         raise ConfigError(f"smoothing_window must be an odd integer, not {window!r}") from None
-    if method != "none" and (window < 3 or window % 2 == 0):
-        raise ConfigError(f"smoothing_window must be an odd integer >= 3, not {window}")
-    return method, window
+    if method != "none" and (size < 3 or size % 2 == 0):
+        raise ConfigError(f"smoothing_window must be an odd integer >= 3, not {size}")
+    return method, size
 
 
 def smooth(coefficients: np.ndarray, method: str = "none", window: int = 5) -> np.ndarray:
