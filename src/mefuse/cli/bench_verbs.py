@@ -1,4 +1,4 @@
-"""Verbs for comparing and delivering: ``bench`` (the grid), ``report`` (HTML) and ``submit``."""
+"""``mefuse bench``: cross-validate a grid of feature sets x strategies and tabulate it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from mefuse.cli.options import (
     BatchOpt,
     ClassesOpt,
     ClipsOpt,
-    ConfigOpt,
     DeviceOpt,
     EngineOpt,
     EpochsOpt,
@@ -32,7 +31,6 @@ from mefuse.cli.options import (
     parse_classes,
     read_clips,
 )
-from mefuse.errors import ConfigError, DataError
 
 console = Console()
 
@@ -162,119 +160,5 @@ def _print_cells(tables: Any) -> None:
     console.print(view)
 
 
-def report(
-    source: Annotated[Path, typer.Argument(help="a 'mefuse cv' run folder or a 'mefuse bench' "
-                                           "folder")],
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="folder for report.html and img/ (default: <source>/report)")] = None,
-    detail: Annotated[int, typer.Option(
-        help="for a bench: how many of the best cells get a full section")] = 3,
-    screenshot: Annotated[bool, typer.Option(
-        help="also render report.png with headless Chromium (must be installed)")] = False,
-) -> None:
-    """Write a self-contained HTML report with plots (PNG files beside it)."""
-    from mefuse.report import write_report
-
-    page = write_report(source, out, detail=detail)
-    console.print(f"wrote {page}")
-    if screenshot:
-        from mefuse.report.browser import screenshot as render
-
-        png = render(page, page.with_name("report.png"))
-        console.print(f"wrote {png}")
-
-
-def submit(
-    out: Annotated[Path, typer.Option("--out", "-o", help="submission CSV to write")] = Path(
-        "submission.csv"),
-    model: Annotated[Path | None, typer.Option(
-        "--model", help="model file written by 'mefuse train' (with --thresholds tuned)")] = None,
-    store: Annotated[Path | None, typer.Option(
-        "--store", "-s", help="feature store of the test sequences")] = None,
-    clips: Annotated[Path | None, typer.Option(
-        "--clips", help="clip table of the test store (default: <store>/clips.csv)")] = None,
-    split: Annotated[str, typer.Option(
-        help="score the clips whose 'split' column has this value (when the table has one); "
-        "'all' scores every clip")] = "test",
-    train_store: Annotated[Path | None, typer.Option(
-        "--train-store", help="train first, on this store's labelled clips (thresholds tuned "
-        "on an inner split of it), instead of loading --model")] = None,
-    train_clips: Annotated[Path | None, typer.Option(
-        "--train-clips", help="clip table of --train-store (default: <train-store>/clips.csv)")
-    ] = None,
-    config: ConfigOpt = None,
-    seed: Annotated[int, typer.Option(help="random seed when training")] = 0,
-    save_model: Annotated[Path | None, typer.Option(
-        "--save-model", help="also save the model trained with --train-store")] = None,
-    negative_excludes_positive: Annotated[bool, typer.Option(
-        "--negative-excludes-positive", help="clear Positive wherever Negative is predicted")
-    ] = False,
-    allow_fixed_thresholds: Annotated[bool, typer.Option(
-        "--allow-fixed-thresholds", help="accept a model whose thresholds were not tuned")
-    ] = False,
-    validate: Annotated[Path | None, typer.Option(
-        "--validate", help="only check this submission file (with --store, also that its Ids "
-        "are exactly the test sequences')")] = None,
-) -> None:
-    """Write the 4DMR challenge submission CSV (or validate one with --validate FILE)."""
-    from mefuse import submit as sub
-
-    if validate is not None:
-        expected = None
-        if store is not None:
-            expected = sub.expected_ids(sub.select_clips(read_clips(store, clips, None), split))
-        rows = sub.validate_submission(validate, expected)
-        checked = f", Ids match the {len(expected)} test sequences" if expected else ""
-        console.print(f"{validate}: valid 4DMR submission, {rows} rows{checked}")
-        return
-    if store is None:
-        raise ConfigError("name the test store: --store DIR")
-    if (model is None) == (train_store is None):
-        raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
-                          "with --config (train, then submit)")
-    if train_store is not None:
-        estimator = _train(train_store, train_clips, config, seed)
-        if save_model is not None:
-            estimator.save(save_model)
-            console.print(f"wrote {save_model}")
-    else:
-        estimator = model
-    test = sub.select_clips(read_clips(store, clips, None), split)
-    frame, sequences = sub.predict_submission(
-        estimator, store, test, negative_excludes_positive=negative_excludes_positive,
-        allow_fixed=allow_fixed_thresholds)
-    path = sub.write_submission(frame, out, sub.expected_ids(test))
-    from mefuse.utils.atomic import atomic_open
-
-    detail = out.with_name(out.stem + "_probabilities.csv")
-    with atomic_open(detail, "w", encoding="utf-8", newline="") as handle:
-        sequences.to_csv(handle, index=False)
-    counts = ", ".join(f"{c} {int(frame[c].sum())}" for c in sub.SUBMISSION_COLUMNS[1:])
-    console.print(f"wrote {path}: {len(frame)} sequences ({counts}); validated. "
-                  f"Probabilities in {detail}")
-
-
-def _train(store: Path, clips: Path | None, config: Path | None, seed: int):
-    from mefuse import submit as sub
-    from mefuse.train.config import TrainConfig, build_config, load_yaml
-
-    if config is None:
-        raise ConfigError("--train-store needs --config YAML (modalities, strategy, recipe)")
-    data = load_yaml(config)
-    for key in ("protocol", "folds", "seeds", "level"):
-        data.pop(key, None)  # a cv configuration file serves training too
-    if "modalities" not in data:
-        raise DataError(f"{config} names no modalities")
-    train_config = build_config(TrainConfig, data, str(config))
-    table = read_clips(store, clips, train_config.classes)
-    estimator = sub.train_for_submission(store, table, train_config, seed=seed)
-    thresholds = ", ".join(f"{c} {t:.2f}" for c, t in zip(estimator.classes,
-                                                          estimator.thresholds, strict=True))
-    console.print(f"trained on {int(table.labelled.sum())} clips; tuned thresholds: {thresholds}")
-    return estimator
-
-
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
-    app.command("report")(report)
-    app.command("submit")(submit)

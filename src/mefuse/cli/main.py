@@ -29,7 +29,9 @@ VERB_MODULES: tuple[str, ...] = (
     "mefuse.cli.train_verbs",  # cv, train, predict, demo-store
     "mefuse.cli.data_verbs",  # check-data, extract, demo
     "mefuse.cli.import_verbs",  # import-coeffs
-    "mefuse.cli.bench_verbs",  # bench, report, submit
+    "mefuse.cli.bench_verbs",  # bench
+    "mefuse.cli.report_verbs",  # report
+    "mefuse.cli.submit_verbs",  # submit
     "mefuse.cli.config_verbs",  # config show
 )
 

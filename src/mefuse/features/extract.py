@@ -115,6 +115,13 @@ class PreparedClip:
     quality: dict[str, Any] | None = None
     """How the face was found and how many crops lack one (a row of ``quality.csv``)."""
 
+    @property
+    def ready_crops(self) -> np.ndarray:
+        """The crops of a clip that was prepared without failure."""
+        if self.crops is None:
+            raise ValueError(f"clip {self.clip_id} has no crops ({self.failure})")
+        return self.crops
+
 
 def parse_shard(text: str | None) -> tuple[int, int]:
     """``"K/N"`` (0-based K, as SLURM array ids and torch ranks are) as ``(K, N)``; ``None``
@@ -331,13 +338,13 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
         if not clips:
             continue
         try:
-            results = extractor.extract_clips([c.crops for c in clips])
+            results = extractor.extract_clips([c.ready_crops for c in clips])
             pairs = list(zip(clips, results, strict=True))
         except Exception:  # one bad clip must not sink its batch: retry one by one
             pairs = []
             for clip in clips:
                 try:
-                    pairs.append((clip, extractor.extract_clip(clip.crops)))
+                    pairs.append((clip, extractor.extract_clip(clip.ready_crops)))
                 except Exception as exc:
                     summary.failures.append(Failure(clip.clip_id, f"extract:{extractor.key}",
                                                     _reason(exc)))
@@ -354,7 +361,7 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
     for clip in batch:
         if clip.clip_id not in failed:
             summary.written += 1
-            summary.frames += len(clip.crops)
+            summary.frames += len(clip.ready_crops)
 
 
 def _open_writer(store: FeatureStore, key: str, config: dict[str, Any], overwrite: bool,

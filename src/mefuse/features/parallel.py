@@ -183,6 +183,7 @@ def _store(outcome: _Outcome, writers: dict[str, StoreWriter], summary: ExtractS
         if failure is not None:
             summary.failures.append(failure)
             return
+        assert features is not None  # a result without a failure carries its features
         try:
             writers[key].write(outcome.clip_id, features)
         except StorageError:

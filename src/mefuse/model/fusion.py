@@ -24,7 +24,7 @@ term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.opti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -143,7 +143,7 @@ class FusionClassifier(nn.Module):
         if self.head is not None:
             shapes["head"] = (batch, self.head.hidden_width)
         for index, head in enumerate(self.modality_heads or ()):
-            shapes[f"modality_head.{index}"] = (batch, head.hidden_width)
+            shapes[f"modality_head.{index}"] = (batch, cast(ClassificationHead, head).hidden_width)
         return shapes
 
     def sample_noise(self, batch: int, frames: int,

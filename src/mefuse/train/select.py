@@ -41,13 +41,13 @@ FUSED = "fused"
 def inner_split(groups: Sequence[str], holdout: float, seed: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, held-out) with no group on both sides; at least one group each side."""
-    groups = np.asarray(groups)
-    count = len(np.unique(groups))
+    labels = np.asarray(groups)
+    count = len(np.unique(labels))
     if count < 2:
         raise ValueError("an inner choice needs at least two subjects or sequences to split")
     held = min(max(1, round(holdout * count)), count - 1)
     splitter = GroupShuffleSplit(n_splits=1, test_size=held, random_state=seed)
-    train, val = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    train, val = next(splitter.split(np.zeros(len(labels)), groups=labels))
     return train, val
 
 

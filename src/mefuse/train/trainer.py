@@ -64,7 +64,7 @@ class FusionEstimator:
         data: ModalityData,
         labels: np.ndarray,
         *,
-        sequence_ids: Sequence[str] | None = None,
+        sequence_ids: Sequence[str] | np.ndarray | None = None,
         classes: Sequence[str] | None = None,
         context: str = "training set",
         groups: Sequence[str] | None = None,
@@ -174,8 +174,8 @@ class FusionEstimator:
         return network.cpu()
 
     def _tune_thresholds(
-        self, data: ModalityData, labels: np.ndarray, sequence_ids: Sequence[str] | None,
-        context: str,
+        self, data: ModalityData, labels: np.ndarray,
+        sequence_ids: Sequence[str] | np.ndarray | None, context: str,
     ) -> np.ndarray:
         """Per-class thresholds chosen on an inner split of the training data alone.
 

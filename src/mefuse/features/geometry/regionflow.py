@@ -205,7 +205,7 @@ class RegionFlowExtractor(Extractor):
         self.radius = float(radius)
         self.realign_px = float(realign_px)
         self.min_confidence = float(min_confidence)
-        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])  # type: ignore[attr-defined]
 
     def params(self) -> dict[str, Any]:
         return {"size": self.size, "preset": self.preset, "radius": self.radius,

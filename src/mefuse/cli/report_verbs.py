@@ -1,0 +1,37 @@
+"""``mefuse report``: a self-contained HTML report of a cv run or a bench folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def report(
+    source: Annotated[Path, typer.Argument(help="a 'mefuse cv' run folder or a 'mefuse bench' "
+                                           "folder")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="folder for report.html and img/ (default: <source>/report)")] = None,
+    detail: Annotated[int, typer.Option(
+        help="for a bench: how many of the best cells get a full section")] = 3,
+    screenshot: Annotated[bool, typer.Option(
+        help="also render report.png with headless Chromium (must be installed)")] = False,
+) -> None:
+    """Write a self-contained HTML report with plots (PNG files beside it)."""
+    from mefuse.report import write_report
+
+    page = write_report(source, out, detail=detail)
+    console.print(f"wrote {page}")
+    if screenshot:
+        from mefuse.report.browser import screenshot as render
+
+        png = render(page, page.with_name("report.png"))
+        console.print(f"wrote {png}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
