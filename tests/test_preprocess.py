@@ -8,7 +8,7 @@ import pytest
 
 from faces import astronaut, grace_hopper, similarity
 from mefuse.errors import ConfigError
-from mefuse.features.extract import PreprocessConfig, _Preparer
+from mefuse.features.extract import Preparer, PreprocessConfig
 from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.detect import Box, FaceDetector, find_face_box, square_box
 from mefuse.preprocess.sampling import resample, uniform_indices
@@ -41,7 +41,7 @@ def test_one_box_for_every_frame_of_a_clip(tmp_path):
     folder.mkdir()
     for t, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"f{t}.png"), frame[:, :, ::-1])
-    preparer = _Preparer(PreprocessConfig(views="none", crop_size=128), None)
+    preparer = Preparer(PreprocessConfig(views="none", crop_size=128), None)
     rows = pd.DataFrame({"clip_id": ["c"], "view": ["full"], "source": [str(folder)],
                          "start": [np.nan], "end": [np.nan]})
     (clip,) = preparer(rows)

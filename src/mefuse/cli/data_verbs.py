@@ -97,10 +97,11 @@ def extract(
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
     from mefuse.features.base import list_extractors
-    from mefuse.features.extract import Failure, PreprocessConfig, parse_shard
+    from mefuse.features.extract import PreprocessConfig, parse_shard
     from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.preprocess.views import resolve_views, views_for
     from mefuse.scale.cluster import check_executor
+    from mefuse.store.reports import Failure
 
     check_executor(executor, address)
     views = resolve_views(views, None if clips is not None else dataset)

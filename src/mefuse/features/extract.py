@@ -11,7 +11,6 @@ each extractor has already written under the same configuration.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import inspect
 import threading
 import time
@@ -34,11 +33,10 @@ from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
 from mefuse.store import FeatureStore, StoreWriter
 from mefuse.store.quality import write_quality
-from mefuse.utils.atomic import atomic_open, make_dirs, write_json
+from mefuse.store.reports import Failure, write_reports
+from mefuse.utils.atomic import make_dirs
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
-
-FAILURES = "failures.csv"
 
 
 @dataclass(frozen=True)
@@ -74,13 +72,6 @@ class PreprocessConfig:
                 "resize": "lanczos", "box": "first frame with a face, square, reused"}
 
 
-@dataclass(frozen=True)
-class Failure:
-    clip_id: str
-    stage: str
-    reason: str
-
-
 @dataclass
 class ExtractSummary:
     """What an extraction run did."""
@@ -99,6 +90,11 @@ class ExtractSummary:
         return (f"{self.clips} clips: {self.written} extracted, {self.skipped} already in the "
                 f"store, {len(self.failures)} failed; {self.frames} frames in "
                 f"{self.seconds:.1f} s ({rate:.1f} frames/s)")
+
+    def last_run(self) -> dict[str, Any]:
+        """The counts that ``extract.json`` records for the latest run."""
+        return {"written": self.written, "skipped": self.skipped, "failed": len(self.failures),
+                "frames": self.frames, "seconds": round(self.seconds, 2)}
 
     def faces_line(self) -> str:
         """How faces were found in this run (the details are in quality.csv)."""
@@ -153,7 +149,7 @@ def build_extractor_kwargs(cls: type[Extractor], options: dict[str, Any],
     return kwargs
 
 
-class _Preparer:
+class Preparer:
     """Reads, views, detects and crops the clips of one sequence (thread-safe per thread)."""
 
     def __init__(self, config: PreprocessConfig, save_crops: Path | None) -> None:
@@ -277,7 +273,7 @@ def extract_table(
         todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
         summary.skipped = len(frame) - len(todo)
         groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
-        preparer = _Preparer(preprocess, Path(save_crops) if save_crops else None)
+        preparer = Preparer(preprocess, Path(save_crops) if save_crops else None)
         frames_each = preprocess.frames or None  # known per clip when frames are sampled
         with progress_bar("extract", len(todo) * (frames_each or 1), progress,
                           unit="frames") as advance:
@@ -303,7 +299,8 @@ def extract_table(
                     count.done(clip)
     summary.seconds = time.perf_counter() - started
     if reports:
-        _write_reports(store, table, [e.key for e in extractors], summary, mine)
+        write_reports(store, table, [e.key for e in extractors], summary.failures,
+                      summary.last_run(), mine)
         write_quality(store.root, summary.quality)
     return summary
 
@@ -347,7 +344,7 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
                     pairs.append((clip, extractor.extract_clip(clip.ready_crops)))
                 except Exception as exc:
                     summary.failures.append(Failure(clip.clip_id, f"extract:{extractor.key}",
-                                                    _reason(exc)))
+                                                    failure_reason(exc)))
                     failed.add(clip.clip_id)
         for clip, features in pairs:
             try:
@@ -384,50 +381,7 @@ def _open_writer(store: FeatureStore, key: str, config: dict[str, Any], overwrit
         ) from None
 
 
-def _reason(exc: Exception) -> str:
+def failure_reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, MefuseError) else f"{type(exc).__name__}: {exc}"
 
 
-def merge_failures(path: Path, failures: Sequence[Failure], attempted: set[str],
-                   present: set[str]) -> pd.DataFrame:
-    """``failures.csv`` rows after this run: the earlier rows of clips this run did not try
-    (other shards' failures), then this run's failures; clips now complete in the store are
-    dropped, and so is a repeated (clip, stage, reason)."""
-    columns = ["clip_id", "stage", "reason"]
-    fresh = pd.DataFrame([asdict(f) for f in failures], columns=columns)
-    old = pd.DataFrame(columns=columns)
-    if path.is_file():
-        with contextlib.suppress(ValueError, OSError, pd.errors.ParserError):
-            old = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if list(old.columns) != columns:
-            old = pd.DataFrame(columns=columns)
-    old = old[~old["clip_id"].isin(attempted) & (old["stage"] != "dataset")]
-    merged = pd.concat([old, fresh], ignore_index=True)
-    merged = merged[~merged["clip_id"].isin(present) | (merged["stage"] == "dataset")]
-    return merged.drop_duplicates().reset_index(drop=True)
-
-
-def _write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
-                   summary: ExtractSummary, attempted: set[str] | None = None) -> None:
-    """``clips.csv`` (the clips that every extractor has, across all shards so far) and
-    ``failures.csv`` (merged the same way), written atomically under a lock shared by
-    concurrent shards. ``attempted``: the clips this run was responsible for."""
-    attempted = set(table.clip_ids) if attempted is None else attempted
-    with open(store.root / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            present = set.intersection(*(set(store.clip_ids(k)) for k in keys))
-            complete = table.subset(table.frame["clip_id"].isin(present).to_numpy())
-            complete.write(store.root / "clips.csv")
-            failures = merge_failures(store.root / FAILURES, summary.failures, attempted,
-                                      present)
-            with atomic_open(store.root / FAILURES, "w", encoding="utf-8", newline="") as out:
-                failures.to_csv(out, index=False)
-            write_json(store.root / "extract.json", {
-                "extractors": keys, "clips_in_table": len(table), "clips_complete": len(complete),
-                "last_run": {"written": summary.written, "skipped": summary.skipped,
-                             "failed": len(summary.failures), "frames": summary.frames,
-                             "seconds": round(summary.seconds, 2)},
-            })
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

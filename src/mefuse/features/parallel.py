@@ -37,18 +37,17 @@ from mefuse.errors import ConfigError, MefuseError, StorageError
 from mefuse.features.base import Extractor, list_extractors
 from mefuse.features.extract import (
     ExtractSummary,
-    Failure,
+    Preparer,
     PreprocessConfig,
-    _Preparer,
-    _reason,
-    _write_reports,
     build_extractor_kwargs,
     extract_table,
+    failure_reason,
     open_writers,
     shard_clips,
 )
 from mefuse.store import FeatureStore, StoreWriter
 from mefuse.store.quality import write_quality
+from mefuse.store.reports import Failure, write_reports
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.ordered import ordered_map
@@ -148,7 +147,7 @@ def _init_worker(specs: Sequence[ExtractorSpec], preprocess: PreprocessConfig,
         sys.modules["torch"].set_num_threads(1)
     die_with_parent(parent)
     _WORKER["extractors"] = build_all(specs)
-    _WORKER["preparer"] = _Preparer(preprocess, Path(save_crops) if save_crops else None)
+    _WORKER["preparer"] = Preparer(preprocess, Path(save_crops) if save_crops else None)
 
 
 def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]:
@@ -168,7 +167,7 @@ def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]
                 results.append((extractor.key, extractor.extract_clip(clip.crops), None))
             except Exception as exc:  # one clip's failure is reported, the others go on
                 results.append((extractor.key, None, Failure(
-                    clip.clip_id, f"extract:{extractor.key}", _reason(exc))))
+                    clip.clip_id, f"extract:{extractor.key}", failure_reason(exc))))
                 break
         outcomes.append(_Outcome(clip.clip_id, len(clip.crops), results, clip.quality))
     return outcomes
@@ -281,6 +280,7 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, [e.key for e in extractors], summary, mine)
+    write_reports(store, table, [e.key for e in extractors], summary.failures,
+                  summary.last_run(), mine)
     write_quality(store.root, summary.quality)
     return summary

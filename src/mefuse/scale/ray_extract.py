@@ -25,9 +25,7 @@ from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
 from mefuse.features.extract import (
     ExtractSummary,
-    Failure,
     PreprocessConfig,
-    _write_reports,
     extract_table,
     open_writers,
 )
@@ -35,6 +33,7 @@ from mefuse.features.parallel import ExtractorSpec, build_all
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
 from mefuse.store import FeatureStore
 from mefuse.store.quality import write_quality
+from mefuse.store.reports import Failure, write_reports
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.progress import progress_bar
 
@@ -144,7 +143,7 @@ def extract_with_ray(
         summary.failures.extend(Failure(**f) for f in result["failures"])
         summary.quality.extend(result["quality"])
     summary.seconds = time.perf_counter() - started
-    _write_reports(store, table, keys, summary)
+    write_reports(store, table, keys, summary.failures, summary.last_run())
     write_quality(store.root, summary.quality)
     return summary
 

@@ -21,10 +21,9 @@ temporary files that killed writers left in its folders (:func:`remove_stale_tem
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,13 @@ import numpy as np
 from mefuse import __version__
 from mefuse.data.clips import is_safe_id
 from mefuse.errors import DataError, StoreConfigMismatch
-from mefuse.utils.atomic import remove_stale_temporaries, storage_error, write_json, write_npy
+from mefuse.utils.atomic import (
+    exclusive_lock,
+    remove_stale_temporaries,
+    storage_error,
+    write_json,
+    write_npy,
+)
 from mefuse.utils.npyfile import inspect_npy, load_npy
 
 MANIFEST = "manifest.json"
@@ -199,7 +204,7 @@ class StoreWriter:
         self._last_flush = time.monotonic()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._open_lock().close()
+            (folder / ".lock").touch()  # fail here, early, if the folder takes no files
         except OSError as exc:
             raise storage_error(folder, exc) from None
         remove_stale_temporaries(folder)
@@ -321,17 +326,8 @@ class StoreWriter:
             return None
         return read_manifest(path)
 
-    def _open_lock(self) -> Any:
-        return open(self.folder / ".lock", "a+")
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._open_lock() as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.folder / ".lock")
 
 
 def _normalise(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,14 +8,13 @@ replace the clip's older rows; rows of other clips (other shards, earlier runs) 
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mefuse.utils.atomic import atomic_open
+from mefuse.utils.atomic import atomic_open, exclusive_lock
 
 QUALITY = "quality.csv"
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
@@ -27,21 +26,17 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     root = Path(root)
     path = root / QUALITY
     new = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    with open(root / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            if path.is_file() and path.stat().st_size > 0:
-                old = pd.read_csv(path, dtype={"clip_id": str})
-                old = old[~old["clip_id"].isin(new["clip_id"])]
-                new = pd.concat([old, new], ignore_index=True) if len(old) else new
-            new = new.sort_values("clip_id", kind="stable")
-            for name in ("frames", "face_frame", "face_faces", "face_searched",
-                         "frames_without_face"):
-                new[name] = pd.to_numeric(new[name]).astype("Int64")
-            with atomic_open(path, "w", encoding="utf-8", newline="") as out:
-                new.to_csv(out, index=False)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(root / ".lock"):
+        if path.is_file() and path.stat().st_size > 0:
+            old = pd.read_csv(path, dtype={"clip_id": str})
+            old = old[~old["clip_id"].isin(new["clip_id"])]
+            new = pd.concat([old, new], ignore_index=True) if len(old) else new
+        new = new.sort_values("clip_id", kind="stable")
+        for name in ("frames", "face_frame", "face_faces", "face_searched",
+                     "frames_without_face"):
+            new[name] = pd.to_numeric(new[name]).astype("Int64")
+        with atomic_open(path, "w", encoding="utf-8", newline="") as out:
+            new.to_csv(out, index=False)
     return path
 
 

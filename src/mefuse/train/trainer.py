@@ -64,7 +64,7 @@ class FusionEstimator:
         data: ModalityData,
         labels: np.ndarray,
         *,
-        sequence_ids: Sequence[str] | np.ndarray | None = None,
+        sequence_ids: Sequence[str] | None = None,
         classes: Sequence[str] | None = None,
         context: str = "training set",
         groups: Sequence[str] | None = None,
@@ -175,7 +175,7 @@ class FusionEstimator:
 
     def _tune_thresholds(
         self, data: ModalityData, labels: np.ndarray,
-        sequence_ids: Sequence[str] | np.ndarray | None, context: str,
+        sequence_ids: Sequence[str] | None, context: str,
     ) -> np.ndarray:
         """Per-class thresholds chosen on an inner split of the training data alone.
 
@@ -190,7 +190,7 @@ class FusionEstimator:
             warnings.simplefilter("ignore", EmptyClassWarning)
             groups = getattr(self, "_groups", None)  # subjects, for a nested fusion choice
             inner.fit(data.take(np.flatnonzero(in_train)), labels[in_train],
-                      sequence_ids=_sequences(data.clip_ids, sequence_ids)[in_train],
+                      sequence_ids=_sequences(data.clip_ids, sequence_ids)[in_train].tolist(),
                       classes=self.classes, context=f"inner split of the {context}",
                       groups=None if groups is None else groups[in_train])
         return choose_thresholds(inner, data, labels, sequence_ids, in_train)

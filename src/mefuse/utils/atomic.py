@@ -68,6 +68,19 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         raise
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block: writers of a
+    shared file (a store's clips.csv, quality.csv, manifests) take turns, across processes;
+    the kernel releases the lock if the holder dies."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def make_dirs(folder: str | Path) -> Path:
     """``mkdir -p``, with :class:`StorageError` (path and cause) when the system refuses."""
     folder = Path(folder)
