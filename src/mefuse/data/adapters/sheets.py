@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -244,95 +244,140 @@ def _load(spec: SheetSpec, root: Path, labels: Path | None, frames: str | Path |
         column = find_column(sheet, *COLUMN_NAMES[optional])
         if column is not None:
             roles[optional] = column
-    frames_root = _frames_root(spec, root, frames)
-    problems: list[str] = []
-    unknown_emotions: Counter[str] = Counter()
-    left_out: Counter[str] = Counter()
+    reader = _SheetRows(spec, roles, _frames_root(spec, root, frames), mapping, classes, task,
+                        drop_k_aus)
     records: list[SequenceRecord] = []
-    seen: dict[str, int] = {}
     for position, row in enumerate(sheet.to_dict("records")):
         line = sheet_row(sheet, position)
-        where = f"{sheet_path.name} row {line}"
+        record = reader.record(row, f"{sheet_path.name} row {line}", line)
+        if record is not None:
+            records.append(record)
+    final_classes = classes or tuple(sorted({c for r in records for c in r.extra["_classes"]}))
+    for record in records:
+        present = record.extra.pop("_classes")
+        record.labels = {c: int(c in present) for c in final_classes}
+    au_columns(records)
+    return Dataset(name=spec.name, root=root, classes=tuple(final_classes), task=task,
+                   records=records, problems=reader.summary(sheet_path, records))
+
+
+@dataclass
+class _SheetRows:
+    """One pass over a label sheet's rows: the adapter's settings, and what the rows showed so
+    far (problems, unknown and left-out emotions, sample names already used)."""
+
+    spec: SheetSpec
+    roles: dict[str, str]
+    frames_root: Path
+    mapping: dict[str, str]
+    classes: tuple[str, ...] | None
+    task: Literal["multilabel", "singlelabel"]
+    drop_k_aus: bool
+    problems: list[str] = field(default_factory=list)
+    unknown_emotions: Counter[str] = field(default_factory=Counter)
+    left_out: Counter[str] = field(default_factory=Counter)
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def record(self, row: dict[Hashable, Any], where: str, line: int) -> SequenceRecord | None:
+        """The row's sample (its classes kept in ``extra["_classes"]``), or None when skipped."""
+        roles, spec = self.roles, self.spec
         subject_text, clip = cell_text(row[roles["subject"]]), cell_text(row[roles["clip"]])
         if is_missing(row[roles["subject"]]) or is_missing(row[roles["clip"]]):
-            problems.append(f"{where}: empty subject or clip name; skipped")
-            continue
+            self.problems.append(f"{where}: empty subject or clip name; skipped")
+            return None
         subject = spec.subject_id(subject_text)
         label = f"{where} ({subject}/{clip})"
-        emotions, unknown = canonical_emotions(row[roles["emotion"]])
-        if unknown:
-            unknown_emotions.update(unknown)
-            problems.append(f"{label}: unknown emotion {', '.join(map(repr, unknown))}; "
-                            "skipped")
-            continue
-        mapped = list(dict.fromkeys(mapping[e] for e in emotions if e in mapping))
-        if classes is not None:
-            mapped = [m for m in mapped if m in classes]
-        if not mapped:
-            left_out.update(emotions)
-            continue
-        if task == "singlelabel" and len(mapped) > 1:
-            problems.append(f"{label}: several emotions {', '.join(mapped)} in a single-label "
-                            "dataset; skipped")
-            continue
-        folder = resolve_path(frames_root, [spec.subject_folder(subject_text), clip])
+        mapped = self._classes_of(row, label)
+        if mapped is None:
+            return None
+        folder = resolve_path(self.frames_root, [spec.subject_folder(subject_text), clip])
         if folder is None or not folder.is_dir():
-            expected = frames_root / spec.subject_folder(subject_text) / clip
-            problems.append(f"{label}: frame folder {expected} is missing; skipped")
-            continue
+            expected = self.frames_root / spec.subject_folder(subject_text) / clip
+            self.problems.append(f"{label}: frame folder {expected} is missing; skipped")
+            return None
         if not list_image_files(folder):
-            problems.append(f"{label}: frame folder {folder} holds no image files; skipped")
-            continue
-        onset, offset = cell_int(row[roles["onset"]]), cell_int(row[roles["offset"]])
-        apex = cell_int(row[roles["apex"]]) if "apex" in roles else None
-        if apex is not None and apex < 0:
-            apex = None
-        if onset is None or offset is None:
-            problems.append(f"{label}: onset {row[roles['onset']]!r} or offset "
-                            f"{row[roles['offset']]!r} is not a frame number; skipped")
-            continue
-        if offset < onset:
-            problems.append(f"{label}: offset {offset} comes before onset {onset}; skipped")
-            continue
-        start, end, window_problems = frame_window(folder, onset, offset, label)
-        problems += window_problems
-        if start is not None and end is not None and end < start:
-            problems.append(f"{label}: no frame file between onset {onset} and offset "
-                            f"{offset}; skipped")
-            continue
+            self.problems.append(f"{label}: frame folder {folder} holds no image files; skipped")
+            return None
+        window = self._window(row, label, folder)
+        if window is None:
+            return None
+        onset, apex, offset, start, end = window
         sequence_id = safe_id(clip if safe_id(clip).startswith(subject) else f"{subject}_{clip}")
-        if sequence_id in seen:
-            problems.append(f"{label}: sample {sequence_id} already given in row "
-                            f"{seen[sequence_id]}; skipped")
-            continue
-        seen[sequence_id] = line
+        if sequence_id in self.seen:
+            self.problems.append(f"{label}: sample {sequence_id} already given in row "
+                                 f"{self.seen[sequence_id]}; skipped")
+            return None
+        self.seen[sequence_id] = line
         extra: dict[str, Any] = {"onset": onset, "apex": apex, "offset": offset,
                                  "apex_index": _apex_index(folder, apex),
                                  "emotion": cell_text(row[roles["emotion"]])}
         if "aus" in roles:
             raw = row[roles["aus"]]
             extra["aus"] = "" if is_missing(raw) else cell_text(raw)
-            for number in parse_action_units(raw, drop_k=drop_k_aus):
+            for number in parse_action_units(raw, drop_k=self.drop_k_aus):
                 extra[f"AU{number}"] = 1
-        records.append(SequenceRecord(sequence_id=sequence_id, subject=subject, source=folder,
-                                      labels=None, start=start, end=end,
-                                      extra={**extra, "_classes": mapped}))
-    final_classes = classes or tuple(sorted({c for r in records for c in r.extra["_classes"]}))
-    for record in records:
-        present = record.extra.pop("_classes")
-        record.labels = {c: int(c in present) for c in final_classes}
-    au_columns(records)
-    if unknown_emotions:
-        problems.append(f"unknown emotion names in {sheet_path.name}: "
-                        + ", ".join(f"{e!r} ({n}x)" for e, n in unknown_emotions.items())
-                        + "; their rows were skipped")
-    if left_out:
-        problems.append(f"{NOTE}{sum(left_out.values())} sample(s) left out, emotion not in the "
-                        f"class set: " + ", ".join(f"{e} ({n}x)" for e, n in left_out.items()))
-    if not records:
-        problems.append(f"no usable sample in {sheet_path} with frames under {frames_root}")
-    return Dataset(name=spec.name, root=root, classes=tuple(final_classes), task=task,
-                   records=records, problems=problems)
+        return SequenceRecord(sequence_id=sequence_id, subject=subject, source=folder,
+                              labels=None, start=start, end=end,
+                              extra={**extra, "_classes": mapped})
+
+    def _classes_of(self, row: dict[Hashable, Any], label: str) -> list[str] | None:
+        """The row's classes; None (and a problem or a left-out count) when it has none."""
+        emotions, unknown = canonical_emotions(row[self.roles["emotion"]])
+        if unknown:
+            self.unknown_emotions.update(unknown)
+            self.problems.append(f"{label}: unknown emotion {', '.join(map(repr, unknown))}; "
+                                 "skipped")
+            return None
+        mapped = list(dict.fromkeys(self.mapping[e] for e in emotions if e in self.mapping))
+        if self.classes is not None:
+            mapped = [m for m in mapped if m in self.classes]
+        if not mapped:
+            self.left_out.update(emotions)
+            return None
+        if self.task == "singlelabel" and len(mapped) > 1:
+            self.problems.append(f"{label}: several emotions {', '.join(mapped)} in a "
+                                 "single-label dataset; skipped")
+            return None
+        return mapped
+
+    def _window(self, row: dict[Hashable, Any], label: str, folder: Path
+                ) -> tuple[int, int | None, int, int | None, int | None] | None:
+        """``(onset, apex, offset, start, end)`` of the row's sample, or None when unusable."""
+        roles = self.roles
+        onset, offset = cell_int(row[roles["onset"]]), cell_int(row[roles["offset"]])
+        apex = cell_int(row[roles["apex"]]) if "apex" in roles else None
+        if apex is not None and apex < 0:
+            apex = None
+        if onset is None or offset is None:
+            self.problems.append(f"{label}: onset {row[roles['onset']]!r} or offset "
+                                 f"{row[roles['offset']]!r} is not a frame number; skipped")
+            return None
+        if offset < onset:
+            self.problems.append(f"{label}: offset {offset} comes before onset {onset}; skipped")
+            return None
+        start, end, window_problems = frame_window(folder, onset, offset, label)
+        self.problems += window_problems
+        if start is not None and end is not None and end < start:
+            self.problems.append(f"{label}: no frame file between onset {onset} and offset "
+                                 f"{offset}; skipped")
+            return None
+        return onset, apex, offset, start, end
+
+    def summary(self, sheet_path: Path, records: Sequence[SequenceRecord]) -> list[str]:
+        """Every problem, then the totals of unknown and left-out emotions."""
+        problems = list(self.problems)
+        if self.unknown_emotions:
+            problems.append(f"unknown emotion names in {sheet_path.name}: "
+                            + ", ".join(f"{e!r} ({n}x)" for e, n in self.unknown_emotions.items())
+                            + "; their rows were skipped")
+        if self.left_out:
+            problems.append(f"{NOTE}{sum(self.left_out.values())} sample(s) left out, emotion not "
+                            "in the class set: "
+                            + ", ".join(f"{e} ({n}x)" for e, n in self.left_out.items()))
+        if not records:
+            problems.append(f"no usable sample in {sheet_path} with frames under "
+                            f"{self.frames_root}")
+        return problems
 
 
 def _apex_index(folder: Path, apex: int | None) -> int | None:
