@@ -12,6 +12,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
+
 from mefuse import FOURDMR_CLASSES
 from mefuse.data.adapters.base import (
     NOTE,
@@ -52,21 +54,7 @@ def load_folder(root: Path, labels: Path | None = None, *,
     sheet = read_sheet(path)
     roles = require_columns(sheet, path, {"path": ("path",), "subject": ("subject",)})
     problems: list[str] = []
-    class_columns: dict[str, str]
-    if classes is None:
-        present = [find_column(sheet, c) for c in FOURDMR_CLASSES]
-        if all(present):
-            class_columns = {c: p for c, p in zip(FOURDMR_CLASSES, present, strict=True) if p}
-        else:
-            class_columns = {}
-            problems.append(f"{NOTE}{path} has no 4DMR class columns and no classes= option "
-                            "was given: every clip is unlabelled")
-    else:
-        names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(
-            classes)
-        if not names or len(set(names)) != len(names):
-            raise ConfigError(f"classes must be distinct and at least one, got {names}")
-        class_columns = require_columns(sheet, path, {c: (c,) for c in names})
+    class_columns = _class_columns(sheet, path, classes, problems)
     for role in ("sequence_id", "start", "end"):
         column = find_column(sheet, role)
         if column is not None:
@@ -98,16 +86,7 @@ def load_folder(root: Path, labels: Path | None = None, *,
         if error:
             problems.append(f"{where} ({sequence_id}): {error}; skipped")
             continue
-        window: dict[str, int | None] = {}
-        for key in ("start", "end"):
-            value = row.get(roles.get(key, ""))
-            number = None if is_missing(value) else cell_int(value)
-            window[key] = number
-            if not is_missing(value) and (number is None or number < 0):
-                error = f"{key} {value!r} is not a frame index (0 or more)"
-        if window["start"] is not None and window["end"] is not None and (
-                window["end"] < window["start"]):
-            error = f"end {window['end']} comes before start {window['start']}"
+        window, error = _window(row, roles)
         if error:
             problems.append(f"{where} ({sequence_id}): {error}; skipped")
             continue
@@ -115,12 +94,48 @@ def load_folder(root: Path, labels: Path | None = None, *,
         extra = {str(c): cell_value(row[c]) for c in extras}
         records.append(SequenceRecord(
             sequence_id=sequence_id, subject=safe_id(cell_text(row[roles["subject"]])),
-            source=source, labels=labels_of, start=window["start"], end=window["end"],
+            source=source, labels=labels_of, start=window[0], end=window[1],
             extra=extra))
     if not records:
         problems.append(f"no usable clip in {path}")
     return Dataset(name="folder", root=root, classes=tuple(class_columns) or FOURDMR_CLASSES,
                    task=task, records=records, problems=problems)
+
+
+def _class_columns(sheet: pd.DataFrame, path: Path, classes: Sequence[str] | str | None,
+                   problems: list[str]) -> dict[str, str]:
+    """Class name -> column: the ``classes`` given, else the 4DMR five when the sheet has all of
+    them, else none (every clip unlabelled, said in ``problems``)."""
+    if classes is None:
+        present = [find_column(sheet, c) for c in FOURDMR_CLASSES]
+        if all(present):
+            return {c: p for c, p in zip(FOURDMR_CLASSES, present, strict=True) if p}
+        problems.append(f"{NOTE}{path} has no 4DMR class columns and no classes= option "
+                        "was given: every clip is unlabelled")
+        return {}
+    names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(
+        classes)
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"classes must be distinct and at least one, got {names}")
+    return require_columns(sheet, path, {c: (c,) for c in names})
+
+
+def _window(row: Mapping[Hashable, Any], roles: dict[str, str]
+            ) -> tuple[tuple[int | None, int | None], str | None]:
+    """``(start, end)`` of a row (0-based frame indices, None = whole source), and what is wrong
+    with them (None when nothing)."""
+    error = None
+    bounds: list[int | None] = []
+    for key in ("start", "end"):
+        value = row.get(roles.get(key, ""))
+        number = None if is_missing(value) else cell_int(value)
+        bounds.append(number)
+        if not is_missing(value) and (number is None or number < 0):
+            error = f"{key} {value!r} is not a frame index (0 or more)"
+    start, end = bounds
+    if start is not None and end is not None and end < start:
+        error = f"end {end} comes before start {start}"
+    return (start, end), error
 
 
 def _labels(row: Mapping[Hashable, Any], columns: dict[str, str], task: str
