@@ -237,6 +237,50 @@ def open_writers(stack: contextlib.ExitStack, store: FeatureStore,
     return writers
 
 
+@dataclass
+class ExtractRun:
+    """One extraction run's store, open writers and clips still to do; shared by the
+    in-process, multi-process and Ray runs so that they skip, shard and report alike."""
+
+    store: FeatureStore
+    summary: ExtractSummary
+    writers: dict[str, StoreWriter]
+    todo: pd.DataFrame
+    groups: list[pd.DataFrame]
+    """``todo`` by sequence: a sequence's views are read and prepared together."""
+    stack: contextlib.ExitStack
+
+
+@contextlib.contextmanager
+def extract_run(table: ClipTable, store_root: str | Path, extractors: Sequence[Extractor],
+                preprocess: PreprocessConfig, *, overwrite: bool, shard: tuple[int, int],
+                problems: Sequence[Failure], reports: bool = True) -> Iterator[ExtractRun]:
+    """Open the store's writers for this shard's clips, yield what is left to do, and (when the
+    block ends normally and ``reports``) write the store's reports and quality table."""
+    if "source" not in table.frame.columns:
+        raise ConfigError("the clip table has no 'source' column (frame folder or video)")
+    started = time.perf_counter()
+    store = FeatureStore(store_root)
+    make_dirs(store.root)
+    summary = ExtractSummary(failures=list(problems))
+    mine = shard_clips(table.clip_ids, shard)
+    frame = table.frame[table.frame["clip_id"].isin(mine)]
+    summary.clips = len(frame)
+    with contextlib.ExitStack() as stack:
+        writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
+                               shard=shard)
+        todo = frame[np.array([not all(w.has(c) for w in writers.values())
+                               for c in frame["clip_id"]], dtype=bool)]
+        summary.skipped = len(frame) - len(todo)
+        groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
+        yield ExtractRun(store, summary, writers, todo, groups, stack)
+    summary.seconds = time.perf_counter() - started
+    if reports:
+        write_reports(store, table, [e.key for e in extractors], summary.failures,
+                      summary.last_run(), mine)
+        write_quality(store.root, summary.quality)
+
+
 def extract_table(
     table: ClipTable,
     store_root: str | Path,
@@ -258,21 +302,9 @@ def extract_table(
     the whole table, when every part is done)."""
     if not extractors:
         raise ConfigError("name at least one extractor")
-    if "source" not in table.frame.columns:
-        raise ConfigError("the clip table has no 'source' column (frame folder or video)")
-    started = time.perf_counter()
-    store = FeatureStore(store_root)
-    make_dirs(store.root)
-    summary = ExtractSummary(failures=list(problems))
-    mine = shard_clips(table.clip_ids, shard)
-    frame = table.frame[table.frame["clip_id"].isin(mine)]
-    summary.clips = len(frame)
-    with contextlib.ExitStack() as stack:
-        writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
-                               shard=shard)
-        todo = frame[[not all(w.has(c) for w in writers.values()) for c in frame["clip_id"]]]
-        summary.skipped = len(frame) - len(todo)
-        groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
+    with extract_run(table, store_root, extractors, preprocess, overwrite=overwrite,
+                     shard=shard, problems=problems, reports=reports) as run:
+        summary, todo, writers, groups = run.summary, run.todo, run.writers, run.groups
         preparer = Preparer(preprocess, Path(save_crops) if save_crops else None)
         frames_each = preprocess.frames or None  # known per clip when frames are sampled
         with progress_bar("extract", len(todo) * (frames_each or 1), progress,
@@ -297,11 +329,6 @@ def extract_table(
                 _run_batch(batch, extractors, writers, summary)
                 for clip in batch:
                     count.done(clip)
-    summary.seconds = time.perf_counter() - started
-    if reports:
-        write_reports(store, table, [e.key for e in extractors], summary.failures,
-                      summary.last_run(), mine)
-        write_quality(store.root, summary.quality)
     return summary
 
 

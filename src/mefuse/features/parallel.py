@@ -16,12 +16,10 @@ sequences it held, which are reported as failures and redone by the next run.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,15 +38,12 @@ from mefuse.features.extract import (
     Preparer,
     PreprocessConfig,
     build_extractor_kwargs,
+    extract_run,
     extract_table,
     failure_reason,
-    open_writers,
-    shard_clips,
 )
-from mefuse.store import FeatureStore, StoreWriter
-from mefuse.store.quality import write_quality
-from mefuse.store.reports import Failure, write_reports
-from mefuse.utils.atomic import make_dirs
+from mefuse.store import StoreWriter
+from mefuse.store.reports import Failure
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
@@ -241,22 +236,10 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
                    jobs: int, overwrite: bool, shard: tuple[int, int],
                    save_crops: str | Path | None, progress: bool,
                    problems: Sequence[Failure]) -> ExtractSummary:
-    if "source" not in table.frame.columns:
-        raise ConfigError("the clip table has no 'source' column (frame folder or video)")
-    started = time.perf_counter()
-    store = FeatureStore(store_root)
-    make_dirs(store.root)
-    summary = ExtractSummary(failures=list(problems))
-    mine = shard_clips(table.clip_ids, shard)
-    frame = table.frame[table.frame["clip_id"].isin(mine)]
-    summary.clips = len(frame)
-    with contextlib.ExitStack() as stack:
-        writers = open_writers(stack, store, extractors, preprocess, overwrite=overwrite,
-                               shard=shard)
-        todo = frame[np.array([not all(w.has(c) for w in writers.values())
-                               for c in frame["clip_id"]], dtype=bool)]
-        summary.skipped = len(frame) - len(todo)
-        groups = [rows for _, rows in todo.groupby("sequence_id", sort=False)]
+    with extract_run(table, store_root, extractors, preprocess, overwrite=overwrite,
+                     shard=shard, problems=problems) as run:
+        summary, todo, writers, groups, stack = (run.summary, run.todo, run.writers,
+                                                 run.groups, run.stack)
         skip = {c: frozenset(k for k, w in writers.items() if w.has(c)) for c in todo["clip_id"]}
         workers = min(jobs, len(groups))
         if workers:
@@ -279,8 +262,4 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
-    summary.seconds = time.perf_counter() - started
-    write_reports(store, table, [e.key for e in extractors], summary.failures,
-                  summary.last_run(), mine)
-    write_quality(store.root, summary.quality)
     return summary
