@@ -90,12 +90,7 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
          store.writer("noise", {"extractor": "demo-noise", "params": params}) as noise_writer:
         for index in range(n_sequences):
             subject = index % spec.subjects
-            length = int(rng.integers(spec.min_frames, spec.max_frames + 1))
-            onset = rng.uniform(0.05, 0.35) * length
-            offset = onset + rng.uniform(0.4, 0.6) * length
-            t = np.arange(length)
-            bump = np.where((t >= onset) & (t <= offset),
-                            0.5 - 0.5 * np.cos(2 * np.pi * (t - onset) / (offset - onset)), 0.0)
+            length, bump = _movement(rng, spec)
             direction = labels[index] @ directions
             sequence_id = f"s{index:03d}"
             for view in spec.views:
@@ -145,12 +140,7 @@ def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[st
                                                  "params": params}) as writer_b:
         for index in range(n_sequences):
             subject = index % spec.subjects
-            length = int(rng.integers(spec.min_frames, spec.max_frames + 1))
-            onset = rng.uniform(0.05, 0.35) * length
-            offset = onset + rng.uniform(0.4, 0.6) * length
-            t = np.arange(length)
-            bump = np.where((t >= onset) & (t <= offset),
-                            0.5 - 0.5 * np.cos(2 * np.pi * (t - onset) / (offset - onset)), 0.0)
+            length, bump = _movement(rng, spec)
             sequence_id = f"s{index:03d}"
             for view in spec.views:
                 clip_id = f"{sequence_id}_{view}"
@@ -165,3 +155,15 @@ def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[st
     table = ClipTable.from_frame(pd.DataFrame(rows), classes)
     table.write(root / "clips.csv")
     return table
+
+
+def _movement(rng: np.random.Generator, spec: DemoSpec) -> tuple[int, np.ndarray]:
+    """A sequence's length and its movement over time: a raised-cosine bump between a random
+    onset and offset, zero elsewhere."""
+    length = int(rng.integers(spec.min_frames, spec.max_frames + 1))
+    onset = rng.uniform(0.05, 0.35) * length
+    offset = onset + rng.uniform(0.4, 0.6) * length
+    t = np.arange(length)
+    bump = np.where((t >= onset) & (t <= offset),
+                    0.5 - 0.5 * np.cos(2 * np.pi * (t - onset) / (offset - onset)), 0.0)
+    return length, bump
