@@ -14,7 +14,8 @@ from mefuse.errors import DataError
 from mefuse.train import batched as batched_module
 from mefuse.train import trainer as trainer_module
 from mefuse.train.config import CVConfig, OptimConfig
-from mefuse.train.cv import CVResult, run_cv
+from mefuse.train.cv import run_cv
+from mefuse.train.results import CVResult
 
 QUICK = OptimConfig(epochs=8)
 

@@ -18,7 +18,8 @@ from mefuse.errors import DataError
 from mefuse.report import analysis, write_report
 from mefuse.report.browser import dump_dom, find_chromium, screenshot
 from mefuse.train.config import CVConfig
-from mefuse.train.cv import CVResult, run_cv
+from mefuse.train.cv import run_cv
+from mefuse.train.results import CVResult
 
 SMALL = DemoSpec(subjects=6, sequences_per_subject=6, signal_dim=12, noise_dim=16,
                  min_frames=10, max_frames=16)

@@ -89,7 +89,7 @@ def cross_validate(store: str | Path, modalities: Sequence[str], *,
                    **settings: Any):
     """``mefuse cv``: cross-validate on a store; ``settings`` are CVConfig fields (``strategy``,
     ``protocol``, ``folds``, ``seeds``, ``model={...}``, ``optim={...}`` ...). Returns the
-    :class:`~mefuse.train.cv.CVResult` (``.summary``, ``.folds``, ``.write(folder)``)."""
+    :class:`~mefuse.train.results.CVResult` (``.summary``, ``.folds``, ``.write(folder)``)."""
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
 

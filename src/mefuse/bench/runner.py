@@ -41,6 +41,7 @@ from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
 from mefuse.store import CONFIG_FIELDS, FeatureStore
+from mefuse.train.results import RESULTS
 from mefuse.utils.atomic import (
     make_dirs,
     remove_stale_temporaries,
@@ -55,7 +56,6 @@ PLAN = "bench.json"
 LOG = "bench.log"
 CELLS = "cells"
 CELL_FILE = "cell.json"
-RESULTS = "results.json"
 
 CellExecutor = Callable[[str, ClipTable, Path, list["PlannedCell"]],
                         Iterator[tuple[str, str | None, float]]]

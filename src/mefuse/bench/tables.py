@@ -26,9 +26,10 @@ import pandas as pd
 
 from mefuse.bench.comparisons import bench_comparisons
 from mefuse.bench.grid import FUSION_VARIANTS
-from mefuse.bench.runner import CELLS, PLAN, RESULTS, is_done
+from mefuse.bench.runner import CELLS, PLAN, is_done
 from mefuse.errors import DataError
 from mefuse.model.strategies import STRATEGIES
+from mefuse.train.results import CVResult
 from mefuse.utils.atomic import atomic_open, write_text
 
 VARIANT_LABELS: dict[str, str] = {
@@ -68,9 +69,9 @@ def load_bench(out: str | Path) -> BenchTables:
         if not is_done(folder):
             missing.append(cell["cell_id"])
             continue
-        result = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
+        result = CVResult.read(folder, arrays=False)
         runtime = json.loads((folder / "cell.json").read_text(encoding="utf-8"))["runtime_s"]
-        classes = classes or list(result["classes"])
+        classes = classes or list(result.classes)
         cell_rows.append(_cell_row(cell, result, runtime))
         seed_rows += _seed_rows(cell, result)
     cells = pd.DataFrame(cell_rows)
@@ -87,27 +88,27 @@ def _gate_text(gate: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in gate.items())
 
 
-def _cell_row(cell: dict[str, Any], result: dict[str, Any], runtime: float) -> dict[str, Any]:
-    s = result["summary"]
+def _cell_row(cell: dict[str, Any], result: CVResult, runtime: float) -> dict[str, Any]:
+    s = result.summary
     row = {**_describe(cell),
            "macro_f1_mean": s["macro_f1_mean"], "macro_f1_std": s["macro_f1_std"],
            "macro_f1_var": s["macro_f1_var"], "macro_f1_seed_std": s["macro_f1_seed_std"],
            "uf1_mean": s["uf1_mean"], "uar_mean": s["uar_mean"]}
     row.update({f"f1_{c}": v for c, v in s["per_class_f1_mean"].items()})
     row.update({"gate": _gate_text(s["gate_mean"]), "n_runs": s["n_runs"],
-                "seeds": len(result["pooled"]), "runtime_s": runtime})
+                "seeds": len(result.pooled), "runtime_s": runtime})
     return row
 
 
-def _seed_rows(cell: dict[str, Any], result: dict[str, Any]) -> list[dict[str, Any]]:
+def _seed_rows(cell: dict[str, Any], result: CVResult) -> list[dict[str, Any]]:
     rows = []
-    for pooled in result["pooled"]:
-        folds = [f for f in result["folds"] if f["seed"] == pooled["seed"]]
+    for pooled in result.pooled:
+        folds = [f for f in result.folds if f["seed"] == pooled["seed"]]
         f1 = np.array([f["macro_f1"] for f in folds])
         row = {**_describe(cell), "seed": pooled["seed"], "macro_f1_mean": float(f1.mean()),
                "macro_f1_std": float(f1.std()), "uf1": pooled["uf1"], "uar": pooled["uar"]}
         row.update({f"f1_{c}": float(np.mean([f["per_class_f1"][c] for f in folds]))
-                    for c in result["classes"]})
+                    for c in result.classes})
         gates = {g: float(np.mean([f["gate"][g] for f in folds])) for g in folds[0]["gate"]}
         row["gate"] = _gate_text(gates)
         rows.append(row)

@@ -19,8 +19,9 @@ from rich.console import Console
 from mefuse.demo.faces import DemoFacesSpec, make_demo_faces
 from mefuse.model.strategies import Strategy
 from mefuse.train.config import CVConfig
-from mefuse.train.cv import CVResult, run_cv
+from mefuse.train.cv import run_cv
 from mefuse.train.presets import load_preset
+from mefuse.train.results import CVResult
 
 DEMO_CROP = 256
 DEMO_FOLDS = 5

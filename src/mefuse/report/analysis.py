@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mefuse.train.cv import CVResult
 from mefuse.train.metrics import merge_views
+from mefuse.train.results import CVResult
 
 
 def fold_table(result: CVResult) -> pd.DataFrame:

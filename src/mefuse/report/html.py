@@ -25,7 +25,7 @@ from mefuse import __version__
 from mefuse.errors import DataError
 from mefuse.report import analysis, plots
 from mefuse.report.template import FIGURE, PAGE
-from mefuse.train.cv import RESULTS, CVResult
+from mefuse.train.results import RESULTS, CVResult
 from mefuse.utils.atomic import atomic_open, write_text
 
 REPORT = "report.html"

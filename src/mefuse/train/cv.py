@@ -11,12 +11,10 @@ a test part. Scores:
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,74 +32,9 @@ from mefuse.train.data import ModalityData, load_modalities
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.modalities import pool_names
 from mefuse.train.protocols import make_folds
+from mefuse.train.results import CVResult
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
-from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 from mefuse.utils.progress import progress_bar
-
-RESULTS = "results.json"
-PREDICTIONS = "predictions.csv"
-ATTENTION = "attention.npz"
-
-
-@dataclass
-class CVResult:
-    """Everything a cross-validation run measured; :meth:`write` puts it on disk."""
-
-    config: dict[str, Any]
-    classes: list[str]
-    folds: list[dict[str, Any]]
-    pooled: list[dict[str, Any]]
-    summary: dict[str, Any]
-    runtime_s: float
-    provenance: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    predictions: pd.DataFrame | None = None
-    attention: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config,
-            "classes": self.classes,
-            "summary": self.summary,
-            "folds": self.folds,
-            "pooled": self.pooled,
-            "warnings": self.warnings,
-            "runtime_s": round(self.runtime_s, 3),
-            "provenance": self.provenance,
-        }
-
-    def write(self, out_dir: str | Path) -> Path:
-        """Write ``results.json``, ``predictions.csv`` and ``attention.npz`` into ``out_dir``."""
-        out = Path(out_dir)
-        make_dirs(out)
-        if self.predictions is not None:
-            with atomic_open(out / PREDICTIONS, "w", encoding="utf-8", newline="") as handle:
-                self.predictions.to_csv(handle, index=False)
-        if self.attention:
-            with atomic_open(out / ATTENTION, "wb") as handle:
-                np.savez_compressed(handle, **self.attention)  # type: ignore[arg-type]
-        write_json(out / RESULTS, self.to_dict())
-        return out / RESULTS
-
-    @classmethod
-    def read(cls, out_dir: str | Path) -> CVResult:
-        """Load a run written by :meth:`write` (predictions and attention when present)."""
-        out = Path(out_dir)
-        path = out / RESULTS if out.is_dir() else out
-        if not path.is_file():
-            raise DataError(f"{path} does not exist; run 'mefuse cv' first")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        predictions = None
-        if (path.parent / PREDICTIONS).is_file():
-            predictions = pd.read_csv(path.parent / PREDICTIONS,
-                                      dtype={"clip_id": str, "sequence_id": str, "subject": str})
-        attention = {}
-        if (path.parent / ATTENTION).is_file():
-            with np.load(path.parent / ATTENTION, allow_pickle=False) as archive:
-                attention = {k: archive[k] for k in archive.files}
-        return cls(data["config"], data["classes"], data["folds"], data["pooled"],
-                   data["summary"], data["runtime_s"], data["provenance"],
-                   data.get("warnings", []), predictions, attention)
 
 
 def run_cv(

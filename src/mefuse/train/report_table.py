@@ -9,7 +9,7 @@ from rich.table import Table
 
 from mefuse.errors import DataError
 from mefuse.train.compare import PairedDifference, paired_difference
-from mefuse.train.cv import CVResult
+from mefuse.train.results import CVResult
 
 
 def result_table(result: CVResult, title: str | None = None) -> Table:

@@ -1,0 +1,136 @@
+"""The records of a cross-validation run, written and read in one place.
+
+``mefuse cv``, each cell of ``mefuse bench``, the HTML report and the Python API all produce or
+read the same files (``results.json``, ``predictions.csv``, ``attention.npz``) through
+:class:`CVResult`; the per-fold, per-seed and summary records are typed here (as ``TypedDict``,
+since they are JSON objects on disk) so that a reader cannot disagree with the writer about a
+field's name or type.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from mefuse.errors import DataError
+from mefuse.utils.atomic import atomic_open, make_dirs, write_json
+
+
+class FoldRecord(TypedDict):
+    """One trained model (seed x fold) scored on its test fold."""
+
+    seed: int
+    fold: int
+    macro_f1: float
+    per_class_f1: dict[str, float]
+    gate: dict[str, float]
+    """Weight of each pool's summary (equal for ``sum``; one entry for ``concat``)."""
+    choice: str
+    """``fused`` or the single modality that an inner split chose (``fusion.select``)."""
+    choice_scores: dict[str, float]
+    thresholds: list[float]
+    n_train_clips: int
+    n_test_clips: int
+    n_test_units: int
+    """Clips or sequences scored, at the run's ``level``."""
+    test_subjects: list[str]
+
+
+class PooledRecord(TypedDict):
+    """One seed's test predictions of all folds pooled: UF1 and UAR."""
+
+    seed: int
+    uf1: float
+    uar: float
+    per_class_f1: dict[str, float]
+
+
+class RunSummary(TypedDict):
+    """Fold macro-F1 over all folds and seeds, pooled scores over seeds, and the data's size."""
+
+    macro_f1_mean: float
+    macro_f1_std: float
+    macro_f1_var: float
+    macro_f1_seed_std: float
+    uf1_mean: float
+    uf1_std: float
+    uar_mean: float
+    uar_std: float
+    per_class_f1_mean: dict[str, float]
+    gate_mean: dict[str, float]
+    n_clips: int
+    n_sequences: int
+    n_subjects: int
+    n_runs: int
+
+
+RESULTS = "results.json"
+PREDICTIONS = "predictions.csv"
+ATTENTION = "attention.npz"
+
+
+@dataclass
+class CVResult:
+    """Everything a cross-validation run measured; :meth:`write` puts it on disk."""
+
+    config: dict[str, Any]
+    classes: list[str]
+    folds: list[FoldRecord]
+    pooled: list[PooledRecord]
+    summary: RunSummary
+    runtime_s: float
+    provenance: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None
+    attention: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "classes": self.classes,
+            "summary": self.summary,
+            "folds": self.folds,
+            "pooled": self.pooled,
+            "warnings": self.warnings,
+            "runtime_s": round(self.runtime_s, 3),
+            "provenance": self.provenance,
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``results.json``, ``predictions.csv`` and ``attention.npz`` into ``out_dir``."""
+        out = Path(out_dir)
+        make_dirs(out)
+        if self.predictions is not None:
+            with atomic_open(out / PREDICTIONS, "w", encoding="utf-8", newline="") as handle:
+                self.predictions.to_csv(handle, index=False)
+        if self.attention:
+            with atomic_open(out / ATTENTION, "wb") as handle:
+                np.savez_compressed(handle, **self.attention)  # type: ignore[arg-type]
+        write_json(out / RESULTS, self.to_dict())
+        return out / RESULTS
+
+    @classmethod
+    def read(cls, out_dir: str | Path, *, arrays: bool = True) -> CVResult:
+        """Load a run written by :meth:`write`: its records, and (with ``arrays``) the
+        predictions and attention maps when present."""
+        out = Path(out_dir)
+        path = out / RESULTS if out.is_dir() else out
+        if not path.is_file():
+            raise DataError(f"{path} does not exist; run 'mefuse cv' first")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        predictions = None
+        if arrays and (path.parent / PREDICTIONS).is_file():
+            predictions = pd.read_csv(path.parent / PREDICTIONS,
+                                      dtype={"clip_id": str, "sequence_id": str, "subject": str})
+        attention = {}
+        if arrays and (path.parent / ATTENTION).is_file():
+            with np.load(path.parent / ATTENTION, allow_pickle=False) as archive:
+                attention = {k: archive[k] for k in archive.files}
+        return cls(data["config"], data["classes"], data["folds"], data["pooled"],
+                   data["summary"], data["runtime_s"], data["provenance"],
+                   data.get("warnings", []), predictions, attention)
