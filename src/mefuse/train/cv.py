@@ -15,6 +15,7 @@ import platform
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,8 @@ from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.modalities import pool_names
-from mefuse.train.protocols import make_folds
-from mefuse.train.results import CVResult
+from mefuse.train.protocols import Fold, make_folds
+from mefuse.train.results import CVResult, FoldRecord, PooledRecord, RunSummary
 from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 from mefuse.utils.progress import progress_bar
 
@@ -42,95 +43,141 @@ def run_cv(
 ) -> CVResult:
     """Cross-validate ``config`` on the labelled clips of ``clips`` with features from ``store``."""
     started = time.perf_counter()
-    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
-    if config.classes is not None and list(config.classes) != list(clips.classes):
-        clips = ClipTable.from_frame(clips.frame, config.classes)
-    run_warnings: list[str] = []
-    labelled = clips.labelled
-    if not labelled.all():
-        run_warnings.append(f"{int((~labelled).sum())} unlabelled clip(s) left out of "
-                            "cross-validation")
-        clips = clips.subset(labelled)
-    if len(clips) == 0:
-        raise DataError("the clip table has no labelled clip")
+    feature_store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    clips, run_warnings = _labelled_clips(clips, config)
     classes = list(clips.classes)
-    labels = clips.labels
-    if config.task == "singlelabel" and (labels.sum(axis=1) != 1).any():
-        bad = clips.clip_ids[int(np.flatnonzero(labels.sum(axis=1) != 1)[0])]
-        raise DataError(f"single-label cross-validation needs one class per clip; clip {bad!r} "
-                        "has another number. Use --task multilabel.")
-    data = load_modalities(store, clips.clip_ids, config.modalities, config.model.frames)
-
-    fold_rows: list[dict[str, Any]] = []
-    pooled_rows: list[dict[str, Any]] = []
-    prediction_parts: list[pd.DataFrame] = []
-    attention: dict[str, np.ndarray] = {}
+    data = load_modalities(feature_store, clips.clip_ids, config.modalities, config.model.frames)
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
     for _, folds in plan:
         for fold in folds:
             _check_disjoint(clips, fold, config.protocol)
     with progress_bar("cv", sum(len(folds) for _, folds in plan), progress) as advance:
-        estimators = _fit_all(config, data, labels, clips, plan, run_warnings, advance)
+        estimators = _fit_all(config, data, clips.labels, clips, plan, run_warnings, advance)
+    fold_rows: list[FoldRecord] = []
+    pooled_rows: list[PooledRecord] = []
+    prediction_parts: list[pd.DataFrame] = []
+    attention: dict[str, np.ndarray] = {}
     for seed, folds in plan:
-        seed_parts = []
-        for fold in folds:
-            estimator = estimators[seed, fold.index]
-            test_data = data.take(fold.test)
-            probabilities, pools = estimator._forward(test_data)
-            for name, pool in zip(pool_names(config.strategy, config.modalities), pools,
-                                  strict=True):
-                attention[f"seed{seed}/fold{fold.index}/{name}"] = pool.astype(np.float32)
-            attention[f"seed{seed}/fold{fold.index}/clip_ids"] = np.array(test_data.clip_ids)
-            part = _prediction_frame(clips, fold.test, probabilities, labels[fold.test],
-                                     estimator, seed, fold.index)
-            seed_parts.append(part)
-            y_true, y_pred = _scored(part, classes, config.level, config.task)
-            fold_rows.append({
-                "seed": seed,
-                "fold": fold.index,
-                "macro_f1": macro_f1(y_true, y_pred),
-                "per_class_f1": per_class_f1(y_true, y_pred, classes),
-                "gate": estimator.gate_weights(),
-                "choice": estimator.choice,
-                "choice_scores": estimator.choice_scores,
-                "thresholds": [float(t) for t in estimator.fitted_thresholds],
-                "n_train_clips": len(fold.train),
-                "n_test_clips": len(fold.test),
-                "n_test_units": len(y_true),
-                "test_subjects": sorted(clips.frame["subject"].iloc[fold.test].unique()),
-            })
-        seed_frame = pd.concat(seed_parts, ignore_index=True)
+        outcomes = [score_fold(estimators[seed, fold.index], data, clips, fold, seed, config)
+                    for fold in folds]
+        for outcome in outcomes:
+            fold_rows.append(outcome.record)
+            attention.update(outcome.attention)
+        seed_frame = pd.concat([o.predictions for o in outcomes], ignore_index=True)
         prediction_parts.append(seed_frame)
-        y_true, y_pred = _scored(seed_frame, classes, config.level, config.task)
-        pooled_rows.append({
-            "seed": seed,
-            "uf1": macro_f1(y_true, y_pred),
-            "uar": uar(y_true, y_pred),
-            "per_class_f1": per_class_f1(y_true, y_pred, classes),
-        })
-    fold_f1 = np.array([r["macro_f1"] for r in fold_rows])
-    seed_means = [np.mean([r["macro_f1"] for r in fold_rows if r["seed"] == s])
+        pooled_rows.append(pooled_record(seed_frame, classes, seed, config))
+    return CVResult(
+        config=config.model_dump(mode="json"),
+        classes=classes,
+        folds=fold_rows,
+        pooled=pooled_rows,
+        summary=summarise(fold_rows, pooled_rows, clips, config),
+        runtime_s=time.perf_counter() - started,
+        provenance=provenance(feature_store, config),
+        warnings=list(dict.fromkeys(run_warnings)),
+        predictions=pd.concat(prediction_parts, ignore_index=True),
+        attention=attention,
+    )
+
+
+def _labelled_clips(clips: ClipTable, config: CVConfig) -> tuple[ClipTable, list[str]]:
+    """The clips to cross-validate (labelled, in the configuration's classes) and a warning
+    when unlabelled ones were left out; a single-label run needs exactly one class per clip."""
+    if config.classes is not None and list(config.classes) != list(clips.classes):
+        clips = ClipTable.from_frame(clips.frame, config.classes)
+    notes: list[str] = []
+    labelled = clips.labelled
+    if not labelled.all():
+        notes.append(f"{int((~labelled).sum())} unlabelled clip(s) left out of "
+                     "cross-validation")
+        clips = clips.subset(labelled)
+    if len(clips) == 0:
+        raise DataError("the clip table has no labelled clip")
+    labels = clips.labels
+    if config.task == "singlelabel" and (labels.sum(axis=1) != 1).any():
+        bad = clips.clip_ids[int(np.flatnonzero(labels.sum(axis=1) != 1)[0])]
+        raise DataError(f"single-label cross-validation needs one class per clip; clip {bad!r} "
+                        "has another number. Use --task multilabel.")
+    return clips, notes
+
+
+@dataclass
+class FoldOutcome:
+    """What one fitted model (seed x fold) leaves: its record, its test predictions and its
+    attention maps (keyed ``seed<S>/fold<F>/<pool>``)."""
+
+    record: FoldRecord
+    predictions: pd.DataFrame
+    attention: dict[str, np.ndarray]
+
+
+def score_fold(estimator: FusionEstimator, data: ModalityData, clips: ClipTable, fold: Fold,
+               seed: int, config: CVConfig) -> FoldOutcome:
+    """Score the fold's test part once with the model fitted on its training part."""
+    test_data = data.take(fold.test)
+    probabilities, pools = estimator._forward(test_data)
+    prefix = f"seed{seed}/fold{fold.index}"
+    attention = {f"{prefix}/{name}": pool.astype(np.float32) for name, pool in
+                 zip(pool_names(config.strategy, config.modalities), pools, strict=True)}
+    attention[f"{prefix}/clip_ids"] = np.array(test_data.clip_ids)
+    part = _prediction_frame(clips, fold.test, probabilities, clips.labels[fold.test],
+                             estimator, seed, fold.index)
+    return FoldOutcome(fold_record(part, clips, fold, estimator, seed, config), part, attention)
+
+
+def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: FusionEstimator,
+                seed: int, config: CVConfig) -> FoldRecord:
+    """The scores of one trained model on its test fold (``part``: its prediction rows)."""
+    classes = list(clips.classes)
+    y_true, y_pred = _scored(part, classes, config.level, config.task)
+    return FoldRecord(
+        seed=seed, fold=fold.index, macro_f1=macro_f1(y_true, y_pred),
+        per_class_f1=per_class_f1(y_true, y_pred, classes), gate=estimator.gate_weights(),
+        choice=estimator.choice, choice_scores=estimator.choice_scores,
+        thresholds=[float(t) for t in estimator.fitted_thresholds],
+        n_train_clips=len(fold.train), n_test_clips=len(fold.test), n_test_units=len(y_true),
+        test_subjects=sorted(clips.frame["subject"].iloc[fold.test].unique()),
+    )
+
+
+def pooled_record(seed_frame: pd.DataFrame, classes: list[str], seed: int, config: CVConfig
+                  ) -> PooledRecord:
+    """UF1 and UAR of one seed's test predictions, all folds pooled."""
+    y_true, y_pred = _scored(seed_frame, classes, config.level, config.task)
+    return PooledRecord(seed=seed, uf1=macro_f1(y_true, y_pred), uar=uar(y_true, y_pred),
+                        per_class_f1=per_class_f1(y_true, y_pred, classes))
+
+
+def summarise(folds: list[FoldRecord], pooled: list[PooledRecord], clips: ClipTable,
+              config: CVConfig) -> RunSummary:
+    """Fold macro-F1 over all folds and seeds (and the spread of the seeds' means), pooled
+    scores over seeds, mean per-class F1 and gate weights, and the data's size."""
+    fold_f1 = np.array([r["macro_f1"] for r in folds])
+    seed_means = [np.mean([r["macro_f1"] for r in folds if r["seed"] == s])
                   for s in config.seeds]
-    gate_names = list(fold_rows[0]["gate"])
-    summary = {
-        "macro_f1_mean": float(fold_f1.mean()),
-        "macro_f1_std": float(fold_f1.std(ddof=0)),
-        "macro_f1_var": float(fold_f1.var(ddof=0)),
-        "macro_f1_seed_std": float(np.std(seed_means)),
-        "uf1_mean": float(np.mean([r["uf1"] for r in pooled_rows])),
-        "uf1_std": float(np.std([r["uf1"] for r in pooled_rows])),
-        "uar_mean": float(np.mean([r["uar"] for r in pooled_rows])),
-        "uar_std": float(np.std([r["uar"] for r in pooled_rows])),
-        "per_class_f1_mean": {c: float(np.mean([r["per_class_f1"][c] for r in fold_rows]))
-                              for c in classes},
-        "gate_mean": {g: float(np.mean([r["gate"][g] for r in fold_rows])) for g in gate_names},
-        "n_clips": len(clips),
-        "n_sequences": int(clips.frame["sequence_id"].nunique()),
-        "n_subjects": int(clips.frame["subject"].nunique()),
-        "n_runs": len(fold_rows),
-    }
-    provenance = {
+    return RunSummary(
+        macro_f1_mean=float(fold_f1.mean()),
+        macro_f1_std=float(fold_f1.std(ddof=0)),
+        macro_f1_var=float(fold_f1.var(ddof=0)),
+        macro_f1_seed_std=float(np.std(seed_means)),
+        uf1_mean=float(np.mean([r["uf1"] for r in pooled])),
+        uf1_std=float(np.std([r["uf1"] for r in pooled])),
+        uar_mean=float(np.mean([r["uar"] for r in pooled])),
+        uar_std=float(np.std([r["uar"] for r in pooled])),
+        per_class_f1_mean={c: float(np.mean([r["per_class_f1"][c] for r in folds]))
+                           for c in clips.classes},
+        gate_mean={g: float(np.mean([r["gate"][g] for r in folds])) for g in folds[0]["gate"]},
+        n_clips=len(clips),
+        n_sequences=int(clips.frame["sequence_id"].nunique()),
+        n_subjects=int(clips.frame["subject"].nunique()),
+        n_runs=len(folds),
+    )
+
+
+def provenance(store: FeatureStore, config: CVConfig) -> dict[str, Any]:
+    """Where the features came from (the store's manifests) and the software that ran."""
+    return {
         "store": str(store.root.resolve()),
         "extractors": {m: {k: v for k, v in store.info(m).manifest.items() if k != "clips"}
                        for m in config.modalities},
@@ -139,22 +186,10 @@ def run_cv(
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    return CVResult(
-        config=config.model_dump(mode="json"),
-        classes=classes,
-        folds=fold_rows,
-        pooled=pooled_rows,
-        summary=summary,
-        runtime_s=time.perf_counter() - started,
-        provenance=provenance,
-        warnings=list(dict.fromkeys(run_warnings)),
-        predictions=pd.concat(prediction_parts, ignore_index=True),
-        attention=attention,
-    )
 
 
 def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,
-             plan: list[tuple[int, list[Any]]], run_warnings: list[str],
+             plan: list[tuple[int, list[Fold]]], run_warnings: list[str],
              advance: Callable[..., None]) -> dict[tuple[int, int], FusionEstimator]:
     """One fitted estimator per (seed, fold), by the configured engine.
 
@@ -228,7 +263,7 @@ def _scored(frame: pd.DataFrame, classes: list[str], level: str, task: str = "mu
     return y.astype(np.int64), pred.astype(np.int64)
 
 
-def _check_disjoint(clips: ClipTable, fold: Any, protocol: str) -> None:
+def _check_disjoint(clips: ClipTable, fold: Fold, protocol: str) -> None:
     """A last guard against leakage: no sequence (and, for subject protocols, no subject) may
     be on both sides of a fold."""
     frame = clips.frame
