@@ -232,7 +232,8 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                      for name in noises[0]}
             losses = stacked_loss(params, buffers, batch_inputs, target_all[index], noise,
                                   weight.to(device))
-            grads = torch.autograd.grad(losses.sum(), [params[n] for n in names])
+            grads: Sequence[torch.Tensor] = torch.autograd.grad(losses.sum(),
+                                                                [params[n] for n in names])
             if optim.grad_clip > 0:
                 grads = clip_grad_norms(grads, optim.grad_clip)
             optimiser.step(grads, lr, active)

@@ -210,7 +210,7 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
         # after its own inner comparison; the loop keeps it until it is batched too.
         if config.engine == "batched" and config.fusion.select == "none":
             fitted = fit_batched(train_config, data, labels, specs, classes=classes,
-                                 sequence_ids=sequences, max_stack=config.max_stack,
+                                 sequence_ids=sequences.tolist(), max_stack=config.max_stack,
                                  on_fitted=advance)
         else:
             fitted = []

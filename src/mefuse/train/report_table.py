@@ -92,14 +92,15 @@ def differences_from_best_single(results: Mapping[str, CVResult]
     if not singles:
         return {}
     best_name = max(singles, key=lambda n: singles[n].summary["macro_f1_mean"])
-    best = singles[best_name]
+    best = singles[best_name].predictions
+    assert best is not None  # singles have predictions
     out: dict[str, PairedDifference] = {}
     for name, result in results.items():
         if result.config.get("strategy") == "single" or result.predictions is None:
             continue
         try:
             out[name] = paired_difference(
-                result.predictions, best.predictions, result.classes, names=(name, best_name),
+                result.predictions, best, result.classes, names=(name, best_name),
                 level=result.config.get("level", "sequence"))
         except DataError:
             continue
