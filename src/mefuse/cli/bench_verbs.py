@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mefuse.cli.options import (
+    AddressOpt,
     BatchOpt,
     ClassesOpt,
     ClipsOpt,
@@ -80,9 +81,7 @@ def bench(
     executor: Annotated[str, typer.Option(
         help="local (--jobs processes) or ray (each cell a Ray task; pip install "
         "'mefuse[ray]')")] = "local",
-    address: Annotated[str | None, typer.Option(
-        help="with --executor ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, or a "
-        "new Ray instance on this machine)")] = None,
+    address: AddressOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="bench folder")] = Path("runs/bench"),
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="list the cells (and which are done) without computing")] = False,

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from mefuse.cli.options import DATASET_HELP, device_callback, echo_listing, seeds_callback
+from mefuse.cli.options import (
+    DATASET_HELP,
+    AddressOpt,
+    device_callback,
+    echo_listing,
+    seeds_callback,
+)
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
@@ -81,9 +87,7 @@ def extract(
     executor: Annotated[str, typer.Option(
         help="local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')")
     ] = "local",
-    address: Annotated[str | None, typer.Option(
-        help="with --executor ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, or a "
-        "new Ray instance on this machine)")] = None,
+    address: AddressOpt = None,
     device: Annotated[str | None, typer.Option(
         help=f"{DEVICE_FORMS} (default: each extractor's own, usually auto)",
         callback=device_callback)] = None,

@@ -111,6 +111,9 @@ SeedsOpt = Annotated[str | None, typer.Option(
     help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
 LevelOpt = Annotated[str | None, typer.Option(
     help=default_help("sequence (views merged) or clip", "level"))]
+AddressOpt = Annotated[str | None, typer.Option(
+    help="with --executor ray: the cluster's head HOST:PORT (default: RAY_ADDRESS, or a "
+    "new Ray instance on this machine)")]
 PresetOpt = Annotated[str | None, typer.Option(
     help="paper (exactly the paper's model) or recommended (safe fusion); --config and flags "
     "override it")]

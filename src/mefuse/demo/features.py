@@ -19,8 +19,10 @@ licensed dataset: the gated model should learn to trust ``signal`` and ignore ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,12 +103,9 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
                                                             size=(length, spec.noise_dim))
                 signal_writer.write(clip_id, signal.astype(np.float32))
                 noise_writer.write(clip_id, noise.astype(np.float32))
-                rows.append({"clip_id": clip_id, "sequence_id": sequence_id, "view": view,
-                             "subject": f"sub{subject:02d}",
-                             **dict(zip(classes, labels[index].tolist(), strict=True))})
-    table = ClipTable.from_frame(pd.DataFrame(rows), classes)
-    table.write(root / "clips.csv")
-    return table
+                rows.append(_clip_row(clip_id, sequence_id, view, subject, classes,
+                                      labels[index]))
+    return _write_table(rows, classes, root)
 
 
 COMPLEMENTARY_STREAMS: tuple[str, str] = ("stream_a", "stream_b")
@@ -149,12 +148,9 @@ def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[st
                     frames = (off[subject] + spec.amplitude * bump[:, None] * (labels[index] @ d)
                               + rng.normal(scale=spec.noise, size=(length, w)))
                     writer.write(clip_id, frames.astype(np.float32))
-                rows.append({"clip_id": clip_id, "sequence_id": sequence_id, "view": view,
-                             "subject": f"sub{subject:02d}",
-                             **dict(zip(classes, labels[index].tolist(), strict=True))})
-    table = ClipTable.from_frame(pd.DataFrame(rows), classes)
-    table.write(root / "clips.csv")
-    return table
+                rows.append(_clip_row(clip_id, sequence_id, view, subject, classes,
+                                      labels[index]))
+    return _write_table(rows, classes, root)
 
 
 def _movement(rng: np.random.Generator, spec: DemoSpec) -> tuple[int, np.ndarray]:
@@ -167,3 +163,17 @@ def _movement(rng: np.random.Generator, spec: DemoSpec) -> tuple[int, np.ndarray
     bump = np.where((t >= onset) & (t <= offset),
                     0.5 - 0.5 * np.cos(2 * np.pi * (t - onset) / (offset - onset)), 0.0)
     return length, bump
+
+
+def _clip_row(clip_id: str, sequence_id: str, view: str, subject: int, classes: Sequence[str],
+              labels: np.ndarray) -> dict[str, Any]:
+    """One row of the demo store's clip table."""
+    return {"clip_id": clip_id, "sequence_id": sequence_id, "view": view,
+            "subject": f"sub{subject:02d}", **dict(zip(classes, labels.tolist(), strict=True))}
+
+
+def _write_table(rows: list[dict[str, Any]], classes: Sequence[str], root: Path) -> ClipTable:
+    """The demo store's ``clips.csv``, validated as any clip table is."""
+    table = ClipTable.from_frame(pd.DataFrame(rows), classes)
+    table.write(root / "clips.csv")
+    return table
