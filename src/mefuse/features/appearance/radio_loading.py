@@ -8,8 +8,8 @@ hub cache, and otherwise raises :class:`WeightsNotFound` naming the exact file a
 entry point asked for. The file names therefore come from RADIO's own code, not from a copy of
 its table here.
 
-RADIO's code also reads a checkpoint *file* given as ``version`` with ``torch.load(...,
-weights_only=False)``, which would run any pickle in it. So while the entry point runs,
+RADIO's code also reads a checkpoint *file* given as ``version`` through ``torch.load`` with
+``weights_only=False``, which would run any pickle in it. So while the entry point runs,
 ``torch.load`` itself is routed through :func:`load_checkpoint` as well: every file that RADIO's
 code reads goes through mefuse's ``weights_only`` loader, and one holding other Python objects is
 refused unless the user passed ``trust_checkpoint=true``.
