@@ -115,10 +115,16 @@ def main() -> None:
     parser.add_argument("--cases", default="loso,mskf",
                         help="cv cases to run, in this order: loso, mskf")
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument("--grid-epochs", type=int, default=None,
+                        help="epochs of the grid (60; 20 with --quick)")
+    parser.add_argument("--grid-seeds", default=None, help="seeds of the grid (0,1,2; 0 with "
+                        "--quick)")
     parser.add_argument("--jobs", type=int, default=2, help="bench worker processes")
     options = parser.parse_args()
     repeats = options.repeats or (1 if options.quick else 2)
     grid_seeds, grid_epochs = ("0", 20) if options.quick else ("0,1,2", 60)
+    grid_seeds = options.grid_seeds or grid_seeds
+    grid_epochs = options.grid_epochs or grid_epochs
     from mefuse.demo.features import make_demo_store, paper_shaped_spec
 
     spec = paper_shaped_spec()

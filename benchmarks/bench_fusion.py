@@ -51,7 +51,7 @@ def grid(name: str, store: Path, work: Path, args: argparse.Namespace) -> dict[s
     cells = pd.read_csv(out / "cells.csv")
     comparisons = pd.read_csv(out / "comparisons.csv")
     return {
-        "store": name, "wall_s": round(wall, 1),
+        "store": name, "wall_s": round(wall, 1), "seeds": args.seeds, "epochs": args.epochs,
         "cells": [{"feature_set": r["feature_set"], "variant": r["variant"],
                    "macro_f1_mean": round(float(r["macro_f1_mean"]), 4),
                    "macro_f1_std": round(float(r["macro_f1_std"]), 4),
@@ -84,12 +84,13 @@ def timing(store: Path, work: Path) -> dict[str, Any]:
 
 def markdown(data: dict[str, Any]) -> str:
     lines = ["# Fusion options on the demo stores", "",
-             f"subject-kfold 3 folds, seeds {data['seeds']}, {data['epochs']} epochs. "
-             "Macro-F1 mean over folds x seeds; differences A - B with 95 % bootstrap intervals "
-             "(test subjects resampled).", ""]
+             "subject-kfold 3 folds. Macro-F1 mean over folds x seeds; differences A - B with "
+             "95 % bootstrap intervals (test subjects resampled).", ""]
     for g in data["grids"]:
-        lines += [f"## {g['store']}", "", "| feature set | variant | macro-F1 | seed std |",
-                  "|---|---|---:|---:|"]
+        lines += [f"## {g['store']}", "",
+                  f"seeds {g.get('seeds', data['seeds'])}, {g.get('epochs', data['epochs'])} "
+                  f"epochs, bench wall time {g['wall_s']} s.", "",
+                  "| feature set | variant | macro-F1 | seed std |", "|---|---|---:|---:|"]
         lines += [f"| {c['feature_set']} | {c['variant']} | {c['macro_f1_mean']:.3f} | "
                   f"{c['seed_std']:.3f} |" for c in g["cells"]]
         lines += ["", "| A | B | Δ | interval | excludes 0 |", "|---|---|---:|---:|---|"]
@@ -99,7 +100,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append("")
     if "timing" in data:
         t = data["timing"]
-        lines += ["## Training time, paper-shaped store (cv, 1 seed, mskf 3 folds)", "",
+        lines += ["## Training time, paper-shaped store (cv, 1 seed, mskf 3 folds, 60 epochs)", "",
                   f"gated {t['gated_s']} s, recommended {t['recommended_s']} s: "
                   f"ratio {t['ratio']} (choices {t['scores']['recommended']['choices']}).", ""]
     return "\n".join(lines)
@@ -108,7 +109,8 @@ def markdown(data: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=60, help="epochs of the grids (the "
+                        "timing runs the presets' own 60)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--variants", default=VARIANTS, help="bench columns to compute")
     parser.add_argument("--skip-timing", action="store_true")

@@ -144,7 +144,11 @@ def test_config_validates_the_fusion_options():
          "learned gate"),
         ({"modalities": ["a", "b"], "strategy": "concat", "fusion": {"late": True}},
          "one pool per modality"),
-        ({"modalities": ["a", "b"], "fusion": {"select": "inner"}}, "aux_weight > 0"),
+        ({"modalities": ["a", "b"], "strategy": "concat", "fusion": {"select": "inner"}},
+         "strategy sum or gated"),
+        ({"modalities": ["a", "b"], "fusion": {"aux_detach": True}}, "aux_weight > 0"),
+        ({"modalities": ["a", "b"], "fusion": {"aux_detach": True, "aux_weight": 1,
+                                               "late": True}}, "no late fusion"),
         ({"modalities": ["a", "b"], "fusion": {"modality_dropout": 1.0}}, "less than 1"),
         ({"modalities": ["a", "b"], "fusion": {"dropout_all": 0.1}}, "unknown setting"),
     ]
@@ -154,3 +158,34 @@ def test_config_validates_the_fusion_options():
     concat = TrainConfig(modalities=["a", "b"], strategy="concat",
                          fusion={"modality_dropout": 0.2})
     assert concat.fusion.modality_dropout == 0.2
+
+
+def test_probe_heads_leave_the_fused_model_untouched():
+    """``aux_detach`` heads learn from detached summaries: every shared parameter gets exactly
+    the gradient of the plain model, and the heads still learn (their own gradient is not 0)."""
+    torch.manual_seed(0)
+    plain = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8)
+    probed = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8,
+                              aux_weight=1.0, aux_detach=True)
+    probed.load_state_dict(plain.state_dict(), strict=False)
+    x = [torch.randn(4, 7, 6), torch.randn(4, 7, 5)]
+    target = (torch.rand(4, 3) > 0.5).float()
+    noise = probed.sample_noise(4, 7, torch.Generator().manual_seed(1))
+    plain_noise = {k: v for k, v in noise.items() if not k.startswith("modality_head")}
+    plain.training_loss(x, target, plain_noise).backward()
+    probed.training_loss(x, target, noise).backward()
+    torch.testing.assert_close(plain(x), probed(x))
+    shared = dict(plain.named_parameters())
+    for name, parameter in probed.named_parameters():
+        if name.startswith("modality_heads"):
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+        else:
+            torch.testing.assert_close(parameter.grad, shared[name].grad, rtol=0, atol=0)
+    # without detaching, the heads' loss reaches the pools
+    joint = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8,
+                             aux_weight=1.0)
+    joint.load_state_dict(probed.state_dict())
+    joint.training_loss(x, target, noise).backward()
+    pool = "pools.0.queries" if "pools.0.queries" in shared else next(
+        n for n in shared if n.startswith("pools.0"))
+    assert not torch.equal(dict(joint.named_parameters())[pool].grad, shared[pool].grad)

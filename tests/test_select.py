@@ -92,3 +92,35 @@ def test_held_out_loss_prefers_the_confidently_right():
     assert right < wrong
     assert select_module.held_out_loss(np.array([[0.7, 0.3]]), np.array([[1, 0]]),
                                        "singlelabel") == pytest.approx(-np.log(0.7))
+
+
+def test_batched_inner_choice_sees_only_training_clips(demo_store, monkeypatch):
+    """The batched engine's choice (inner networks stacked, one choice per fit): the rows that
+    split and the held-out rows scored all come from the fold's training part."""
+    root, table = demo_store
+    sequence_of = dict(zip(table.clip_ids, table.frame["sequence_id"], strict=True))
+    split_units: list[set[str]] = []
+    held_out: list[set[str]] = []
+    original_split, original_decide = select_module.choice_split, select_module.decide_choice
+
+    def spy_split(config, seed, sequence_ids, groups):
+        split_units.append(set(sequence_ids))
+        return original_split(config, seed, sequence_ids, groups)
+
+    def spy_decide(config, inner, data, labels, sequence_ids):
+        held_out.append(set(data.clip_ids))
+        assert inner.config.fusion.aux_detach and inner.config.fusion.select == "none"
+        return original_decide(config, inner, data, labels, sequence_ids)
+
+    monkeypatch.setattr(select_module, "choice_split", spy_split)
+    monkeypatch.setattr(select_module, "decide_choice", spy_decide)
+    config = CVConfig(modalities=["signal", "noise"], protocol="subject-kfold", seeds=[0, 1],
+                      fusion={"select": "inner"}, optim=QUICK, engine="batched")
+    result = run_cv(root, table, config)
+    assert len(split_units) == len(held_out) == len(result.folds)
+    for index, fold in enumerate(result.folds):
+        tested = set(result.predictions.query(
+            "seed == @fold['seed'] and fold == @fold['fold']")["clip_id"])
+        assert tested and not held_out[index] & tested
+        assert not split_units[index] & {sequence_of[c] for c in tested}
+        assert fold["choice"] in ("fused", "signal", "noise")

@@ -17,6 +17,8 @@ term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.opti
   surviving streams' weights, so the head cannot lean on one stream's presence;
 - ``aux_weight``: a head per modality with its own loss, so each pool must stand on its own
   (the per-modality losses of "gradient blending", fixed weights);
+- ``aux_detach``: those heads read detached summaries (probes): they learn what each pool
+  alone predicts without shaping the pools, so the fused output stays the plain model's;
 - ``gate_entropy``: an entropy penalty that lets the gate become decisive;
 - ``late``: late fusion, the gate-weighted sum of the per-modality heads' logits.
 """
@@ -63,6 +65,8 @@ class FusionClassifier(nn.Module):
         aux_weight: weight of the mean per-modality head loss added to the fused loss.
         gate_entropy: weight of the gate's entropy added to the loss (``gated`` only).
         late: fuse the per-modality heads' logits instead of the summaries (``sum``/``gated``).
+        aux_detach: the per-modality heads learn from detached summaries (probes that leave the
+            pools and the fused output as without them); needs ``aux_weight > 0``, not ``late``.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class FusionClassifier(nn.Module):
         aux_weight: float = 0.0,
         gate_entropy: float = 0.0,
         late: bool = False,
+        aux_detach: bool = False,
     ) -> None:
         super().__init__()
         input_dims = [int(d) for d in input_dims]
@@ -98,7 +103,9 @@ class FusionClassifier(nn.Module):
         if task not in ("multilabel", "singlelabel"):
             raise ValueError(f"unknown task {task!r}")
         check_fusion_options(strategy, len(input_dims), modality_dropout=modality_dropout,
-                             aux_weight=aux_weight, gate_entropy=gate_entropy, late=late)
+                             aux_weight=aux_weight, gate_entropy=gate_entropy, late=late,
+                             aux_detach=aux_detach)
+        self.aux_detach = bool(aux_detach)
         self.modality_dropout = float(modality_dropout)
         self.aux_weight = float(aux_weight)
         self.gate_entropy = float(gate_entropy)
@@ -205,7 +212,8 @@ class FusionClassifier(nn.Module):
         stacked = torch.stack(summaries, dim=1)  # (B, M, d)
         mix = self._mix(noise, stacked)
         per_modality = [
-            head(z, None if noise is None else noise[f"modality_head.{i}"])
+            head(z.detach() if self.aux_detach else z,
+                 None if noise is None else noise[f"modality_head.{i}"])
             for i, (head, z) in enumerate(zip(self.modality_heads or (), summaries, strict=False))
         ]
         if self.head is None:  # late fusion: mix the per-modality logits

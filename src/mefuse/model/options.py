@@ -28,8 +28,11 @@ FUSED_STRATEGIES: tuple[str, ...] = ("sum", "gated")
 
 def check_fusion_options(strategy: str, modalities: int, *, modality_dropout: float = 0.0,
                          aux_weight: float = 0.0, gate_entropy: float = 0.0,
-                         late: bool = False) -> None:
+                         late: bool = False, aux_detach: bool = False) -> None:
     """Raise ``ValueError`` for an option that the strategy cannot honour (never ignore it)."""
+    if aux_detach and (aux_weight <= 0 or late):
+        raise ValueError("aux_detach makes the per-modality heads probes: it needs "
+                         "aux_weight > 0 and no late fusion (late fusion's heads are the output)")
     if not 0.0 <= modality_dropout < 1.0:
         raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
     if aux_weight < 0 or gate_entropy < 0:

@@ -17,7 +17,10 @@ results equal the one-at-a-time loop:
 - its warm-up/cosine schedule runs over its own number of steps; fits with fewer steps per epoch
   (smaller training sets) sit out the extra steps of an epoch (padding clips weigh 0, and the
   optimiser skips them);
-- tuned thresholds come from inner fits, stacked and trained first.
+- tuned thresholds come from inner fits, stacked and trained first;
+- a nested fusion choice (``fusion.select: inner``, fixed thresholds) stacks every fit's inner
+  network first, chooses per fit exactly as :func:`mefuse.train.select.choose_output` does, then
+  stacks the final fits that chose the same network (the fused one, or one stream alone).
 
 The model is used only through its contract (``sample_noise``, ``training_loss``), so any fusion
 option that follows it is batched without special cases.
@@ -76,19 +79,26 @@ def fit_batched(
     sequence_ids: Sequence[str] | None = None,
     max_stack: int = 64,
     on_fitted: Callable[[int], None] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[FusionEstimator]:
     """Train every fit of ``fits`` on its rows of ``data``; one fitted estimator per fit.
 
     Each estimator equals ``FusionEstimator(config, fit.seed).fit(data.take(fit.index),
     labels[fit.index], ...)`` up to float rounding (same decisions), and predicts, saves and
     reports as one. ``sequence_ids`` (one per row of ``data``) keeps views together in the
-    inner split of tuned thresholds. At most ``max_stack`` fits are stacked at once.
+    inner split of tuned thresholds. ``groups`` (the subject of each row) keeps people apart
+    in the split of a nested fusion choice. At most ``max_stack`` fits are stacked at once.
     ``on_fitted(n)`` reports progress as groups of fits finish.
     """
     if max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
     if config.fusion.select != "none":
-        raise ValueError("fusion.select chooses a network per fit; train it with the loop")
+        if config.thresholds.mode == "tuned":
+            raise ValueError("fusion.select with tuned thresholds nests two inner fits per "
+                             "fit; train it with the loop")
+        return _fit_with_choice(config, data, labels, fits, classes=classes,
+                                sequence_ids=sequence_ids, groups=groups,
+                                max_stack=max_stack, on_fitted=on_fitted)
     labels = np.asarray(labels, dtype=np.int64)
     if data.names != list(config.modalities):
         raise DataError(f"data holds {data.names}, the configuration asks for "
@@ -131,6 +141,68 @@ def fit_batched(
             estimators[i].network = network
         if on_fitted is not None:
             on_fitted(len(chunk))
+    return estimators
+
+
+def _fit_with_choice(
+    config: TrainConfig,
+    data: ModalityData,
+    labels: np.ndarray,
+    fits: Sequence[FitSpec],
+    *,
+    classes: Sequence[str] | None,
+    sequence_ids: Sequence[str] | None,
+    groups: Sequence[str] | None,
+    max_stack: int,
+    on_fitted: Callable[[int], None] | None,
+) -> list[FusionEstimator]:
+    """``fusion.select: inner`` batched: inner networks stacked, a choice per fit, then the
+    final fits stacked by the network they chose (see :mod:`mefuse.train.select`)."""
+    from mefuse.train.select import FUSED, choice_config, choice_split, decide_choice, single_config
+
+    labels = np.asarray(labels, dtype=np.int64)
+    units = np.asarray(sequence_ids if sequence_ids is not None else data.clip_ids)
+    people = np.asarray(groups) if groups is not None else units
+    splits = [choice_split(config, fit.seed, units[fit.index].tolist(),
+                           people[fit.index].tolist()) for fit in fits]
+    inner_fits = [FitSpec(fit.index[train], fit.seed,
+                          f"inner split for the fusion choice of the {fit.context}")
+                  for fit, (train, _) in zip(fits, splits, strict=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyClassWarning)
+        inners = fit_batched(choice_config(config), data, labels, inner_fits, classes=classes,
+                             max_stack=max_stack)
+    choices = []
+    for fit, inner, (_, val) in zip(fits, inners, splits, strict=True):
+        rows = fit.index[val]
+        choices.append(decide_choice(config, inner, data.take(rows), labels[rows],
+                                     units[rows].tolist()))
+
+    final = config.model_copy(update={"fusion": config.fusion.model_copy(
+        update={"select": "none"})})
+    networks: dict[int, FusionClassifier] = {}
+    for chosen in dict.fromkeys(choice for choice, _ in choices):
+        members = [i for i, (choice, _) in enumerate(choices) if choice == chosen]
+        if chosen == FUSED:
+            group_config, group_data = final, data
+        else:
+            position = config.modalities.index(chosen)
+            group_config = single_config(config, chosen)
+            group_data = ModalityData([chosen], [data.arrays[position]], data.clip_ids)
+        trained = fit_batched(group_config, group_data, labels, [fits[i] for i in members],
+                              classes=classes, max_stack=max_stack, on_fitted=on_fitted)
+        networks.update(zip(members, (e._require_fitted() for e in trained), strict=True))
+
+    estimators = []
+    for i, fit in enumerate(fits):
+        estimator = FusionEstimator(config, fit.seed)
+        estimator.classes = list(inners[i].classes)
+        estimator.thresholds = np.full(labels.shape[1], config.thresholds.value)
+        estimator.input_dims = data.dims
+        estimator.standardiser.fit([a[fit.index] for a in data.arrays])
+        estimator.choice, estimator.choice_scores = choices[i]
+        estimator.network = networks[i]
+        estimators.append(estimator)
     return estimators
 
 

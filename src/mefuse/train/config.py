@@ -50,6 +50,9 @@ class FusionConfig(_Strict):
     gate_entropy: float = Field(
         0.0, ge=0.0, description="weight of the gate-entropy penalty (a decisive gate)")
     late: bool = Field(False, description="late fusion of per-modality logits")
+    aux_detach: bool = Field(
+        False, description="per-modality heads learn from detached summaries (probes that "
+        "do not shape the pools); needs aux_weight > 0")
     select: Literal["none", "inner"] = Field(
         "none", description="inner: choose between the fused output and each modality alone "
         "on a subject-disjoint inner split of the training data (never the test fold)")
@@ -119,10 +122,10 @@ class TrainConfig(_Strict):
         check_fusion_options(self.strategy, len(self.modalities),
                              modality_dropout=fusion.modality_dropout,
                              aux_weight=fusion.aux_weight, gate_entropy=fusion.gate_entropy,
-                             late=fusion.late)
-        if fusion.select == "inner" and not (fusion.aux_weight > 0 or fusion.late):
+                             late=fusion.late, aux_detach=fusion.aux_detach)
+        if fusion.select == "inner" and self.strategy not in ("sum", "gated"):
             raise ValueError("fusion.select 'inner' compares the fused output with each "
-                             "modality's own head: set fusion.aux_weight > 0 or fusion.late")
+                             "modality's own pool: it needs strategy sum or gated")
         if self.task == "singlelabel" and self.thresholds.mode == "tuned":
             raise ValueError("tuned thresholds apply to multilabel tasks only")
         return self

@@ -206,12 +206,12 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
              for seed, folds in plan for fold in folds]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyClassWarning)
-        # A nested fusion choice (fusion.select: inner) trains a different network per fit
-        # after its own inner comparison; the loop keeps it until it is batched too.
-        if config.engine == "batched" and config.fusion.select == "none":
+        # A nested fusion choice with tuned thresholds nests two inner fits per fit: the loop.
+        nested = config.fusion.select != "none" and config.thresholds.mode == "tuned"
+        if config.engine == "batched" and not nested:
             fitted = fit_batched(train_config, data, labels, specs, classes=classes,
                                  sequence_ids=sequences.tolist(), max_stack=config.max_stack,
-                                 on_fitted=advance)
+                                 on_fitted=advance, groups=subjects.tolist())
         else:
             fitted = []
             for spec in specs:

@@ -6,15 +6,17 @@ memorises them). Held-out people can. So the training part of a fold is split on
 subject (by sequence when subjects are unknown): a network with per-modality heads is trained
 on the inner-training people and each of its outputs -- the fused one and every modality's own
 head -- is scored on the held-out people by macro-F1 (views merged per sequence, the
-configuration's fixed threshold), the number the user is promised. The fused output must *earn*
-its place: it is chosen only when it beats the best single stream by ``select_margin``;
-otherwise the best single stream is (its held-out loss breaks ties). Why the margin: choosing
-the fused output by the held-out loss alone, or by a bare comparison, picked it on the demo
-store where it is slightly worse than the signal stream (loss favours the fused output's
-better calibration, not its decisions), while where streams are complementary the fused output
-wins by far more than the margin. The final model is then trained on the whole training part:
-the fused network, or the plain single-modality model of the chosen stream. Only the training
-part of a fold ever reaches this function; the test fold is scored once, afterwards.
+configuration's fixed threshold), the number the user is promised. The fused output must
+*earn* its place: it is chosen only when it beats the best single stream by ``select_margin``;
+otherwise the best single stream is (its held-out loss breaks ties). Why the margin: the choice
+is made on a few held-out people, so near-ties are noise, and a fused output chosen on noise
+costs more (where it is truly worse) than a single stream chosen on noise (where fusion was
+about equal anyway). The heads are those of the configuration (``aux_weight``, ``late``); a
+configuration without them (the paper's model) gets probe heads in the inner network only
+(``aux_detach``: heads on detached summaries), so that its fused candidate is trained exactly
+as the final fused network would be. The final model is then trained on the whole training
+part: the fused network, or the plain single-modality model of the chosen stream. Only the
+training part of a fold ever reaches this function; the test fold is scored once, afterwards.
 """
 
 from __future__ import annotations
@@ -57,30 +59,56 @@ def single_config(config: TrainConfig, modality: str) -> TrainConfig:
                                      "fusion": FusionConfig()})
 
 
+def choice_config(config: TrainConfig) -> TrainConfig:
+    """The inner network's configuration: the fused model plus a head per modality.
+
+    When the configuration has no per-modality heads of its own (the paper's model), the inner
+    network gets probe heads (``aux_detach``): they learn from detached summaries, so the fused
+    output compared on the held-out people is the very model that would be trained, untouched.
+    """
+    fusion = config.fusion.model_copy(update={"select": "none"})
+    if not (fusion.aux_weight > 0 or fusion.late):
+        fusion = fusion.model_copy(update={"aux_weight": 1.0, "aux_detach": True})
+    return config.model_copy(update={
+        "fusion": fusion,
+        "thresholds": config.thresholds.model_copy(update={"mode": "fixed"}),
+    })
+
+
+def choice_split(config: TrainConfig, seed: int, sequence_ids: Sequence[str],
+                 groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (inner-train, held-out) of the choice; subjects apart (sequences when unknown)."""
+    if len(set(groups)) < 2:  # subjects unknown (or one person): keep sequences apart instead
+        groups = sequence_ids
+    return inner_split(groups, config.fusion.select_holdout, seed)
+
+
 def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np.ndarray,
                   sequence_ids: Sequence[str], groups: Sequence[str], classes: Sequence[str]
                   ) -> tuple[str, dict[str, float]]:
     """Return ``"fused"`` or a modality name, and every candidate's held-out macro-F1."""
     from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
 
-    if len(set(groups)) < 2:  # subjects unknown (or one person): keep sequences apart instead
-        groups = sequence_ids
-    train, val = inner_split(groups, config.fusion.select_holdout, seed)
-    inner_config = config.model_copy(update={
-        "fusion": config.fusion.model_copy(update={"select": "none"}),
-        "thresholds": config.thresholds.model_copy(update={"mode": "fixed"}),
-    })
-    inner = FusionEstimator(inner_config, seed)
+    train, val = choice_split(config, seed, sequence_ids, groups)
+    inner = FusionEstimator(choice_config(config), seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyClassWarning)
         inner.fit(data.take(train), labels[train], classes=list(classes),
                   context="inner split for the fusion choice")
-    candidates = candidate_probabilities(inner, data.take(val))
-    frame = pd.DataFrame({"sequence_id": np.asarray(sequence_ids)[val]})
+    return decide_choice(config, inner, data.take(val), labels[val],
+                         np.asarray(sequence_ids)[val])
+
+
+def decide_choice(config: TrainConfig, inner: FusionEstimator, held_out: ModalityData,
+                  labels: np.ndarray, sequence_ids: Sequence[str]
+                  ) -> tuple[str, dict[str, float]]:
+    """The choice from an inner network's outputs on the held-out rows (see the module)."""
+    candidates = candidate_probabilities(inner, held_out)
+    frame = pd.DataFrame({"sequence_id": np.asarray(sequence_ids)})
     scores, losses = {}, {}
     for name, probabilities in candidates.items():
-        losses[name] = held_out_loss(probabilities, labels[val], config.task)
-        _, merged_p, merged_y = merge_views(frame, probabilities, labels[val])
+        losses[name] = held_out_loss(probabilities, labels, config.task)
+        _, merged_p, merged_y = merge_views(frame, probabilities, labels)
         scores[name] = macro_f1(merged_y.astype(np.int64), inner.decide(merged_p))
     singles = [name for name in scores if name != FUSED]
     best_single = max(singles, key=lambda name: (scores[name], -losses[name]))

@@ -325,6 +325,7 @@ def build_network(config: TrainConfig, input_dims: Sequence[int],
         position=m.position, motion=m.motion, max_frames=m.frames, task=config.task,
         modality_dropout=config.fusion.modality_dropout, aux_weight=config.fusion.aux_weight,
         gate_entropy=config.fusion.gate_entropy, late=config.fusion.late,
+        aux_detach=config.fusion.aux_detach,
     )
 
 
