@@ -97,7 +97,7 @@ def cv(
         engine=engine, max_stack=max_stack,
     )
     _resolve_modalities(store, data)
-    cv_config = build_config(CVConfig, data, str(config) if config else "the options")
+    cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
     table = read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
@@ -143,7 +143,8 @@ def train(
     for key in ("protocol", "folds", "seeds", "level"):
         data.pop(key, None)  # a cv configuration file serves training too
     _resolve_modalities(store, data)
-    train_config = build_config(TrainConfig, data, str(config) if config else "the options")
+    train_config = build_config(TrainConfig, data,
+                                str(config) if config else "the preset and flags")
     table = read_clips(store, clips, train_config.classes)
     estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,8 @@ def check_fusion_options(strategy: str, modalities: int, *, modality_dropout: fl
         return
     if modalities < 2 or strategy == "single":
         raise ValueError(f"fusion option(s) {', '.join(wanted)} need two or more modalities "
-                         f"fused (strategy sum or gated), not {strategy!r} with {modalities}")
+                         f"fused (strategy sum or gated), not {strategy!r} with {modalities}; "
+                         "for one modality use --preset paper")
     separate = [w for w in wanted if w != "modality_dropout"]
     if strategy not in FUSED_STRATEGIES and separate:
         raise ValueError(f"fusion option(s) {', '.join(separate)} need one pool per modality "

@@ -192,8 +192,9 @@ def build_config(model: type[_Strict], data: dict[str, Any], source: str = "conf
             if error["type"] == "extra_forbidden":
                 lines.append(f"  {where}: unknown setting")
             else:
-                lines.append(f"  {where}: {error['msg']}")
-        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines)) from None
+                message = str(error["msg"]).removeprefix("Value error, ")
+                lines.append(f"  {where}: {message}" if error["loc"] else f"  {message}")
+        raise ConfigError(f"invalid settings in {source}:\n" + "\n".join(lines)) from None
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
