@@ -304,8 +304,10 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                      for name in noises[0]}
             losses = stacked_loss(params, buffers, batch_inputs, target_all[index], noise,
                                   weight.to(device))
-            grads: Sequence[torch.Tensor] = torch.autograd.grad(losses.sum(),
-                                                                [params[n] for n in names])
+            # vmap's gradients are often strided views: one dense copy here serves both the
+            # per-fit norms (which would copy again to flatten) and the fused update.
+            grads: Sequence[torch.Tensor] = [g.contiguous() for g in torch.autograd.grad(
+                losses.sum(), [params[n] for n in names])]
             if optim.grad_clip > 0:
                 grads = clip_grad_norms(grads, optim.grad_clip)
             optimiser.step(grads, lr, active)
