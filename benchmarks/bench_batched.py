@@ -7,7 +7,10 @@ frames, widths 1536 and 171), gated fusion, the default recipe (60 epochs):
   ``--engine loop`` and ``--engine batched``; wall time, peak resident memory of the command
   (its own, from ``wait4``), and whether both engines give the same numbers;
 - ``grid``: the paper's grid shape (``mefuse bench``: 7 cells, LOSO, seeds 0,1,2, ``--jobs 2``)
-  with each engine.
+  with each engine;
+- ``--baseline REV``: LOSO with both engines of git revision REV too (its ``src`` exported to a
+  temporary folder and put first on the child's ``PYTHONPATH``), interleaved with this tree's,
+  so that "before" and "after" a change are measured in the same run on the same load.
 
 Runs of the two engines are interleaved (loop, batched, batched, loop, ...) and the ratio is
 taken per pair, so that load from other users of the machine hits both about equally. Every
@@ -15,6 +18,8 @@ command runs in a child process, as a user would run it.
 
     python benchmarks/bench_batched.py            # full: writes benchmarks/results/batched.json
     python benchmarks/bench_batched.py --quick    # grid with seed 0 and 20 epochs, 1 repeat
+    python benchmarks/bench_batched.py --cases loso --skip-grid --baseline afa17d1  # writes
+        # benchmarks/results/batched_before_after.json
 
 Targets on 2 cores: LOSO batched >= 4x faster than the loop; peak memory < 2 GiB.
 """
@@ -22,11 +27,13 @@ Targets on 2 cores: LOSO batched >= 4x faster than the loop; peak memory < 2 GiB
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -38,13 +45,17 @@ from _common import write_result
 ENGINES = ("loop", "batched")
 
 
-def _run(args: list[str]) -> tuple[float, float, float]:
-    """Run ``mefuse ARGS`` in a child process; its wall time (s), CPU time (s, its own and its
-    children's: less sensitive than wall time to other users of the machine) and peak RSS
-    (MiB)."""
+def _run(args: list[str], source: Path | None = None) -> tuple[float, float, float]:
+    """Run ``mefuse ARGS`` in a child process (with the package from ``source``, a ``src``
+    folder, when given); its wall time (s), CPU time (s, its own and its children's: less
+    sensitive than wall time to other users of the machine) and peak RSS (MiB)."""
+    env = None
+    if source is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(source), *filter(None, [os.environ.get("PYTHONPATH")])])}
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "mefuse.cli.main", *args],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -52,6 +63,40 @@ def _run(args: list[str]) -> tuple[float, float, float]:
         raise RuntimeError(f"mefuse {' '.join(args)} failed: {child.stderr.read().decode()}")
     child.stderr.close()
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def _export_source(revision: str, into: Path) -> Path:
+    """The ``src`` folder of git revision ``revision`` of this repository, exported (not checked
+    out: the working tree is left alone) under ``into``."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision, "src"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def _before_after(label: str, make_args, baseline: Path, repeats: int) -> dict[str, Any]:
+    """Both engines of the baseline source and of this tree, interleaved (the order turns
+    around on every repeat)."""
+    runs = [("before", "loop"), ("before", "batched"), ("after", "batched"), ("after", "loop")]
+    walls: dict[str, list[float]] = {f"{w}_{e}": [] for w, e in runs}
+    for repeat in range(repeats):
+        for which, engine in runs if repeat % 2 == 0 else runs[::-1]:
+            wall, cpu, peak = _run(make_args(engine, f"{which}-{repeat}"),
+                                   baseline if which == "before" else None)
+            walls[f"{which}_{engine}"].append(round(wall, 2))
+            print(f"{label} {which} {engine}: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MiB",
+                  flush=True)
+    median = {k: statistics.median(v) for k, v in walls.items()}
+    return {
+        "wall_s": walls,
+        "after_batched_vs_before_loop": round(median["before_loop"] / median["after_batched"], 2),
+        "after_batched_vs_before_batched": round(
+            median["before_batched"] / median["after_batched"], 2),
+        "after_loop_vs_before_loop": round(median["before_loop"] / median["after_loop"], 2),
+        "after_batched_vs_after_loop": round(median["after_loop"] / median["after_batched"], 2),
+    }
 
 
 def _interleaved(label: str, make_args, repeats: int) -> dict[str, Any]:
@@ -120,6 +165,8 @@ def main() -> None:
     parser.add_argument("--grid-seeds", default=None, help="seeds of the grid (0,1,2; 0 with "
                         "--quick)")
     parser.add_argument("--jobs", type=int, default=2, help="bench worker processes")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="also run LOSO with git revision REV's package (before vs after)")
     options = parser.parse_args()
     repeats = options.repeats or (1 if options.quick else 2)
     grid_seeds, grid_epochs = ("0", 20) if options.quick else ("0,1,2", 60)
@@ -156,6 +203,21 @@ def main() -> None:
             rows[name]["agreement"] = _same(work / f"{name}-loop-0", work / f"{name}-batched-0")
             print(json.dumps({name: rows[name]}), flush=True)
             _write(options, spec, rows, repeats, started)  # a long run keeps what it measured
+        if options.baseline:
+            baseline = _export_source(options.baseline, work / "baseline")
+
+            def loso_args(engine: str, tag: str) -> list[str]:
+                return ["cv", "-s", str(store), "-m", "signal", "-m", "noise", "--strategy",
+                        "gated", "--protocol", "loso", "--seeds", "0", "--epochs",
+                        str(options.epochs), "--engine", engine, "-q",
+                        "-o", str(work / f"baseline-{engine}-{tag}")]
+
+            rows["loso_before_after"] = _before_after("loso", loso_args, baseline, repeats)
+            rows["loso_before_after"]["baseline"] = options.baseline
+            rows["loso_before_after"]["agreement"] = _same(
+                work / "baseline-batched-before-0", work / "baseline-batched-after-0")
+            print(json.dumps({"loso_before_after": rows["loso_before_after"]}), flush=True)
+            _write(options, spec, rows, repeats, started)
         if not options.skip_grid:
             def grid_args(engine: str, repeat: int) -> list[str]:
                 return ["bench", "-s", str(store), "--protocol", "loso", "--seeds", grid_seeds,
@@ -172,7 +234,8 @@ def main() -> None:
 
 def _write(options: argparse.Namespace, spec: Any, rows: dict[str, Any], repeats: int,
            started: float) -> Path:
-    peak = max(max(r["loop_peak_rss_mib"], r["batched_peak_rss_mib"]) for r in rows.values())
+    peak = max((max(r["loop_peak_rss_mib"], r["batched_peak_rss_mib"]) for r in rows.values()
+                if "loop_peak_rss_mib" in r), default=0.0)
     loso = rows.get("loso_16_subjects_1_seed")
     data = {
         "benchmark": "fold-batched vs one-at-a-time training (mefuse cv / bench --engine), "
@@ -190,7 +253,8 @@ def _write(options: argparse.Namespace, spec: Any, rows: dict[str, Any], repeats
         "meets_targets": None if loso is None else (loso["speedup_median"] >= 4.0
                                                     and peak < 2048),
     }
-    return write_result("batched", data)
+    # a before/after run keeps its own file, so it does not replace the engine comparison
+    return write_result("batched_before_after" if options.baseline else "batched", data)
 
 
 if __name__ == "__main__":

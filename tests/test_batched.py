@@ -18,7 +18,7 @@ from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig, OptimConfig
 from mefuse.train.cv import run_cv
 from mefuse.train.data import load_modalities
-from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms
+from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
 from mefuse.train.trainer import FusionEstimator, schedule_lengths
 
 QUICK = OptimConfig(epochs=3, warmup_epochs=1)
@@ -77,21 +77,28 @@ def test_stacked_adamw_skips_inactive_fits_and_keeps_each_fits_rate(kernel, monk
     assert stacked.steps.tolist() == [12.0, 8.0]
 
 
-def test_clip_grad_norms_is_per_fit():
+def test_clip_grad_norms_is_per_fit_and_in_place():
     torch.manual_seed(2)
     grads = [torch.randn(3, 4, 5) * 3, torch.randn(3, 5)]
     grads[0][1] *= 1e-3  # fit 1 is under the limit: untouched
     grads[1][1] *= 1e-3
-    clipped = clip_grad_norms(grads, 1.0)
+    original = [g.clone() for g in grads]
+    clip_grad_norms_(grads, 1.0)
     for g in range(3):
-        own = [x[g].clone() for x in grads]
+        own = [x[g].clone() for x in original]
         params = [torch.nn.Parameter(torch.zeros_like(x)) for x in own]
         for p, x in zip(params, own, strict=True):
             p.grad = x
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        for p, c in zip(params, clipped, strict=True):
+        for p, c in zip(params, grads, strict=True):
             assert torch.allclose(c[g], p.grad, atol=1e-7, rtol=1e-6)
-    assert torch.equal(clipped[0][1], grads[0][1])
+    assert torch.equal(grads[0][1], original[0][1])
+    assert not torch.equal(grads[0][0], original[0][0])
+
+    small = [g[1:2].clone() for g in original]  # no fit over the limit: nothing changes
+    before = [g.clone() for g in small]
+    clip_grad_norms_(small, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(small, before, strict=True))
 
 
 # ---------------------------------------------------------------------------- engines

@@ -93,7 +93,8 @@ def test_concat_modality_dropout_zeroes_and_rescales_a_stream():
                              modality_dropout=0.5, feature_dropout=0.0)
     x = _inputs()
     draws = torch.tensor([[0.9, 0.1], [0.9, 0.9], [0.1, 0.9]])
-    inputs = model._pool_inputs(x, _keep_all_noise(model, 3, 5, draws))[0]
+    frames, scale = model._pool_inputs(x, _keep_all_noise(model, 3, 5, draws))[0]
+    inputs = frames * scale[:, None, :]  # what the pool sees
     torch.testing.assert_close(inputs[0], torch.cat([2 * x[0][0], 0 * x[1][0]], dim=-1))
     torch.testing.assert_close(inputs[1], torch.cat([x[0][1], x[1][1]], dim=-1))
 

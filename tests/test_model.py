@@ -19,9 +19,8 @@ def test_pool_matches_direct_computation():
     pooled, attention = pool(frames)
 
     q = pool.queries.detach().numpy()
-    weight = pool.key_value.weight.detach().numpy()
-    bias = pool.key_value.bias.detach().numpy()
-    w_k, w_v, b_k, b_v = weight[:4], weight[4:], bias[:4], bias[4:]
+    w_k, b_k = pool.key.weight.detach().numpy(), pool.key.bias.detach().numpy()
+    w_v, b_v = pool.value.weight.detach().numpy(), pool.value.bias.detach().numpy()
     for b in range(2):
         f = frames[b].numpy()
         k = f @ w_k.T + b_k
@@ -34,10 +33,56 @@ def test_pool_matches_direct_computation():
         np.testing.assert_allclose(pooled[b].detach().numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+def _direct_pool(pool: MultiQueryAttentionPool, frames: torch.Tensor) -> torch.Tensor:
+    """The paper's equations as written: K and V for every frame, then attention."""
+    keys, values = pool.key(frames), pool.value(frames)
+    if pool.position is not None:
+        keys = keys + pool.position[: frames.shape[1]]
+    scores = torch.einsum("qd,btd->bqt", pool.queries, keys) / math.sqrt(pool.dim)
+    return torch.einsum("bqt,btd->bqd", scores.softmax(-1), values).mean(dim=1)
+
+
+@pytest.mark.parametrize("position", [False, True])
+def test_factorised_pool_has_the_direct_forms_values_and_gradients(position):
+    torch.manual_seed(4)
+    pool = MultiQueryAttentionPool(7, 5, 3, position=position, max_frames=8).double()
+    frames = torch.randn(4, 6, 7, dtype=torch.float64)
+    scale = (torch.rand(4, 7, dtype=torch.float64) > 0.3) / 0.7
+    target = torch.randn(4, 5, dtype=torch.float64)
+    grads = []
+    for pooled in (pool(frames, channel_scale=scale)[0],
+                   _direct_pool(pool, frames * scale[:, None, :])):
+        pool.zero_grad()
+        ((pooled - target) ** 2).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in pool.named_parameters()})
+        grads[-1]["pooled"] = pooled.detach()
+    for name, value in grads[0].items():
+        torch.testing.assert_close(value, grads[1][name], rtol=1e-10, atol=1e-12, msg=name)
+
+
+def test_pool_keeps_the_initial_weights_and_checkpoints_of_the_joint_layer():
+    torch.manual_seed(5)
+    joint = torch.nn.Linear(9, 2 * 6)
+    queries = torch.randn(2, 6) * 6**-0.5
+    torch.manual_seed(5)
+    pool = MultiQueryAttentionPool(9, 6, 2)
+    torch.testing.assert_close(torch.cat([pool.key.weight, pool.value.weight]), joint.weight)
+    torch.testing.assert_close(torch.cat([pool.key.bias, pool.value.bias]), joint.bias)
+    torch.testing.assert_close(pool.queries, queries)
+
+    legacy = {"key_value.weight": torch.randn(12, 9), "key_value.bias": torch.randn(12),
+              "queries": torch.randn(2, 6)}
+    loaded = MultiQueryAttentionPool(9, 6, 2)
+    loaded.load_state_dict(legacy)
+    torch.testing.assert_close(loaded.value.weight, legacy["key_value.weight"][6:])
+    torch.testing.assert_close(loaded.key.bias, legacy["key_value.bias"][:6])
+
+
 def test_pool_shares_one_key_and_value_projection():
     pool = MultiQueryAttentionPool(in_dim=10, dim=8, num_queries=6)
     linear = [m for m in pool.modules() if isinstance(m, torch.nn.Linear)]
-    assert len(linear) == 1 and linear[0].out_features == 2 * 8  # K and V, nothing per query
+    # one K and one V projection for all queries, nothing per query
+    assert [(m.in_features, m.out_features) for m in linear] == [(10, 8), (10, 8)]
     assert pool.queries.shape == (6, 8)
 
 
@@ -99,7 +144,7 @@ def test_sum_uses_equal_weights_and_concat_one_pool():
     summed = FusionClassifier([3, 4], 2, strategy="sum")
     torch.testing.assert_close(summed.gate_weights(), torch.tensor([0.5, 0.5]))
     concat = FusionClassifier([3, 4], 2, strategy="concat")
-    assert len(concat.pools) == 1 and concat.pools[0].key_value.in_features == 7
+    assert len(concat.pools) == 1 and concat.pools[0].key.in_features == 7
 
 
 def test_motion_input_is_blind_to_a_constant_offset():
@@ -171,3 +216,35 @@ def test_training_loss_weights_clips_and_ignores_padding():
     loss = single.training_loss(inputs, torch.tensor([0, 2, 1, 1]), None)
     expected = torch.nn.functional.cross_entropy(single(inputs), torch.tensor([0, 2, 1, 1]))
     torch.testing.assert_close(loss, expected)
+
+
+def test_noise_drawn_into_a_buffer_equals_fresh_draws():
+    model = FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3)
+    fresh = model.sample_noise(3, 7, torch.Generator().manual_seed(4))
+    buffer = {name: torch.full((5, *shape[1:]), -1.0)
+              for name, shape in model.noise_shapes(5, 7).items()}
+    filled = model.sample_noise(3, 7, torch.Generator().manual_seed(4), out=buffer)
+    assert filled is buffer and set(filled) == set(fresh)
+    for name, tensor in fresh.items():
+        assert torch.equal(buffer[name][:3], tensor)
+        assert torch.all(buffer[name][3:] == -1.0)  # rows past the batch are left alone
+    with pytest.raises(ValueError, match="contiguous"):
+        model.sample_noise(6, 7, out=buffer)  # more rows than the buffer holds
+
+
+def test_a_classifier_saved_with_the_joint_key_value_layer_loads_and_predicts_the_same():
+    torch.manual_seed(6)
+    model = FusionClassifier([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
+    legacy = {}
+    for name, tensor in model.state_dict().items():
+        if ".key." in name or ".value." in name:
+            continue
+        legacy[name] = tensor
+    for index, pool in enumerate(model.pools):
+        for part in ("weight", "bias"):  # the earlier releases' layout: K rows, then V rows
+            legacy[f"pools.{index}.key_value.{part}"] = torch.cat(
+                [getattr(pool.key, part), getattr(pool.value, part)]).detach()
+    restored = FusionClassifier([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
+    restored.load_state_dict(legacy)
+    inputs = [torch.randn(2, 5, 4), torch.randn(2, 5, 6)]
+    torch.testing.assert_close(restored(inputs), model(inputs), rtol=0, atol=0)

@@ -66,6 +66,27 @@ def test_a_file_that_is_not_a_model(tmp_path):
         FusionEstimator.load(tmp_path / "y.pt")
 
 
+def test_a_version_2_model_file_still_loads_and_other_versions_say_so(fitted, demo_store,
+                                                                      tmp_path):
+    root, table = demo_store
+    fitted.save(tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert state["format"] == "mefuse-model/3"
+    weights = state["state_dict"]
+    for index in range(len(fitted.network.pools)):  # version 2 kept K and V in one layer
+        prefix = f"pools.{index}."
+        for part in ("weight", "bias"):
+            weights[f"{prefix}key_value.{part}"] = torch.cat(
+                [weights.pop(f"{prefix}key.{part}"), weights.pop(f"{prefix}value.{part}")])
+    torch.save({**state, "format": "mefuse-model/2"}, tmp_path / "v2.pt")
+    data = load_modalities(root, table.clip_ids, ["signal", "noise"], 18)
+    np.testing.assert_array_equal(FusionEstimator.load(tmp_path / "v2.pt").predict_proba(data),
+                                  fitted.predict_proba(data))
+    torch.save({**state, "format": "mefuse-model/1"}, tmp_path / "v1.pt")
+    with pytest.raises(DataError, match="mefuse-model/1 model file.*retrain"):
+        FusionEstimator.load(tmp_path / "v1.pt")
+
+
 def test_standardiser_is_fitted_on_the_training_clips_only(demo_store):
     root, table = demo_store
     data = load_modalities(root, table.clip_ids, ["signal"], 18)

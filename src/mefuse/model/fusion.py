@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mefuse.model.head import ClassificationHead, dropout_with_noise
+from mefuse.model.head import ClassificationHead, dropout_scale
 from mefuse.model.options import check_fusion_options, stream_keep_mask
 from mefuse.model.pool import MultiQueryAttentionPool
 from mefuse.model.strategies import STRATEGIES, Strategy
@@ -154,10 +154,25 @@ class FusionClassifier(nn.Module):
         return shapes
 
     def sample_noise(self, batch: int, frames: int,
-                     generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Draw the noise of one training step, in a fixed order, from ``generator``."""
-        return {name: torch.rand(shape, generator=generator)
-                for name, shape in self.noise_shapes(batch, frames).items()}
+                     generator: torch.Generator | None = None,
+                     out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Draw the noise of one training step, in a fixed order, from ``generator``.
+
+        With ``out`` (name -> a tensor with at least ``batch`` rows), the draws go into the
+        first ``batch`` rows of those tensors instead of new ones, and ``out`` is returned: the
+        same numbers, without allocating (the batched engine gives each fit its slice of one
+        stacked buffer).
+        """
+        shapes = self.noise_shapes(batch, frames)
+        if out is None:
+            return {name: torch.rand(shape, generator=generator) for name, shape in shapes.items()}
+        for name, shape in shapes.items():
+            rows = out[name][:batch]
+            if tuple(rows.shape) != shape or not rows.is_contiguous():
+                raise ValueError(f"noise {name!r} needs a contiguous {shape} block, got "
+                                 f"{tuple(rows.shape)}")
+            torch.rand(shape, generator=generator, out=rows)
+        return out
 
     # ------------------------------------------------------------------ forward
     def _check(self, modalities: Sequence[torch.Tensor]) -> None:
@@ -168,22 +183,34 @@ class FusionClassifier(nn.Module):
                 raise ValueError(f"expected (B, T, {width}) features, got {tuple(tensor.shape)}")
 
     def _pool_inputs(self, modalities: Sequence[torch.Tensor],
-                     noise: dict[str, torch.Tensor] | None) -> list[torch.Tensor]:
+                     noise: dict[str, torch.Tensor] | None
+                     ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Each pool's frames and its per-clip channel scale ``(B, width)``: feature dropout
+        (and, for concat, stream dropout), which the pool applies without scaling the frames
+        themselves; ``None`` when nothing is dropped."""
         self._check(modalities)
-        inputs = []
+        frames, scales = [], []
         for index, tensor in enumerate(modalities):
             if self.motion:
                 tensor = tensor - tensor[:, :1]
-            channel_noise = None if noise is None else noise[f"channels.{index}"]
-            inputs.append(dropout_with_noise(tensor, channel_noise, self.feature_dropout))
-        if self.strategy == "concat":
-            keep = self._stream_mask(noise, inputs[0])
+            frames.append(tensor)
+            channel_noise = None if noise is None else noise[f"channels.{index}"][:, 0]
+            scale = dropout_scale(channel_noise, self.feature_dropout)
+            scales.append(None if scale is None else scale.to(tensor.dtype))
+        if self.strategy != "concat":
+            return list(zip(frames, scales, strict=True))
+        keep = self._stream_mask(noise, frames[0])
+        if keep is None and all(scale is None for scale in scales):
+            return [(torch.cat(frames, dim=-1), None)]
+        parts = []
+        for index, (tensor, scale) in enumerate(zip(frames, scales, strict=True)):
+            part = scale if scale is not None else tensor.new_ones(tensor.shape[0],
+                                                                   tensor.shape[-1])
             if keep is not None:
                 # concat has one pool: drop a stream's features, rescale the survivors
-                scale = keep.shape[1] / keep.sum(dim=1)
-                inputs = [x * (keep[:, i] * scale)[:, None, None] for i, x in enumerate(inputs)]
-            inputs = [torch.cat(inputs, dim=-1)]
-        return inputs
+                part = part * (keep[:, index] * (keep.shape[1] / keep.sum(dim=1)))[:, None]
+            parts.append(part)
+        return [(torch.cat(frames, dim=-1), torch.cat(parts, dim=-1))]
 
     def _stream_mask(self, noise: dict[str, torch.Tensor] | None,
                      like: torch.Tensor) -> torch.Tensor | None:
@@ -205,8 +232,9 @@ class FusionClassifier(nn.Module):
              ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """Fused logits, each pool's attention and each modality head's logits (may be [])."""
         summaries, attentions = [], []
-        for pool, tensor in zip(self.pools, self._pool_inputs(modalities, noise), strict=True):
-            pooled, attention = pool(tensor)
+        for pool, (frames, scale) in zip(self.pools, self._pool_inputs(modalities, noise),
+                                         strict=True):
+            pooled, attention = pool(frames, channel_scale=scale)
             summaries.append(pooled)
             attentions.append(attention)
         stacked = torch.stack(summaries, dim=1)  # (B, M, d)

@@ -6,16 +6,25 @@ import torch
 from torch import nn
 
 
-def dropout_with_noise(x: torch.Tensor, noise: torch.Tensor | None, p: float) -> torch.Tensor:
-    """Inverted dropout whose randomness comes from outside: ``noise`` holds uniform [0, 1) draws.
+def dropout_scale(noise: torch.Tensor | None, p: float) -> torch.Tensor | None:
+    """The factor inverted dropout multiplies by: ``(noise >= p) / (1 - p)``, from uniform
+    [0, 1) draws ``noise``; ``None`` when nothing is dropped (``noise`` is None or ``p`` is 0).
 
     Why explicit: a fit's random numbers must not depend on how many fits run beside it, so
     that training many folds as one stacked model (``torch.func.vmap``) gives the same result as
-    training them one at a time. ``noise=None`` (evaluation) leaves ``x`` untouched.
+    training them one at a time. Returned apart from the tensor it scales so that a pool can
+    apply a per-clip channel scale without forming the scaled frames.
     """
     if noise is None or p == 0.0:
-        return x
-    return x * (noise >= p).to(x.dtype) / (1.0 - p)
+        return None
+    return (noise >= p).to(noise.dtype) / (1.0 - p)
+
+
+def dropout_with_noise(x: torch.Tensor, noise: torch.Tensor | None, p: float) -> torch.Tensor:
+    """Inverted dropout driven by ``noise`` (see :func:`dropout_scale`); ``noise=None``
+    (evaluation) leaves ``x`` untouched."""
+    scale = dropout_scale(noise, p)
+    return x if scale is None else x * scale.to(x.dtype)
 
 
 class ClassificationHead(nn.Module):

@@ -42,7 +42,7 @@ from mefuse.errors import DataError
 from mefuse.model.fusion import FusionClassifier
 from mefuse.train.config import TrainConfig
 from mefuse.train.data import ModalityData, Standardiser
-from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms
+from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
 from mefuse.train.trainer import (
     EmptyClassWarning,
     FusionEstimator,
@@ -218,21 +218,6 @@ class _Loss(nn.Module):
         return self.network.training_loss(modalities, target, noise, weight)
 
 
-def _padded_noise(network: FusionClassifier, real: int, batch: int, frames: int,
-                  generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """The fit's noise for ``real`` clips (drawn exactly as alone), zero-padded to ``batch``."""
-    full = network.noise_shapes(batch, frames)
-    if real == 0:  # a fit sitting this step out draws nothing, as it would alone
-        return {name: torch.zeros(shape) for name, shape in full.items()}
-    drawn = network.sample_noise(real, frames, generator)
-    out = {}
-    for name, tensor in drawn.items():
-        padded = torch.zeros(full[name], dtype=tensor.dtype)
-        padded[tuple(slice(0, n) for n in tensor.shape)] = tensor
-        out[name] = padded
-    return out
-
-
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
                  fits: Sequence[FitSpec], standardisers: Sequence[Standardiser]
                  ) -> list[FusionClassifier]:
@@ -270,6 +255,10 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     stds = [torch.from_numpy(np.stack([s.std[m] for s in standardisers])).to(device)
             for m in range(len(arrays))]
     target_all = training_target(labels, config.task).to(device)
+    buffers_in = [x.new_empty((len(fits) * optim.batch_size, *x.shape[1:])) for x in inputs]
+    # every fit's noise of a step, in one stacked buffer per name (drawn on the CPU, as alone)
+    noise_cpu = {name: torch.zeros((len(fits), *shape))
+                 for name, shape in template.noise_shapes(optim.batch_size, frames).items()}
     schedules = [schedule_lengths(len(fit.index), optim) for fit in fits]
     batch_size = optim.batch_size
     count = len(fits)
@@ -282,13 +271,15 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
             weight = torch.zeros(count, batch_size)
             active = torch.zeros(count, dtype=torch.bool)
             lr = torch.zeros(count, dtype=torch.float64)
-            noises = []
             for g, (fit, order) in enumerate(zip(fits, orders, strict=True)):
                 batch = order[step * batch_size: (step + 1) * batch_size]
                 real = len(batch)
-                noises.append(_padded_noise(template, real, batch_size, frames, generators[g]))
-                if real == 0:
+                if real == 0:  # a fit sitting this step out draws nothing, as it would alone
                     continue
+                # the fit's noise for its real clips, drawn exactly as alone; the rows of
+                # padding clips keep old draws, which their zero weight makes irrelevant
+                template.sample_noise(real, frames, generators[g],
+                                      out={name: t[g] for name, t in noise_cpu.items()})
                 rows[g, :real] = fit.index[batch.numpy()]
                 weight[g, :real] = 1.0
                 active[g] = True
@@ -296,20 +287,26 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                 lr[g] = optim.lr * warmup_cosine(steps_done[g], warmup, total)
                 steps_done[g] += 1
             index = torch.from_numpy(rows).to(device)
-            # Each fit's standardiser on the shared raw rows (in place on the gathered copy:
-            # the same arithmetic as the fit's own transform, one buffer per modality).
-            batch_inputs = [x[index].sub_(m[:, None, None, :]).div_(s[:, None, None, :])
-                            for x, m, s in zip(inputs, means, stds, strict=True)]
-            noise = {name: torch.stack([n[name] for n in noises]).to(device)
-                     for name in noises[0]}
+            # Each fit's standardiser on the shared raw rows, in place on the gathered copy (the
+            # same arithmetic as the fit's own transform). The copy goes into one buffer per
+            # modality, reused every step: ``index_select`` into it is 3-4x faster on a CPU than
+            # advanced indexing into a fresh tensor. (The previous step's graph, which saved
+            # these inputs, is gone once its gradients are taken.)
+            flat = index.reshape(-1)
+            batch_inputs = [
+                torch.index_select(x, 0, flat, out=buffer).view(count, batch_size, *x.shape[1:])
+                .sub_(m[:, None, None, :]).div_(s[:, None, None, :])
+                for x, m, s, buffer in zip(inputs, means, stds, buffers_in, strict=True)]
+            noise = {name: t.to(device) for name, t in noise_cpu.items()}
             losses = stacked_loss(params, buffers, batch_inputs, target_all[index], noise,
                                   weight.to(device))
-            # vmap's gradients are often strided views: one dense copy here serves both the
-            # per-fit norms (which would copy again to flatten) and the fused update.
-            grads: Sequence[torch.Tensor] = [g.contiguous() for g in torch.autograd.grad(
+            # vmap's gradients can be strided views: one dense copy here serves both the
+            # per-fit norms (which would copy again to flatten) and the fused update (the
+            # pools order their products so that their large gradients are dense already).
+            grads = [g.contiguous() for g in torch.autograd.grad(
                 losses.sum(), [params[n] for n in names])]
             if optim.grad_clip > 0:
-                grads = clip_grad_norms(grads, optim.grad_clip)
+                clip_grad_norms_(grads, optim.grad_clip)
             optimiser.step(grads, lr, active)
     out = []
     for g in range(count):
