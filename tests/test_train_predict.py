@@ -59,8 +59,13 @@ def test_predict_refuses_features_of_another_configuration(fitted, demo_store, t
 
 def test_a_file_that_is_not_a_model(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="not a mefuse model"):
+    with pytest.raises(DataError, match="not a mefuse model") as caught:
         FusionEstimator.load(tmp_path / "x.pt")
+    assert "weights_only=False" not in str(caught.value)  # torch's advice is not ours
+    assert len(str(caught.value)) < 300
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(DataError, match="empty"):
+        FusionEstimator.load(tmp_path / "empty.pt")
     torch.save({"hello": 1}, tmp_path / "y.pt")
     with pytest.raises(DataError, match="not a mefuse model"):
         FusionEstimator.load(tmp_path / "y.pt")

@@ -293,10 +293,13 @@ class FusionEstimator:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"model file {path} does not exist")
+        if path.stat().st_size == 0:
+            raise DataError(f"model file {path} is empty")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle, zip and unsupported-type errors alike
-            raise DataError(f"{path} is not a mefuse model file: {exc}") from exc
+            raise DataError(f"{path} is not a mefuse model file: torch cannot read it as a "
+                            f"weights-only checkpoint ({_load_failure(exc)})") from exc
         if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
             found = state.get("format") if isinstance(state, dict) else None
             if isinstance(found, str) and found.startswith("mefuse-model/"):
@@ -428,6 +431,17 @@ def choose_thresholds(inner: FusionEstimator, data: ModalityData, labels: np.nda
         candidates = THRESHOLD_GRID[np.isclose(scores, best)]
         thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
     return thresholds
+
+
+def _load_failure(exc: Exception) -> str:
+    """The gist of a ``torch.load`` failure: torch's own text for a refused weights-only load
+    runs to a paragraph and advises ``weights_only=False``, which mefuse never does."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    first = text.strip().split("\n", 1)[0].split(". ", 1)[0].rstrip(".")
+    return first[:200] or type(exc).__name__
 
 
 def schedule_lengths(n_clips: int, optim: OptimConfig) -> tuple[int, int, int]:
