@@ -3,7 +3,8 @@
 #   make test   set up .venv and run the test suite
 #   make typecheck  mypy on src/ (configured in pyproject.toml; CI runs it)
 # Torch is pinned to the builds this project is tested with; timm needs torchvision, and
-# torch 2.14.1 + torchvision 0.29.1 is the pair that installs together here.
+# torch 2.14.1 + torchvision 0.29.1 is the pair that installs together here. --no-cache-dir:
+# the CUDA wheels would otherwise be kept a second time in pip's cache (several GB of disk).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,9 +16,9 @@ STAMP := $(VENV)/.mefuse-installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --no-cache-dir --upgrade pip
+	$(BIN)/python -m pip install --quiet --no-cache-dir $(TORCH)
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e '.[all,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
