@@ -15,12 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
-from mefuse.errors import DataError
+from mefuse.errors import ConfigError, DataError
+from mefuse.train.config import ModelConfig
+from mefuse.utils.arguments import Names, checked_arguments
+
+Frames = Annotated[(int, *ModelConfig.model_fields["frames"].metadata)]
+"""Frames per clip: the bounds a model takes (1 to 512), so that what :func:`load_store` returns
+fits :class:`~mefuse.estimator.FusionModel`, and a slip such as ``frames=1e9`` is refused before
+it allocates (clips x frames x width floats) instead of asking for terabytes."""
 
 
 @dataclass
@@ -48,13 +55,15 @@ def _table(store: str | Path, clips: str | Path | None, classes: Sequence[str] |
     return ClipTable.read(Path(clips) if clips else Path(store) / "clips.csv", classes)
 
 
+@checked_arguments
 def clips_table(store: str | Path, clips: str | Path | None = None,
                 classes: Sequence[str] | None = None) -> pd.DataFrame:
     """The clip table of a store (``<store>/clips.csv`` unless ``clips`` names another)."""
     return _table(store, clips, classes).frame.copy()
 
 
-def load_store(store: str | Path, modalities: Sequence[str], *, frames: int = 18,
+@checked_arguments
+def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
                clips: str | Path | None = None, classes: Sequence[str] | None = None,
                labelled_only: bool = True) -> StoreData:
     """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""
@@ -84,7 +93,8 @@ def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, 
     return {**settings, "modalities": names}
 
 
-def cross_validate(store: str | Path, modalities: Sequence[str], *,
+@checked_arguments
+def cross_validate(store: str | Path, modalities: Names, *,
                    clips: str | Path | None = None, progress: bool = False,
                    **settings: Any):
     """``mefuse cv``: cross-validate on a store; ``settings`` are CVConfig fields (``strategy``,
@@ -97,7 +107,8 @@ def cross_validate(store: str | Path, modalities: Sequence[str], *,
     return run_cv(store, _table(store, clips, config.classes), config, progress=progress)
 
 
-def train_model(store: str | Path, modalities: Sequence[str], *, clips: str | Path | None = None,
+@checked_arguments
+def train_model(store: str | Path, modalities: Names, *, clips: str | Path | None = None,
           seed: int = 0, **settings: Any):
     """``mefuse train``: fit on every labelled clip; returns a
     :class:`~mefuse.train.trainer.FusionEstimator` (``.save(path)``, ``.gate_weights()``)."""
@@ -108,6 +119,7 @@ def train_model(store: str | Path, modalities: Sequence[str], *, clips: str | Pa
     return fit_on_store(store, _table(store, clips, config.classes), config, seed=seed)
 
 
+@checked_arguments
 def predict(model: Any, *, store: str | Path | None = None,
             inputs: Sequence[str | Path] | None = None, clips: str | Path | None = None,
             **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,13 +129,43 @@ def predict(model: Any, *, store: str | Path | None = None,
     ``inputs`` (video files and frame folders: the model's extractors run on them; ``store``
     then keeps their features). ``options`` go to :func:`mefuse.inference.predict_inputs`.
     """
+    model = _model(model)
     if inputs:
         from mefuse.inference import predict_inputs
 
+        _check_options(options, predict_inputs)
         clip_frame, sequence_frame, _ = predict_inputs(model, inputs, store=store, **options)
         return clip_frame, sequence_frame
     if store is None:
         raise DataError("predict() needs store= or inputs=")
+    if options:
+        raise ConfigError(f"predict() on a store takes no options (got {', '.join(options)}); "
+                          "options apply to inputs= (videos and frame folders) only")
     from mefuse.train.fit import predict_store
 
     return predict_store(model, store, clips)
+
+
+def _model(model: Any) -> Any:
+    """``model`` if it is a model file's path or a fitted FusionEstimator; else a clear error
+    (a number or a scikit-learn FusionModel would fail deep inside otherwise)."""
+    from mefuse.train.trainer import FusionEstimator
+
+    if isinstance(model, str | Path | FusionEstimator):
+        return model
+    hint = (": a FusionModel scores arrays itself, call its predict(X)"
+            if type(model).__name__ == "FusionModel" else "")
+    raise ConfigError(f"predict() takes a model file's path or the FusionEstimator that "
+                      f"train_model() returns, not {type(model).__name__} {model!r:.60}{hint}")
+
+
+def _check_options(options: dict[str, Any], target: Any) -> None:
+    """Refuse options that ``target`` does not take, naming those it does."""
+    import inspect
+
+    accepted = [name for name, parameter in inspect.signature(target).parameters.items()
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "store"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"predict() has no option {', '.join(map(repr, unknown))}; "
+                          f"options for inputs=: {', '.join(accepted)}")

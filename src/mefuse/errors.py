@@ -35,3 +35,18 @@ class StorageError(MefuseError):
     The message names the path and the cause; files written before it stay intact (every write
     is atomic), so the same command can be run again once the cause is fixed.
     """
+
+
+class InvalidArrayError(DataError, ValueError):
+    """An array given to the Python API (``X``, ``y``) has a wrong shape, type or value.
+
+    Also a ``ValueError``: scikit-learn's estimator contract (and code written against it, such
+    as ``GridSearchCV(error_score=...)``) expects one for non-finite values and wrong shapes.
+    """
+
+
+class NonNumericArrayError(InvalidArrayError, TypeError):
+    """An array that should hold numbers holds something else (a dict, a string).
+
+    Also a ``TypeError``, as numpy and scikit-learn raise for such input.
+    """

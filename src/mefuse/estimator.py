@@ -8,21 +8,30 @@ here) in scikit-learn's conventions, so the fusion model works with ``clone``,
 - ``X`` is one float array ``(clips, frames, width)``: the modalities' per-frame features side
   by side, ``widths`` saying how many columns each modality takes (as
   :func:`mefuse.api.load_store` returns them). A 3-D array indexes like any sklearn input, so
-  splitters can take rows of it;
+  splitters can take rows of it. A 2-D ``(clips, width)`` array (or DataFrame) is read as
+  clips of one frame each (one feature vector per clip);
 - ``y`` is a 0/1 matrix ``(clips, classes)`` for multi-label data, or a 1-D array of class
-  labels for single-label data (``task="auto"`` decides from its shape).
+  labels for single-label data (``task="auto"`` decides from its shape; a column vector
+  ``(clips, 1)`` is read as 1-D labels, with scikit-learn's DataConversionWarning).
+
+Inputs are checked with scikit-learn's own validation (``check_X_y``, ``validate_data``,
+``check_classification_targets``): NaN or infinite features, labels that are not classes
+(``0.5``, NaN), ``X`` and ``y`` of different lengths and a single class are refused with an
+:class:`~mefuse.errors.InvalidArrayError` (a MefuseError and a ValueError, as scikit-learn's
+contract asks), instead of training a model whose every probability is NaN.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from mefuse.errors import ConfigError
+from mefuse.errors import ConfigError, InvalidArrayError, MefuseError, NonNumericArrayError
 
 
 class FusionModel(ClassifierMixin, BaseEstimator):
@@ -50,19 +59,110 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         self.device = device
         self.seed = seed
 
-    # ------------------------------------------------------------------ helpers
-    def _split(self, X: Any):
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # (clips, frames, width); 2-D is one frame a clip
+        tags.classifier_tags.multi_label = True  # a 0/1 label matrix trains a multi-label model
+        return tags
+    # ------------------------------------------------------------------ validation
+    def _layout(self, width: int) -> tuple[list[str], list[int]]:
+        """The modality names and each one's column count, checked against ``width``."""
+        names = self.modalities
+        if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names \
+                or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"modalities must be a list of one or more names, e.g. "
+                              f"['mesh3d', 'flow'], got {names!r}")
+        names = list(names)
+        if self.widths is None:
+            if len(names) != 1:
+                raise ConfigError(f"widths must say how many of X's {width} columns each of "
+                                  f"{names} takes (load_store returns them)")
+            return names, [width]
+        widths = self.widths
+        if isinstance(widths, str | bytes) or not isinstance(widths, Sequence) or not all(
+                isinstance(w, Integral) and not isinstance(w, bool) for w in widths):
+            raise ConfigError(f"widths must be a list of whole numbers, got {widths!r}")
+        if any(w < 1 for w in widths):
+            raise ConfigError(f"widths {list(widths)} must all be positive: each modality "
+                              "takes at least one column of X")
+        if len(widths) != len(names) or sum(widths) != width:
+            raise ConfigError(f"widths {list(widths)} must give one width per modality "
+                              f"{names} and add up to X's {width} columns")
+        return names, [int(w) for w in widths]
+
+    def _validated(self, X: Any, y: Any = None, *, fitting: bool) -> tuple[np.ndarray, Any]:
+        """``X`` as a finite float32 ``(clips, frames, width)`` array (and ``y`` checked
+        against it when fitting), with scikit-learn's validation and its messages."""
+        from sklearn.utils.validation import check_array, check_X_y, validate_data
+
+        try:
+            if fitting and y is None:
+                raise InvalidArrayError(f"{type(self).__name__} requires y to be passed, but "
+                                        "the target y is None")
+            if np.ndim(X) != 3:  # 2-D (or a DataFrame): one frame per clip
+                if fitting:
+                    X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
+                else:
+                    X = validate_data(self, X, reset=False, dtype=np.float32)
+                return X[:, np.newaxis, :], y
+            if fitting:
+                X, y = check_X_y(X, y, allow_nd=True, multi_output=True, dtype=np.float32,
+                                 estimator=self)
+                self.n_features_in_ = X.shape[2]
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_  # a refit on arrays: no names any more
+            else:
+                X = check_array(X, allow_nd=True, dtype=np.float32, estimator=self,
+                                input_name="X")
+                if X.shape[2] != self.n_features_in_:
+                    raise InvalidArrayError(
+                        f"X has {X.shape[2]} features, but {type(self).__name__} is expecting "
+                        f"{self.n_features_in_} features as input")
+        except MefuseError:
+            raise
+        except TypeError as exc:  # a dict or text among the numbers
+            raise NonNumericArrayError(str(exc)) from exc
+        except ValueError as exc:
+            raise InvalidArrayError(str(exc)) from exc
+        if X.shape[1] == 0 or X.shape[2] == 0:
+            raise InvalidArrayError(f"X of shape {X.shape} has no frames or no features")
+        return X, y
+
+    def _labels(self, y: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
+        """The task, the classes and the 0/1 label matrix ``(clips, classes)`` of ``y``."""
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import column_or_1d
+
+        task = self.task
+        if task not in ("auto", "multilabel", "singlelabel"):
+            raise ConfigError(f"task must be auto, multilabel or singlelabel, got {task!r}")
+        if y.ndim == 2 and y.shape[1] == 1 and task != "multilabel":
+            y = column_or_1d(y, warn=True)  # a column of labels, as scikit-learn reads it
+        if task == "auto":
+            task = "multilabel" if y.ndim == 2 else "singlelabel"
+        if task == "multilabel":
+            if y.ndim != 2 or y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+                raise InvalidArrayError("multi-label y must be a 0/1 matrix (clips, classes), "
+                                        f"got {y.ndim}-D values such as {np.unique(y)[:5]}")
+            return task, np.arange(y.shape[1]), y.astype(np.int64)
+        if y.ndim != 1:
+            raise InvalidArrayError("single-label y must be a 1-D array of class labels, got "
+                                    f"shape {y.shape}")
+        try:
+            check_classification_targets(y)  # refuses 0.5 (continuous) and mixed types
+        except ValueError as exc:
+            raise InvalidArrayError(f"single-label y must hold class labels: {exc}") from exc
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise InvalidArrayError(f"single-label y needs at least two classes to tell apart; "
+                                    f"it holds only one class ({np.asarray(classes[0]).tolist()!r})")
+        return task, classes, np.eye(len(classes), dtype=np.int64)[codes]
+
+    def _modality_data(self, X: np.ndarray):
         from mefuse.train.data import ModalityData
 
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 3:
-            raise ConfigError(f"X must be (clips, frames, width), got shape {X.shape}")
-        names = list(self.modalities)
-        widths = list(self.widths) if self.widths is not None else (
-            [X.shape[2]] if len(names) == 1 else None)
-        if widths is None or len(widths) != len(names) or sum(widths) != X.shape[2]:
-            raise ConfigError(f"widths {self.widths} must give one width per modality "
-                              f"{names} and add up to X's {X.shape[2]} columns")
+        names, widths = self._layout(X.shape[2])
         edges = np.cumsum([0, *widths])
         arrays = [X[:, :, a:b] for a, b in itertools.pairwise(edges)]
         return ModalityData(names, arrays, [str(i) for i in range(len(X))])
@@ -86,41 +186,35 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         """Train on features ``X`` and labels ``y`` (see the module docstring)."""
         from mefuse.train.trainer import FusionEstimator
 
-        data = self._split(X)
-        y = np.asarray(y)
-        task = self.task
-        if task == "auto":
-            task = "multilabel" if y.ndim == 2 else "singlelabel"
-        if task == "multilabel":
-            if y.ndim != 2:
-                raise ConfigError("multilabel y must be a 0/1 matrix (clips, classes)")
-            self.classes_ = np.arange(y.shape[1])
-            labels = y.astype(np.int64)
-        elif task == "singlelabel":
-            if y.ndim != 1:
-                raise ConfigError("singlelabel y must be a 1-D array of class labels")
-            self.classes_, codes = np.unique(y, return_inverse=True)
-            labels = np.eye(len(self.classes_), dtype=np.int64)[codes]
-        else:
-            raise ConfigError(f"task must be auto, multilabel or singlelabel, got {task!r}")
+        X, y = self._validated(X, y, fitting=True)
+        data = self._modality_data(X)
+        task, self.classes_, labels = self._labels(y)
         self.multilabel_ = task == "multilabel"
+        self.frames_ = X.shape[1]
         names = [str(c) for c in self.classes_]
-        self.estimator_ = FusionEstimator(self._config(data.arrays[0].shape[1], task, names),
+        self.estimator_ = FusionEstimator(self._config(self.frames_, task, names),
                                           seed=self.seed)
         self.estimator_.fit(data, labels, classes=names, context="fit data")
-        self.n_features_in_ = int(np.asarray(X).shape[2])
         return self
+
+    def _scored(self, X: Any) -> np.ndarray:
+        """Probabilities of the fitted model for ``X``, checked like the training data."""
+        estimator = self._fitted()
+        X, _ = self._validated(X, fitting=False)
+        if X.shape[1] != self.frames_:
+            raise InvalidArrayError(f"X has {X.shape[1]} frames per clip, but the model was "
+                                    f"fitted on {self.frames_}")
+        return estimator.predict_proba(self._modality_data(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities ``(clips, classes)`` (sigmoid per class when multi-label)."""
-        return self._fitted().predict_proba(self._split(X))
+        return self._scored(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 decisions per class (multi-label) or the class labels (single-label)."""
-        estimator = self._fitted()
-        probabilities = estimator.predict_proba(self._split(X))
+        probabilities = self._scored(X)
         if self.multilabel_:
-            return estimator.decide(probabilities)
+            return self.estimator_.decide(probabilities)
         return self.classes_[probabilities.argmax(axis=1)]
 
     def gate_weights(self) -> dict[str, float]:
