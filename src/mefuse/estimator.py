@@ -100,7 +100,8 @@ class FusionModel(ClassifierMixin, BaseEstimator):
             if fitting and y is None:
                 raise InvalidArrayError(f"{type(self).__name__} requires y to be passed, but "
                                         "the target y is None")
-            if np.ndim(X) != 3:  # 2-D (or a DataFrame): one frame per clip
+            ndim = getattr(X, "ndim", None)  # not np.ndim: it would ask array-likes to convert
+            if (np.asarray(X).ndim if ndim is None else ndim) != 3:  # 2-D: one frame a clip
                 if fitting:
                     X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
                 else:
@@ -155,8 +156,9 @@ class FusionModel(ClassifierMixin, BaseEstimator):
             raise InvalidArrayError(f"single-label y must hold class labels: {exc}") from exc
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
+            only = np.asarray(classes[0]).tolist()
             raise InvalidArrayError(f"single-label y needs at least two classes to tell apart; "
-                                    f"it holds only one class ({np.asarray(classes[0]).tolist()!r})")
+                                    f"it holds only one class ({only!r})")
         return task, classes, np.eye(len(classes), dtype=np.int64)[codes]
 
     def _modality_data(self, X: np.ndarray):

@@ -108,7 +108,8 @@ def fit_batched(
         estimator = FusionEstimator(config, fit.seed)
         estimator.classes = list(classes) if classes is not None else (
             list(config.classes or []) or [f"class{i}" for i in range(labels.shape[1])])
-        estimator._check_labels(labels[fit.index], fit.context)
+        estimator._check_labels(labels[fit.index], fit.context,
+                                [data.clip_ids[i] for i in fit.index])
         estimators.append(estimator)
     sequences = np.asarray(sequence_ids) if sequence_ids is not None else None
 

@@ -84,7 +84,7 @@ class FusionEstimator:
             self.classes = list(classes)
         if not self.classes:
             self.classes = [f"class{i}" for i in range(labels.shape[1])]
-        self._check_labels(labels, context)
+        self._check_labels(labels, context, data.clip_ids)
         if data.names != list(self.config.modalities):
             raise DataError(f"data holds {data.names}, the configuration asks for "
                             f"{self.config.modalities}")
@@ -119,15 +119,19 @@ class FusionEstimator:
         """Positions of the modalities the trained network reads."""
         return [self.config.modalities.index(m) for m in self.fitted_config().modalities]
 
-    def _check_labels(self, labels: np.ndarray, context: str) -> None:
+    def _check_labels(self, labels: np.ndarray, context: str,
+                      clip_ids: Sequence[str] | None = None) -> None:
+        """Refuse labels that do not fit the task; a clip is named by its id (a row number
+        means nothing to whoever reads the clip table)."""
         if labels.ndim != 2 or labels.shape[1] != len(self.classes):
             raise DataError(f"labels must be (clips, {len(self.classes)}), got {labels.shape}")
         if self.config.task == "singlelabel":
             counts = labels.sum(axis=1)
             if (counts != 1).any():
                 row = int(np.flatnonzero(counts != 1)[0])
+                clip = f"clip {clip_ids[row]!r}" if clip_ids is not None else f"row {row}"
                 raise DataError(
-                    f"single-label training needs exactly one class per clip; clip {row} of "
+                    f"single-label training needs exactly one class per clip; {clip} of "
                     f"the {context} has {int(counts[row])}. Use --task multilabel."
                 )
         for name, positives in zip(self.classes, labels.sum(axis=0), strict=True):
