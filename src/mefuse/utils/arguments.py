@@ -27,7 +27,7 @@ Names = Annotated[Sequence[str], Field(min_length=1)]
 def checked_arguments(function: Function) -> Function:
     """``function`` with its arguments validated against its annotations; a bad one raises a
     :class:`ConfigError` that names the argument, the value given and what was expected."""
-    validated = validate_call(function, config=ConfigDict(arbitrary_types_allowed=True))
+    validated = validate_call(config=ConfigDict(arbitrary_types_allowed=True))(function)
     signature = inspect.signature(function)
     positional = list(signature.parameters)
 
