@@ -106,6 +106,8 @@ def test_x_at_predict_must_match_the_fitted_shape(data):
         fitted.predict(data.X[:, :3])
     with pytest.raises(InvalidArrayError, match="Expected 2D array, got 1D"):
         fitted.predict(data.X[0, 0])
+    with pytest.raises(InvalidArrayError, match="got 4 dimensions"):
+        fitted.predict(data.X[..., np.newaxis])
 
 
 def test_two_dimensional_x_is_one_frame_per_clip(data):

@@ -59,12 +59,12 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         self.device = device
         self.seed = seed
 
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True  # (clips, frames, width); 2-D is one frame a clip
         tags.classifier_tags.multi_label = True  # a 0/1 label matrix trains a multi-label model
         return tags
+
     # ------------------------------------------------------------------ validation
     def _layout(self, width: int) -> tuple[list[str], list[int]]:
         """The modality names and each one's column count, checked against ``width``."""
@@ -101,7 +101,11 @@ class FusionModel(ClassifierMixin, BaseEstimator):
                 raise InvalidArrayError(f"{type(self).__name__} requires y to be passed, but "
                                         "the target y is None")
             ndim = getattr(X, "ndim", None)  # not np.ndim: it would ask array-likes to convert
-            if (np.asarray(X).ndim if ndim is None else ndim) != 3:  # 2-D: one frame a clip
+            ndim = np.asarray(X).ndim if ndim is None else ndim
+            if ndim > 3:
+                raise InvalidArrayError(f"X must be (clips, frames, width) or (clips, width), "
+                                        f"got {ndim} dimensions")
+            if ndim != 3:  # 2-D (or a DataFrame): one frame a clip
                 if fitting:
                     X, y = validate_data(self, X, y, multi_output=True, dtype=np.float32)
                 else:
