@@ -180,33 +180,35 @@ def test_faceless_textured_clip_fails_and_writes_no_features(tmp_path):
     with FaceDetector(full_range=True) as full:
         assert full.detect(texture) is not None  # the false detection this test is about
     table = one_clip_table({"sky": write_clip(tmp_path / "sky", [texture] * 6)})
-    store = tmp_path / "store"
-    summary = extract_table(table, store, [FlowExtractor(size=32)],
-                            PreprocessConfig(crop_size=64, keep_faceless=True), progress=False)
-    assert summary.written == 0
-    (failure,) = summary.failures
-    assert failure.stage == "detect"
-    assert failure.reason.startswith("no face in the first 6 frames (6 detection(s) rejected: "
-                                     "no face in the crop they give)")
-    assert ClipTable.read(store / "clips.csv").clip_ids == []
-    quality = read_quality(store).set_index("clip_id").loc["sky"]
-    assert quality["face_rejected"] == 6 and not quality["face_kept"]
-    assert "faces: found and kept in 0 of 1 clips" in summary.faces_line()
+    for settings in ({}, {"keep_faceless": True}):  # keeping cannot keep a clip without a box
+        store = tmp_path / f"store{len(settings)}"
+        summary = extract_table(table, store, [FlowExtractor(size=32)],
+                                PreprocessConfig(crop_size=64, **settings), progress=False)
+        assert summary.written == 0
+        (failure,) = summary.failures
+        assert failure.stage == "detect"
+        assert failure.reason.startswith("no face in the first 6 frames (6 detection(s) "
+                                         "rejected: no face in the crop they give)")
+        assert ClipTable.read(store / "clips.csv").clip_ids == []
+        quality = read_quality(store).set_index("clip_id").loc["sky"]
+        assert quality["face_rejected"] == 6 and not quality["face_kept"]
+        assert "faces: found and kept in 0 of 1 clips" in summary.faces_line()
 
 
 def test_face_that_leaves_mid_clip_fails_at_faces_unless_kept(tmp_path):
     face = astronaut()
     table = one_clip_table({"leaves": write_clip(tmp_path / "leaves",
                                                  [face] * 6 + [wall(face.shape)] * 6)})
-    runs = {"default": PreprocessConfig(crop_size=64),
-            "limit": PreprocessConfig(crop_size=64, max_faceless=0.5),
-            "keep": PreprocessConfig(crop_size=64, keep_faceless=True)}
-    results = {name: extract_table(table, tmp_path / name, [FlowExtractor(size=32)], config,
-                                   progress=False) for name, config in runs.items()}
-    (failure,) = results["default"].failures
+    def run(name: str, **settings: object):
+        return extract_table(table, tmp_path / name, [FlowExtractor(size=32)],
+                             PreprocessConfig(crop_size=64, **settings), progress=False)
+
+    default = run("default")
+    assert default.written == 0
+    (failure,) = default.failures
     assert failure.stage == "faces" and "no face in 6 of 12 crops (50%)" in failure.reason
-    assert results["default"].written == 0
-    assert results["limit"].written == 1 and results["keep"].written == 1
+    assert run("limit", max_faceless=0.5).written == 1  # 50 % is within a 0.5 limit
+    assert run("keep", keep_faceless=True).written == 1
     quality = read_quality(tmp_path / "keep").set_index("clip_id").loc["leaves"]
     assert quality["face_frame"] == 0 and quality["face_rejected"] == 0
     assert quality["frames_without_face"] == 6 and quality["face_kept"]
