@@ -25,8 +25,8 @@ MaxFacelessOpt = Annotated[float, typer.Option(
     "--max-faceless", help="largest share (0..1) of a clip's crops without a face; a clip with "
     "more fails at stage 'faces' (needs the presence check)")]
 KeepFacelessOpt = Annotated[bool, typer.Option(
-    "--keep-faceless", help="keep clips over --max-faceless all the same (the share is in "
-    "quality.csv)")]
+    "--keep-faceless", help="keep clips over --max-faceless all the same (their share is in "
+    "quality.csv; predict warns and writes it)")]
 
 LabelsOpt = Annotated[Path | None, typer.Option(
     "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]

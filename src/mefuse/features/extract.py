@@ -1,11 +1,13 @@
 """From a dataset to the feature store: read, crop, extract, write — resumable and per-clip safe.
 
 The unit of preparation is a sequence: its frames are read once (only the sampled ones, lazily),
-each view is cut out, the face box is found on the view's first frame and reused for every frame,
-and the crops go to every requested extractor. Preparation runs in background threads while the
-main thread runs the extractors, so a model never waits for decoding. A clip that fails at any
-stage is recorded with its stage and reason, and the run goes on; a rerun skips every clip that
-each extractor has already written under the same configuration.
+each view is cut out, the face box is found on the view's first frame whose detection gives a
+crop with a face and reused for every frame, a clip whose crops lack a face too often is dropped
+(stage ``faces``), and the crops go to every requested extractor. Preparation runs in
+background threads while the main thread runs the extractors, so a model never waits for
+decoding. A clip that fails at any stage is recorded with its stage and reason, and the run
+goes on; a rerun skips every clip that each extractor has already written under the same
+configuration.
 """
 
 from __future__ import annotations
@@ -215,12 +217,12 @@ class Preparer:
                     "(MediaPipe full-range and short-range models; --face-search sets how many "
                     "are searched)"), quality)
             crops = np.stack([crop_square(p, found.box, self.config.crop_size) for p in parts])
-            quality["frames_without_face"] = (
-                finder.frames_without_face(crops, present={found.frame})
-                if self.config.presence_check else None)
+            missing = (finder.frames_without_face(crops, present={found.frame})
+                       if self.config.presence_check else None)
+            quality["frames_without_face"] = missing
         except (MefuseError, ValueError, cv2.error) as exc:
             return PreparedClip(clip_id, None, Failure(clip_id, "crop", str(exc)))
-        faceless = self._faceless(clip_id, quality["frames_without_face"], len(crops))
+        faceless = self._faceless(clip_id, missing, len(crops))
         quality["face_kept"] = faceless is None
         if faceless is not None:
             return PreparedClip(clip_id, None, faceless, quality)
