@@ -124,3 +124,46 @@ def test_input_table_names_views_and_refuses_missing(tmp_path):
     assert input_table([tmp_path / "a"], "none", ["Negative"]).clip_ids == ["a"]
     with pytest.raises(DataError, match="does not exist"):
         input_table([tmp_path / "missing.mp4"], "none", ["Negative"])
+
+
+@pytest.mark.slow
+def test_predict_drops_or_warns_about_a_face_that_leaves_and_reports_the_share(trained,
+                                                                                tmp_path):
+    """A clip whose face leaves half-way fails at stage ``faces`` (default), or is scored with a
+    warning when kept; the per-clip output carries each clip's share of crops without a face."""
+    from mefuse.errors import ConfigError
+    from mefuse.inference import predict_inputs
+
+    out, model = trained
+    sequence = sorted((out / "dataset" / "train").iterdir())[0]
+    frames = [cv2.imread(str(p)) for p in sorted(sequence.iterdir())[:10]]
+    rng = np.random.default_rng(0)
+    wall = cv2.GaussianBlur(rng.integers(60, 200, frames[0].shape).astype(np.uint8), (9, 9), 3)
+    leaves = tmp_path / "leaves"
+    leaves.mkdir()
+    for t, frame in enumerate(frames + [wall] * 10):
+        cv2.imwrite(str(leaves / f"{t:03d}.png"), frame)
+    csv = tmp_path / "pred.csv"
+    result = mefuse("predict", "--model", str(model), str(sequence), str(leaves), "-o", str(csv),
+                    "-q")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for view in ("left", "right"):
+        assert (f"failed leaves_{view} at faces: no face in 10 of 20 crops (50%), more than "
+                "--max-faceless 0.2") in text
+    clips = pd.read_csv(csv)
+    assert sorted(clips["clip_id"]) == [f"{sequence.name}_left", f"{sequence.name}_right"]
+    assert (clips["faceless_share"] == 0).all()
+    result = mefuse("predict", "--model", str(model), str(sequence), str(leaves), "-o", str(csv),
+                    "-q", "--keep-faceless")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "failed" not in text
+    for view in ("left", "right"):
+        assert (f"warning leaves_{view}: no face in 50% of its crops (more than --max-faceless "
+                "0.2; kept by --keep-faceless)") in text
+    shares = pd.read_csv(csv).set_index("clip_id")["faceless_share"]
+    assert shares["leaves_left"] == 0.5 and shares["leaves_right"] == 0.5
+    assert shares[f"{sequence.name}_left"] == 0
+    with pytest.raises(ConfigError, match=r"\(--max-faceless\) must be between 0 and 1"):
+        predict_inputs(model, [leaves], max_faceless=2.0)

@@ -25,6 +25,7 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.features.base import Extractor, list_extractors
 from mefuse.features.extract import ExtractSummary, PreprocessConfig, extract_table
 from mefuse.preprocess.views import views_for
+from mefuse.store.quality import faceless_shares, read_quality
 from mefuse.train.fit import predict_store
 from mefuse.train.trainer import FusionEstimator
 from mefuse.utils.diff import describe_differences
@@ -145,15 +146,23 @@ def predict_inputs(
     model: str | Path | FusionEstimator, inputs: Sequence[str | Path], *,
     store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
     device: str | None = None, progress: bool = False, workers: int = 1,
+    max_faceless: float | None = None, keep_faceless: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, ExtractSummary]:
     """Per-clip and per-sequence probabilities and decisions for videos or frame folders.
 
     Features go to ``store`` when given (kept, and reused by a rerun), else to a temporary
-    folder. Clips that fail (no face, unreadable) are in the returned summary's failures and
-    absent from the tables.
+    folder. Clips that fail (no face, unreadable, crops without a face in more than
+    ``max_faceless`` of the frames unless ``keep_faceless``; see :class:`PreprocessConfig`) are
+    in the returned summary's failures and absent from the tables. The per-clip table's
+    ``faceless_share`` column is the share of each clip's crops without a face.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
     recipe = model_recipe(estimator)
+    faces: dict[str, Any] = {"keep_faceless": keep_faceless}
+    if max_faceless is not None:
+        faces["max_faceless"] = max_faceless
+    recipe = dataclasses.replace(recipe, preprocess=dataclasses.replace(recipe.preprocess,
+                                                                        **faces))
     extractors = build_extractors(recipe, options, device)
     with tempfile.TemporaryDirectory(prefix="mefuse-predict-") as scratch:
         root = Path(store) if store is not None else Path(scratch)
@@ -171,4 +180,6 @@ def predict_inputs(
             reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
             raise DataError(f"no input could be featurised ({reasons})")
         clips, sequences = predict_store(estimator, root, scored)
+        shares = faceless_shares(read_quality(root))
+        clips["faceless_share"] = clips["clip_id"].map(shares.groupby(level=0).last())
     return clips, sequences, summary

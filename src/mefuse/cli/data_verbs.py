@@ -21,6 +21,13 @@ from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
 
 console = Console()
 
+MaxFacelessOpt = Annotated[float, typer.Option(
+    "--max-faceless", help="largest share (0..1) of a clip's crops without a face; a clip with "
+    "more fails at stage 'faces' (needs the presence check)")]
+KeepFacelessOpt = Annotated[bool, typer.Option(
+    "--keep-faceless", help="keep clips over --max-faceless all the same (their share is in "
+    "quality.csv; predict warns and writes it)")]
+
 LabelsOpt = Annotated[Path | None, typer.Option(
     "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]
 
@@ -77,6 +84,8 @@ def extract(
         "--presence-check/--no-presence-check",
         help="count the crops without a face (quality.csv); costs one small detection per crop")
     ] = True,
+    max_faceless: MaxFacelessOpt = 0.2,
+    keep_faceless: KeepFacelessOpt = False,
     workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
     batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
@@ -110,7 +119,8 @@ def extract(
     check_executor(executor, address)
     views = resolve_views(views, None if clips is not None else dataset)
     preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
-                                  face_search=face_search, presence_check=presence_check)
+                                  face_search=face_search, presence_check=presence_check,
+                                  max_faceless=max_faceless, keep_faceless=keep_faceless)
     options = parse_options(option, extractor)
     registry = list_extractors()
     for name in extractor:

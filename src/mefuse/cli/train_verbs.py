@@ -9,6 +9,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from mefuse.cli.data_verbs import KeepFacelessOpt, MaxFacelessOpt
 from mefuse.cli.options import (
     BatchOpt,
     ClassesOpt,
@@ -171,6 +172,8 @@ def predict(
         "--option", help="extractor setting NAME.KEY=VALUE for INPUTS, e.g. the weights path "
         "of an encoder (a model file cannot carry it)")] = None,
     device: DeviceOpt = None,
+    max_faceless: MaxFacelessOpt = 0.2,
+    keep_faceless: KeepFacelessOpt = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV of per-clip probabilities")] = Path(
         "runs/predictions.csv"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -191,10 +194,12 @@ def predict(
         names = [v.get("extractor") for v in estimator.provenance.get("extractors", {}).values()]
         options = parse_options(option, [n for n in names if n])
         clip_frame, sequence_frame, summary = predict_inputs(
-            estimator, inputs, store=store, options=options, device=device, progress=not quiet)
+            estimator, inputs, store=store, options=options, device=device, progress=not quiet,
+            max_faceless=max_faceless, keep_faceless=keep_faceless)
         for failure in summary.failures:
             console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: "
                           f"{failure.reason}")
+        warn_faceless(clip_frame, max_faceless)
     else:
         if store is None:
             raise DataError("give video files or frame folders to score, or --store STORE")
@@ -209,6 +214,17 @@ def predict(
     console.print(prediction_table(sequence_frame))
     console.print(f"scored {len(clip_frame)} clips ({len(sequence_frame)} sequences); "
                   f"wrote {out} and {sequence_path}")
+
+
+def warn_faceless(clips: Any, max_faceless: float) -> None:
+    """One warning per scored clip whose crops lack a face more often than ``max_faceless``
+    (kept by ``--keep-faceless``): its scores describe frames without a face."""
+    from mefuse.features.extract import percent
+
+    for _, row in clips[clips["faceless_share"] > max_faceless].iterrows():
+        console.print(f"[yellow]warning[/yellow] {row['clip_id']}: no face in "
+                      f"{percent(row['faceless_share'])} of its crops (more than --max-faceless "
+                      f"{max_faceless:g}; kept by --keep-faceless); its scores are unreliable")
 
 
 def prediction_table(sequences: Any) -> Any:

@@ -1,11 +1,13 @@
 """From a dataset to the feature store: read, crop, extract, write — resumable and per-clip safe.
 
 The unit of preparation is a sequence: its frames are read once (only the sampled ones, lazily),
-each view is cut out, the face box is found on the view's first frame and reused for every frame,
-and the crops go to every requested extractor. Preparation runs in background threads while the
-main thread runs the extractors, so a model never waits for decoding. A clip that fails at any
-stage is recorded with its stage and reason, and the run goes on; a rerun skips every clip that
-each extractor has already written under the same configuration.
+each view is cut out, the face box is found on the view's first frame whose detection gives a
+crop with a face and reused for every frame, a clip whose crops lack a face too often is dropped
+(stage ``faces``), and the crops go to every requested extractor. Preparation runs in
+background threads while the main thread runs the extractors, so a model never waits for
+decoding. A clip that fails at any stage is recorded with its stage and reason, and the run
+goes on; a rerun skips every clip that each extractor has already written under the same
+configuration.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class PreprocessConfig:
     """Frames searched, from the first, until a face is found (0 = the whole clip)."""
     presence_check: bool = True
     """Count the crops in which no face is present (short-range model on each crop)."""
+    max_faceless: float = 0.2
+    """Largest share (0..1) of a clip's crops without a face that the clip may have; a clip with
+    more fails at stage ``faces`` (its box crops background: the face left, or never came).
+    Needs the presence check."""
+    keep_faceless: bool = False
+    """Keep clips over ``max_faceless`` all the same (quality.csv and ``predict`` show the
+    share)."""
     min_frames: int = 2
     """A clip with fewer frames has no motion to measure and is reported as a failure."""
 
@@ -63,10 +72,14 @@ class PreprocessConfig:
             raise ConfigError(f"crop size must be at least 16 px, got {self.crop_size}")
         if self.frames < 0 or self.face_scale <= 0 or self.face_search < 0:
             raise ConfigError("frames must be >= 0, face scale > 0 and face search >= 0")
+        if not 0 <= self.max_faceless <= 1:
+            raise ConfigError("the largest share of crops without a face (--max-faceless) must "
+                              f"be between 0 and 1, got {self.max_faceless}")
 
     def manifest(self) -> dict[str, Any]:
         settings = asdict(self)
-        settings.pop("presence_check")  # a report only: the features do not depend on it
+        for report_only in ("presence_check", "max_faceless", "keep_faceless"):
+            settings.pop(report_only)  # which clips are kept, not how features are computed
         return {**settings,
                 "detector": "mediapipe face_detection full-range, short-range fallback",
                 "resize": "lanczos", "box": "first frame with a face, square, reused"}
@@ -192,24 +205,51 @@ class Preparer:
             parts = [split_view(f, view) for f in frames]
             finder = self._finder()
             found = finder.search(parts, scale=self.config.face_scale,
-                                  search_frames=self.config.face_search)
-            quality = {"clip_id": clip_id, "frames": len(parts), **found.row()}
+                                  search_frames=self.config.face_search,
+                                  crop_size=self.config.crop_size)
+            quality = {"clip_id": clip_id, "frames": len(parts), **found.row(),
+                       "face_kept": False}
             if found.box is None:
+                rejected = (f" ({found.rejected} detection(s) rejected: no face in the crop "
+                            "they give)" if found.rejected else "")
                 return PreparedClip(clip_id, None, Failure(
-                    clip_id, "detect", f"no face in the first {found.searched} frames (MediaPipe "
-                    "full-range and short-range models; --face-search sets how many are searched)"
-                ), quality)
+                    clip_id, "detect", f"no face in the first {found.searched} frames{rejected} "
+                    "(MediaPipe full-range and short-range models; --face-search sets how many "
+                    "are searched)"), quality)
             crops = np.stack([crop_square(p, found.box, self.config.crop_size) for p in parts])
-            quality["frames_without_face"] = (finder.frames_without_face(crops)
-                                              if self.config.presence_check else None)
+            missing = (finder.frames_without_face(crops, present={found.frame})
+                       if self.config.presence_check else None)
+            quality["frames_without_face"] = missing
         except (MefuseError, ValueError, cv2.error) as exc:
             return PreparedClip(clip_id, None, Failure(clip_id, "crop", str(exc)))
+        faceless = self._faceless(clip_id, missing, len(crops))
+        quality["face_kept"] = faceless is None
+        if faceless is not None:
+            return PreparedClip(clip_id, None, faceless, quality)
         if self.save_crops is not None:
             folder = self.save_crops / clip_id
             folder.mkdir(parents=True, exist_ok=True)
             for index, crop in enumerate(crops):
                 cv2.imwrite(str(folder / f"{index:04d}.jpg"), crop[:, :, ::-1])
         return PreparedClip(clip_id, crops, quality=quality)
+
+    def _faceless(self, clip_id: str, missing: int | None, frames: int) -> Failure | None:
+        """The ``faces`` failure of a clip whose crops lack a face too often, unless the user
+        keeps such clips (``None`` also when the presence check is off: nothing was counted)."""
+        if missing is None or self.config.keep_faceless:
+            return None
+        share = missing / frames
+        if share <= self.config.max_faceless:
+            return None
+        return Failure(clip_id, "faces", (
+            f"no face in {missing} of {frames} crops ({percent(share)}), more than "
+            f"--max-faceless {self.config.max_faceless:g} allows (the face left or never came; "
+            "--keep-faceless keeps such clips)"))
+
+
+def percent(share: float) -> str:
+    """``0.8`` as ``80%``, ``0.201`` as ``20.1%`` (enough digits to tell it from a limit)."""
+    return f"{100 * share:.3g}%"
 
 
 def _prefetch(func: Callable[[pd.DataFrame], list[PreparedClip]], groups: list[pd.DataFrame],

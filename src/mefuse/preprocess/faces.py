@@ -14,6 +14,11 @@ and the face leaves during the clip (then the fixed box crops background, silent
   was seen on uniform noise; real close-ups score 0.7 and more);
 - with several faces the best-scoring one is taken and the choice is recorded with the
   runner-up's score, so an ambiguous frame is visible in the quality table;
+- a detection becomes the clip's box only when the crop it gives shows a face (the presence
+  check below, on that frame's crop): the full-range model at 0.005 "finds" faces in title
+  lettering and textured backgrounds at scores of 0.6 and more, and a box fixed there crops no
+  face in any frame. A rejected detection is counted and the search goes on (the frame's other
+  faces, the short-range model, the next frames); a confirmed first detection costs one check;
 - after cropping, a cheap presence check runs the short-range model (suited to a face that
   fills the image) on every crop and counts the crops without a face.
 
@@ -22,11 +27,12 @@ Every outcome is a :class:`FaceSearch` that the extractor writes to the store's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.detect import Box, FaceDetector, square_box
 
 FULL_RANGE = "full-range"
@@ -52,6 +58,8 @@ class FaceSearch:
     """Why this face: ``only face``, or the rule and the runner-up's score."""
     searched: int
     """Frames looked at."""
+    rejected: int = 0
+    """Detections skipped because the crop they give shows no face."""
 
     def row(self) -> dict[str, object]:
         """The quality-table columns of this search."""
@@ -81,32 +89,39 @@ class FaceFinder:
         return self._short
 
     def search(self, frames: Sequence[np.ndarray], *, scale: float = 1.5,
-               search_frames: int = 0) -> FaceSearch:
-        """Walk ``frames`` from the first until a face is found (at most ``search_frames``
-        frames; 0 = all), full-range model first, short-range when it finds nothing."""
+               search_frames: int = 0, crop_size: int = PRESENCE_SIZE) -> FaceSearch:
+        """Walk ``frames`` from the first until a confirmed face is found (at most
+        ``search_frames`` frames; 0 = all), full-range model first, short-range when it finds
+        nothing or nothing confirmed. A detection is confirmed when its ``crop_size`` crop of
+        its frame (the crop the clip will get) passes :meth:`has_face`."""
         limit = len(frames) if search_frames <= 0 else min(search_frames, len(frames))
+        rejected = 0
         for index in range(limit):
             for model in (FULL_RANGE, SHORT_RANGE):
                 faces = self._faces(model, frames[index])
-                if faces:
-                    best = faces[0]
-                    choice = ("only face" if len(faces) == 1 else
-                              f"highest score of {len(faces)} (next {faces[1][4]:.2f})")
-                    return FaceSearch(square_box(*best[:4], scale=scale), index, model,
-                                      round(best[4], 4), len(faces), choice, index + 1)
-        return FaceSearch(None, None, None, None, 0, "no face", limit)
+                for rank, face in enumerate(faces):
+                    box = square_box(*face[:4], scale=scale)
+                    if not self.has_face(crop_square(frames[index], box, crop_size)):
+                        rejected += 1
+                        continue
+                    return FaceSearch(box, index, model, round(face[4], 4), len(faces),
+                                      _choice(faces, rank), index + 1, rejected)
+        return FaceSearch(None, None, None, None, 0, "no face", limit, rejected)
 
-    def frames_without_face(self, crops: Sequence[np.ndarray] | np.ndarray) -> int:
-        """Crops in which the short-range model sees no face."""
+    def has_face(self, crop: np.ndarray) -> bool:
+        """Whether the short-range model sees a face in ``crop`` (the presence check)."""
         import cv2
 
-        missing = 0
-        for crop in crops:
-            if crop.shape[0] > PRESENCE_SIZE:  # the model sees 128 px anyway: resize once here
-                crop = cv2.resize(crop, (PRESENCE_SIZE, PRESENCE_SIZE),
-                                  interpolation=cv2.INTER_AREA)
-            missing += not self._faces(SHORT_RANGE, crop)
-        return missing
+        if crop.shape[0] > PRESENCE_SIZE:  # the model sees 128 px anyway: resize once here
+            crop = cv2.resize(crop, (PRESENCE_SIZE, PRESENCE_SIZE), interpolation=cv2.INTER_AREA)
+        return bool(self._faces(SHORT_RANGE, crop))
+
+    def frames_without_face(self, crops: Sequence[np.ndarray] | np.ndarray, *,
+                            present: Collection[int | None] = ()) -> int:
+        """Crops in which the short-range model sees no face; positions in ``present`` are
+        known to show one (the crop that confirmed the box) and are not checked again."""
+        return sum(not self.has_face(crop) for index, crop in enumerate(crops)
+                   if index not in present)
 
     def _faces(self, model: str, frame: np.ndarray
                ) -> list[tuple[float, float, float, float, float]]:
@@ -122,3 +137,12 @@ class FaceFinder:
             if detector is not None:
                 detector.close()
         self._full = self._short = None
+
+
+def _choice(faces: Sequence[tuple[float, ...]], rank: int) -> str:
+    """Why the face at ``rank`` (best score first) of ``faces`` was taken."""
+    if rank:
+        return f"highest confirmed of {len(faces)} ({rank} higher without a face in the crop)"
+    if len(faces) == 1:
+        return "only face"
+    return f"highest score of {len(faces)} (next {faces[1][4]:.2f})"

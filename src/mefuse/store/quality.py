@@ -2,8 +2,11 @@
 
 One row per clip that extraction prepared: the frames read, the frame and MediaPipe model that
 gave the face box, the faces on that frame and why the chosen one was chosen, the frames
-searched, and how many crops show no face (the face left, or the box is wrong). Rows of a rerun
-replace the clip's older rows; rows of other clips (other shards, earlier runs) are kept.
+searched, the detections rejected because their crop showed no face, how many crops show no
+face (the face left, or the box is wrong), and whether the clip's face was kept (a box was found
+and the share of crops without a face is within ``--max-faceless``, or ``--keep-faceless``).
+Rows of a rerun replace the clip's older rows; rows of other clips (other shards, earlier runs)
+are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from mefuse.utils.atomic import atomic_open, exclusive_lock
 
 QUALITY = "quality.csv"
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
-           "face_choice", "face_searched", "frames_without_face")
+           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept")
 
 
 def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -32,7 +35,7 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
             old = old[~old["clip_id"].isin(new["clip_id"])]
             new = pd.concat([old, new], ignore_index=True) if len(old) else new
         new = new.sort_values("clip_id", kind="stable")
-        for name in ("frames", "face_frame", "face_faces", "face_searched",
+        for name in ("frames", "face_frame", "face_faces", "face_searched", "face_rejected",
                      "frames_without_face"):
             new[name] = pd.to_numeric(new[name]).astype("Int64")
         with atomic_open(path, "w", encoding="utf-8", newline="") as out:
@@ -48,16 +51,34 @@ def read_quality(root: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"clip_id": str})
 
 
+def faceless_shares(quality: pd.DataFrame) -> pd.Series:
+    """Per clip id, the share (0..1) of its crops without a face; NaN where it was not counted
+    (presence check off, no face box)."""
+    frames = pd.to_numeric(quality["frames"], errors="coerce")
+    missing = pd.to_numeric(quality["frames_without_face"], errors="coerce")
+    return pd.Series((missing / frames.where(frames > 0)).to_numpy(dtype=float),
+                     index=quality["clip_id"].astype(str), name="faceless_share")
+
+
 def faces_summary(rows: Sequence[dict[str, Any]]) -> str:
-    """One line: how the faces of these clips were found."""
+    """One line: how the faces of these clips were found; only the faces that were kept count
+    as found (a clip whose crops lack a face too often failed at stage ``faces``)."""
     if not rows:
         return "faces: no clip prepared in this run"
-    found = [r for r in rows if r.get("face_model")]
+    found = [r for r in rows if r.get("face_kept")]
+    dropped = sum(1 for r in rows if r.get("face_model") and not r.get("face_kept"))
     late = sum(1 for r in found if (r.get("face_frame") or 0) > 0)
     short = sum(1 for r in found if r.get("face_model") == "short-range")
     several = sum(1 for r in found if (r.get("face_faces") or 0) > 1)
+    rejecting = [r for r in rows if (r.get("face_rejected") or 0) > 0]
     gaps = [r for r in found if (r.get("frames_without_face") or 0) > 0]
-    return (f"faces: found in {len(found)} of {len(rows)} clips; {late} after the first frame, "
-            f"{short} by the short-range model, {several} with several faces; "
-            f"{len(gaps)} clip(s) have frames without a face "
-            f"({sum(r['frames_without_face'] for r in gaps)} frames); see quality.csv")
+    line = (f"faces: found and kept in {len(found)} of {len(rows)} clips; {late} after the first "
+            f"frame, {short} by the short-range model, {several} with several faces; "
+            f"{len(gaps)} kept clip(s) have frames without a face "
+            f"({sum(r['frames_without_face'] for r in gaps)} frames)")
+    if dropped:
+        line += f"; {dropped} dropped for too many crops without a face (stage faces)"
+    if rejecting:
+        line += (f"; {sum(r['face_rejected'] for r in rejecting)} detection(s) in "
+                 f"{len(rejecting)} clip(s) rejected for no face in their crop")
+    return line + "; see quality.csv"
