@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mefuse.cli.options import (
@@ -32,8 +31,9 @@ from mefuse.cli.options import (
     parse_classes,
     read_clips,
 )
+from mefuse.utils.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _keys(value: str | None) -> list[str]:

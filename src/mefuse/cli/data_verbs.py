@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from mefuse.cli.options import (
     DATASET_HELP,
@@ -17,9 +16,10 @@ from mefuse.cli.options import (
 )
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
+from mefuse.utils.console import make_console
 from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
 
-console = Console()
+console = make_console()
 
 LabelsOpt = Annotated[Path | None, typer.Option(
     "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 
 from mefuse.cli.options import (
     BatchOpt,
@@ -37,8 +36,9 @@ from mefuse.cli.options import (
     read_clips,
 )
 from mefuse.errors import DataError
+from mefuse.utils.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
@@ -86,7 +86,9 @@ def cv(
     """Cross-validate one configuration on a feature store and write results.json."""
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
+    from mefuse.train.protocols import optimism_note
     from mefuse.train.report_table import result_table
+    from mefuse.utils.console import write_tables
 
     data = config_data(
         config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
@@ -101,10 +103,16 @@ def cv(
     table = read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
-    console.print(result_table(result))
+    tables = [result_table(result)]
+    for table_ in tables:
+        console.print(table_)
     for message in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
-    console.print(f"wrote {path}")
+    note = optimism_note(result.config["protocol"], result.folds)
+    if note:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
+    written = write_tables(out, tables)
+    console.print(f"wrote {path} and {', '.join(p.name for p in written)}")
 
 
 def train(
