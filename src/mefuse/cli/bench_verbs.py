@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mefuse.cli.options import (
@@ -79,8 +80,8 @@ def bench(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
                                       "(processes, one torch thread each)")] = 1,
     executor: Annotated[str, typer.Option(
-        help="local (--jobs processes) or ray (each cell a Ray task; pip install "
-        "'mefuse[ray]')")] = "local",
+        help=escape("local (--jobs processes) or ray (each cell a Ray task; pip install "
+                    "'mefuse[ray]')"))] = "local",
     address: AddressOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="bench folder")] = Path("runs/bench"),
     dry_run: Annotated[bool, typer.Option(

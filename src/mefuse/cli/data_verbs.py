@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mefuse.cli.options import (
     DATASET_HELP,
@@ -85,7 +86,7 @@ def extract(
         "core; model extractors: 1), Ray actors with --executor ray (default: the cluster's "
         "CPUs, or GPUs for models on cuda)")] = None,
     executor: Annotated[str, typer.Option(
-        help="local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')")
+        help=escape("local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')"))
     ] = "local",
     address: AddressOpt = None,
     device: Annotated[str | None, typer.Option(
@@ -100,7 +101,7 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
-    from mefuse.features.base import list_extractors
+    from mefuse.features.base import check_extractor_options, list_extractors
     from mefuse.features.extract import PreprocessConfig, parse_shard
     from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.preprocess.views import resolve_views, views_for
@@ -116,6 +117,7 @@ def extract(
     for name in extractor:
         if name not in registry:
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
+        check_extractor_options(name, registry[name], options[name])  # before any data is read
     specs = [ExtractorSpec(name, options[name], device) for name in extractor]
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")

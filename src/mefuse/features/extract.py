@@ -11,7 +11,6 @@ each extractor has already written under the same configuration.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +25,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError, StoreConfigMismatch
-from mefuse.features.base import Extractor
+from mefuse.features.base import Extractor, extractor_options
 from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
@@ -144,7 +143,7 @@ def build_extractor_kwargs(cls: type[Extractor], options: dict[str, Any],
                            device: str | None) -> dict[str, Any]:
     """Options for one extractor, plus ``device`` when its constructor takes one."""
     kwargs = dict(options)
-    if device is not None and "device" in inspect.signature(cls.__init__).parameters:
+    if device is not None and "device" in (extractor_options(cls) or ()):
         kwargs.setdefault("device", device)
     return kwargs
 
