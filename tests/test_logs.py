@@ -232,3 +232,13 @@ def test_plain_docstring():
         "reduced to DIM (see Fusion)")
     assert plain_docstring("``3ddfa``: from ``net_recon.pth``") == "3ddfa: from net_recon.pth"
     assert plain_docstring(":func:`load <mefuse.x.load>`") == "load"
+
+
+def test_failure_reasons_keep_their_brackets(tmp_path):
+    """Rich reads ``[left]`` in a printed reason as a style tag and drops it."""
+    classes = "Negative,Positive,Repression,Surprise,Others"
+    (tmp_path / "clips.csv").write_text(f"clip_id,sequence_id,subject,view,source,{classes}\n"
+                                        "c1,s1,p1,left,video[left].mp4,1,0,0,0,0\n")
+    done = _mefuse_in_a_log(["extract", "-s", "store", "-e", "flow", "--clips", "clips.csv",
+                             "-q", "-j", "1"], tmp_path)
+    assert "failed c1 at read: frame source video[left].mp4 does not exist" in done.stdout

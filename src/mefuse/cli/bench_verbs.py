@@ -135,7 +135,7 @@ def bench(
     tables = write_tables(out)
     _print_cells(tables)
     for cell, reason in outcome.failed.items():
-        console.print(f"[red]failed[/red] {cell}: {reason}")
+        console.print(f"[red]failed[/red] {cell}: {escape(reason)}")
     console.print(f"computed {len(outcome.computed)}, reused {len(outcome.skipped)}, failed "
                   f"{len(outcome.failed)} in {outcome.runtime_s:.1f} s; wrote "
                   f"{out / TABLES_MD}, {out / 'cells.csv'}, {out / 'grid.csv'}")

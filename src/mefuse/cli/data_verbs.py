@@ -146,7 +146,8 @@ def extract(
             batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
             progress=not quiet, problems=failures)
     for failure in summary.failures:
-        console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
+        console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
+                      f"{escape(failure.reason)}")
     console.print(summary.line())
     console.print(summary.faces_line())
     console.print(f"store: {store} (clips.csv, failures.csv, quality.csv, one folder per "
@@ -173,7 +174,7 @@ def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
 
     data = load_dataset(dataset, root, labels=labels, **options)
     for problem in data.problems:
-        console.print(f"[yellow]dataset:[/yellow] {problem}")
+        console.print(f"[yellow]dataset:[/yellow] {escape(problem)}")
     return clip_table(data, views), [p for p in data.problems if not p.startswith("note:")]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 
 from mefuse.cli.options import (
     BatchOpt,
@@ -107,7 +108,7 @@ def cv(
     for table_ in tables:
         console.print(table_)
     for message in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {message}")
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}")
     note = optimism_note(result.config["protocol"], result.folds)
     if note:
         console.print(f"[blue]note:[/blue] {note}", highlight=False)
@@ -201,8 +202,8 @@ def predict(
         clip_frame, sequence_frame, summary = predict_inputs(
             estimator, inputs, store=store, options=options, device=device, progress=not quiet)
         for failure in summary.failures:
-            console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: "
-                          f"{failure.reason}")
+            console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
+                          f"{escape(failure.reason)}")
     else:
         if store is None:
             raise DataError("give video files or frame folders to score, or --store STORE")
