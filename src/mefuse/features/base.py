@@ -107,7 +107,7 @@ def extractor_options(cls: type[Extractor]) -> list[str] | None:
     for klass in cls.__mro__:
         if "__init__" not in vars(klass) or klass in (Extractor, object):
             continue
-        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        parameters = list(inspect.signature(vars(klass)["__init__"]).parameters.values())[1:]
         names.update(p.name for p in parameters
                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
         if not any(p.kind is p.VAR_KEYWORD for p in parameters):
