@@ -242,3 +242,16 @@ def test_failure_reasons_keep_their_brackets(tmp_path):
     done = _mefuse_in_a_log(["extract", "-s", "store", "-e", "flow", "--clips", "clips.csv",
                              "-q", "-j", "1"], tmp_path)
     assert "failed c1 at read: frame source video[left].mp4 does not exist" in done.stdout
+
+
+def test_bench_note_comes_from_a_computed_cell(tmp_path):
+    from mefuse.cli.bench_verbs import _protocol_note
+
+    folds = [{"seed": 0, "test_subjects": ["a", "b"]}, {"seed": 0, "test_subjects": ["b"]}]
+    for cell, protocol in (("c1", "mskf"), ("c2", "loso")):
+        (tmp_path / cell).mkdir()
+        (tmp_path / cell / "results.json").write_text(json.dumps(
+            {"config": {"protocol": protocol}, "folds": folds}))
+    assert "1 of 2 subjects" in (_protocol_note(tmp_path, ["missing", "c1"]) or "")
+    assert _protocol_note(tmp_path, ["c2", "c1"]) is None
+    assert _protocol_note(tmp_path, ["missing"]) is None

@@ -134,6 +134,9 @@ def bench(
     outcome = run_bench(plan, table, out, jobs=jobs, progress=not quiet, executor=cell_executor)
     tables = write_tables(out)
     _print_cells(tables)
+    note = _protocol_note(out / CELLS, [c.cell_id for c in plan.cells])
+    if note:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
     for cell, reason in outcome.failed.items():
         console.print(f"[red]failed[/red] {cell}: {escape(reason)}")
     console.print(f"computed {len(outcome.computed)}, reused {len(outcome.skipped)}, failed "
@@ -141,6 +144,21 @@ def bench(
                   f"{out / TABLES_MD}, {out / 'cells.csv'}, {out / 'grid.csv'}")
     if outcome.failed:
         raise typer.Exit(1)
+
+
+def _protocol_note(cells_dir: Path, cell_ids: list[str]) -> str | None:
+    """The mskf reminder (:func:`~mefuse.train.protocols.optimism_note`) from the folds of the
+    first computed cell (every cell of a bench is scored on the same folds)."""
+    import json
+
+    from mefuse.train.protocols import optimism_note
+
+    for cell_id in cell_ids:
+        path = cells_dir / cell_id / "results.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return optimism_note(data["config"]["protocol"], data["folds"])
+    return None
 
 
 def _print_cells(tables: Any) -> None:
