@@ -54,3 +54,13 @@ def test_demo_subjects_are_real_faces_with_distinct_identities():
     for subject in subjects:  # MediaPipe found a face mesh on each (landmarks inside)
         assert subject.landmarks.shape == (478, 2)
         assert 60 < subject.face_width < 288
+
+
+@pytest.mark.slow
+def test_demo_writes_its_comparison_table_beside_the_runs(demo):
+    out, results = demo
+    markdown = (out / "runs" / "table.md").read_text()
+    for name, result in results.items():
+        assert f"| {name} | {result.summary['macro_f1_mean']:.3f}±" in markdown
+    text = (out / "runs" / "table.txt").read_text()
+    assert "…" not in text and all(name in text for name in RUNS)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mefuse.cli.options import (
@@ -32,8 +32,9 @@ from mefuse.cli.options import (
     parse_classes,
     read_clips,
 )
+from mefuse.utils.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _keys(value: str | None) -> list[str]:
@@ -79,8 +80,8 @@ def bench(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
                                       "(processes, one torch thread each)")] = 1,
     executor: Annotated[str, typer.Option(
-        help="local (--jobs processes) or ray (each cell a Ray task; pip install "
-        "'mefuse[ray]')")] = "local",
+        help=escape("local (--jobs processes) or ray (each cell a Ray task; pip install "
+                    "'mefuse[ray]')"))] = "local",
     address: AddressOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="bench folder")] = Path("runs/bench"),
     dry_run: Annotated[bool, typer.Option(
@@ -133,13 +134,31 @@ def bench(
     outcome = run_bench(plan, table, out, jobs=jobs, progress=not quiet, executor=cell_executor)
     tables = write_tables(out)
     _print_cells(tables)
+    note = _protocol_note(out / CELLS, [c.cell_id for c in plan.cells])
+    if note:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
     for cell, reason in outcome.failed.items():
-        console.print(f"[red]failed[/red] {cell}: {reason}")
+        console.print(f"[red]failed[/red] {cell}: {escape(reason)}")
     console.print(f"computed {len(outcome.computed)}, reused {len(outcome.skipped)}, failed "
                   f"{len(outcome.failed)} in {outcome.runtime_s:.1f} s; wrote "
                   f"{out / TABLES_MD}, {out / 'cells.csv'}, {out / 'grid.csv'}")
     if outcome.failed:
         raise typer.Exit(1)
+
+
+def _protocol_note(cells_dir: Path, cell_ids: list[str]) -> str | None:
+    """The mskf reminder (:func:`~mefuse.train.protocols.optimism_note`) from the folds of the
+    first computed cell (every cell of a bench is scored on the same folds)."""
+    import json
+
+    from mefuse.train.protocols import optimism_note
+
+    for cell_id in cell_ids:
+        path = cells_dir / cell_id / "results.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return optimism_note(data["config"]["protocol"], data["folds"])
+    return None
 
 
 def _print_cells(tables: Any) -> None:

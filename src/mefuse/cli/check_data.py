@@ -24,6 +24,7 @@ from rich.table import Table
 from mefuse.cli.options import DATASET_HELP, echo_listing
 from mefuse.errors import MefuseError
 from mefuse.preprocess.views import VIEWS_HELP
+from mefuse.utils.console import make_console
 from mefuse.utils.options import parse_key_values
 
 
@@ -173,7 +174,7 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
 def print_report(report: CheckReport, console: Console | None = None, *,
                  verbose: bool = False) -> None:
     """Print the report with rich: counts, labels, problems, failed (or all) sources."""
-    console = console or Console()
+    console = console or make_console()
     info = report.summary()
     data = report.dataset
     console.print(f"[bold]{info['dataset']}[/bold] at {info['root']} ({info['task']}, "
@@ -262,7 +263,7 @@ def check_data_command(
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
     report = check_data(dataset, root, labels, views,
                         options=parse_key_values(option, "--dataset-option"))
-    print_report(report, Console(), verbose=verbose)
+    print_report(report, make_console(), verbose=verbose)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
         # typer.Exit into a return value that mefuse.cli.main.main() drops (status 0).

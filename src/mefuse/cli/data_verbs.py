@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from mefuse.cli.options import (
     DATASET_HELP,
@@ -17,9 +17,10 @@ from mefuse.cli.options import (
 )
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
+from mefuse.utils.console import make_console
 from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
 
-console = Console()
+console = make_console()
 
 MaxFacelessOpt = Annotated[float, typer.Option(
     "--max-faceless", help="largest share (0..1) of a clip's crops without a face; a clip with "
@@ -94,7 +95,7 @@ def extract(
         "core; model extractors: 1), Ray actors with --executor ray (default: the cluster's "
         "CPUs, or GPUs for models on cuda)")] = None,
     executor: Annotated[str, typer.Option(
-        help="local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')")
+        help=escape("local (this machine) or ray (a Ray cluster; pip install 'mefuse[ray]')"))
     ] = "local",
     address: AddressOpt = None,
     device: Annotated[str | None, typer.Option(
@@ -109,7 +110,7 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
-    from mefuse.features.base import list_extractors
+    from mefuse.features.base import check_extractor_options, list_extractors
     from mefuse.features.extract import PreprocessConfig, parse_shard
     from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.preprocess.views import resolve_views, views_for
@@ -126,6 +127,7 @@ def extract(
     for name in extractor:
         if name not in registry:
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
+        check_extractor_options(name, registry[name], options[name])  # before any data is read
     specs = [ExtractorSpec(name, options[name], device) for name in extractor]
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
@@ -154,7 +156,8 @@ def extract(
             batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
             progress=not quiet, problems=failures)
     for failure in summary.failures:
-        console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: {failure.reason}")
+        console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
+                      f"{escape(failure.reason)}")
     console.print(summary.line())
     console.print(summary.faces_line())
     console.print(f"store: {store} (clips.csv, failures.csv, quality.csv, one folder per "
@@ -181,7 +184,7 @@ def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
 
     data = load_dataset(dataset, root, labels=labels, **options)
     for problem in data.problems:
-        console.print(f"[yellow]dataset:[/yellow] {problem}")
+        console.print(f"[yellow]dataset:[/yellow] {escape(problem)}")
     return clip_table(data, views), [p for p in data.problems if not p.startswith("note:")]
 
 

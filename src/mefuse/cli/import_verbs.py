@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from mefuse.errors import DataError
+from mefuse.utils.console import make_console
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def import_coeffs(

@@ -9,6 +9,7 @@ entry point prints as one ``error:`` line with exit status 2.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -59,8 +60,22 @@ def echo_listing(entries: Mapping[str, Any]) -> None:
     """``--list``: each registry entry's name and the first line of its docstring, then exit."""
     for name, entry in entries.items():
         doc = (entry.__doc__ or "").strip().splitlines()
-        typer.echo(f"{name:<12} {doc[0] if doc else ''}")
+        typer.echo(f"{name:<12} {plain_docstring(doc[0]) if doc else ''}")
     raise typer.Exit()
+
+
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_docstring(text: str) -> str:
+    """Docstring text as a user reads it on a terminal: Sphinx roles (``:data:`DIM```,
+    ``:class:`~a.B```) become their name and ````literal```` its text."""
+    def role(match: re.Match[str]) -> str:
+        target = match.group(2).strip()
+        return target.rsplit(".", 1)[-1] if match.group(1) else target
+
+    return _LITERAL.sub(r"\1", _ROLE.sub(role, text))
 
 
 def default_help(text: str, dotted: str) -> str:

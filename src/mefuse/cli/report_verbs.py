@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
+from mefuse.utils.console import make_console
+
+console = make_console()
 
 
 def report(

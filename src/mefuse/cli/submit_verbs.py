@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from mefuse.cli.options import ConfigOpt, read_clips
 from mefuse.errors import ConfigError, DataError
+from mefuse.utils.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def submit(

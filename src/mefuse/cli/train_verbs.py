@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from mefuse.cli.data_verbs import KeepFacelessOpt, MaxFacelessOpt
 from mefuse.cli.options import (
@@ -38,8 +38,9 @@ from mefuse.cli.options import (
     read_clips,
 )
 from mefuse.errors import DataError
+from mefuse.utils.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
@@ -87,7 +88,9 @@ def cv(
     """Cross-validate one configuration on a feature store and write results.json."""
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
+    from mefuse.train.protocols import optimism_note
     from mefuse.train.report_table import result_table
+    from mefuse.utils.console import write_tables
 
     data = config_data(
         config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
@@ -102,10 +105,16 @@ def cv(
     table = read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
-    console.print(result_table(result))
+    tables = [result_table(result)]
+    for table_ in tables:
+        console.print(table_)
     for message in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {message}")
-    console.print(f"wrote {path}")
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}")
+    note = optimism_note(result.config["protocol"], result.folds)
+    if note:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
+    written = write_tables(out, tables)
+    console.print(f"wrote {path} and {', '.join(p.name for p in written)}")
 
 
 def train(
@@ -197,8 +206,8 @@ def predict(
             estimator, inputs, store=store, options=options, device=device, progress=not quiet,
             max_faceless=max_faceless, keep_faceless=keep_faceless)
         for failure in summary.failures:
-            console.print(f"[red]failed[/red] {failure.clip_id} at {failure.stage}: "
-                          f"{failure.reason}")
+            console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
+                          f"{escape(failure.reason)}")
         warn_faceless(clip_frame, max_faceless)
     else:
         if store is None:
@@ -222,7 +231,7 @@ def warn_faceless(clips: Any, max_faceless: float) -> None:
     from mefuse.features.extract import percent
 
     for _, row in clips[clips["faceless_share"] > max_faceless].iterrows():
-        console.print(f"[yellow]warning[/yellow] {row['clip_id']}: no face in "
+        console.print(f"[yellow]warning[/yellow] {escape(str(row['clip_id']))}: no face in "
                       f"{percent(row['faceless_share'])} of its crops (more than --max-faceless "
                       f"{max_faceless:g}; kept by --keep-faceless); its scores are unreliable")
 

@@ -22,6 +22,7 @@ from mefuse.train.config import CVConfig
 from mefuse.train.cv import run_cv
 from mefuse.train.presets import load_preset
 from mefuse.train.results import CVResult
+from mefuse.utils.console import make_console, write_tables
 
 DEMO_CROP = 256
 DEMO_FOLDS = 5
@@ -70,7 +71,7 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
     from mefuse.data.clips import ClipTable
     from mefuse.train.report_table import comparison_table
 
-    console = console or Console()
+    console = console or make_console()
     out = Path(out)
     console.print("[bold]mefuse demo[/bold]: real photographs with [bold]synthetic[/bold] "
                   "micro-movements (not a micro-expression dataset)")
@@ -88,9 +89,13 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
         result.write(out / "runs" / name)
         results[name] = result
         console.print(f"  {name}: macro-F1 {result.summary['macro_f1_mean']:.3f}")
-    console.print(comparison_table(
+    tables = [comparison_table(
         results, title=f"demo: subject-disjoint {DEMO_FOLDS}-fold CV, "
                        f"{table.frame['subject'].nunique()} subjects, {len(table)} clips "
-                       "(gated = the paper's model)"))
-    console.print(f"results in {out / 'runs'}; features in {store}")
+                       "(gated = the paper's model)")]
+    for comparison in tables:
+        console.print(comparison)
+    written = write_tables(out / "runs", tables)
+    console.print(f"results in {out / 'runs'} (the table: {', '.join(p.name for p in written)}); "
+                  f"features in {store}")
     return results

@@ -11,8 +11,10 @@ Register an extractor with :func:`register_extractor` and build one with
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -90,7 +92,40 @@ def list_extractors(pattern: str | None = None) -> dict[str, type[Extractor]]:
 def create_extractor(name: str, **params: Any) -> Extractor:
     """Build the extractor registered as ``name`` with ``params``."""
     cls = EXTRACTORS.lookup(name)
+    check_extractor_options(name, cls, params)
     try:
         return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"extractor {name!r}: {exc}") from exc
+
+
+def extractor_options(cls: type[Extractor]) -> list[str] | None:
+    """The keyword options ``cls`` takes, sorted, following ``**options`` that a constructor
+    passes on to its parent's (``clip`` and ``siglip2`` to the Hugging Face base);
+    ``None`` when the chain ends in ``**kwargs`` that anything may fill."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass in (Extractor, object):
+            continue
+        parameters = list(inspect.signature(vars(klass)["__init__"]).parameters.values())[1:]
+        names.update(p.name for p in parameters
+                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return sorted(names)
+    return None
+
+
+def check_extractor_options(name: str, cls: type[Extractor], params: Mapping[str, Any]) -> None:
+    """Refuse options ``cls`` does not take, naming the close match and the valid keys (a typo
+    in ``--option flow.gird=4`` would otherwise surface as Python's ``__init__()`` message)."""
+    valid = extractor_options(cls)
+    if valid is None:
+        return
+    unknown = [key for key in params if key not in valid]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"extractor {name!r} has no option {key!r}{hint}; its options: "
+                      f"{', '.join(valid) or 'none'}")

@@ -13,7 +13,6 @@ configuration.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +27,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError, StoreConfigMismatch
-from mefuse.features.base import Extractor
+from mefuse.features.base import Extractor, extractor_options
 from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
@@ -157,7 +156,7 @@ def build_extractor_kwargs(cls: type[Extractor], options: dict[str, Any],
                            device: str | None) -> dict[str, Any]:
     """Options for one extractor, plus ``device`` when its constructor takes one."""
     kwargs = dict(options)
-    if device is not None and "device" in inspect.signature(cls.__init__).parameters:
+    if device is not None and "device" in (extractor_options(cls) or ()):
         kwargs.setdefault("device", device)
     return kwargs
 
@@ -374,23 +373,35 @@ def extract_table(
 
 class _FrameCount:
     """Progress in frames: a clip's frames are known only once it is read, so the total is
-    re-estimated after each clip from the mean so far (exact when ``--frames`` samples a fixed
-    number), which gives a real remaining-time estimate instead of one by clip count."""
+    re-estimated after each clip from the mean of the clips read so far (exact when
+    ``--frames`` samples a fixed number), which gives a real remaining-time estimate instead of
+    one by clip count.
+
+    A clip that failed before its frames were counted (unreadable, too short) stands for the
+    mean number of frames, both in the count and in the estimate: counting it as 0 would pull
+    the mean down and shrink the total with every failure, and the remaining time with it.
+    """
 
     def __init__(self, clips: int, frames_each: int | None,
                  advance: Callable[..., None]) -> None:
         self.clips, self.frames_each, self.advance = clips, frames_each, advance
         self.seen = 0
-        self.frames = 0
+        self.read = 0
+        self.read_frames = 0
+        self.counted = 0
 
     def done(self, clip: PreparedClip) -> None:
         quality = clip.quality or {}
         frames = len(clip.crops) if clip.crops is not None else int(quality.get("frames") or 0)
         self.seen += 1
-        self.frames += frames
-        mean = self.frames_each or self.frames / self.seen
-        total = max(self.frames, round(self.frames + (self.clips - self.seen) * mean))
-        self.advance(frames, total=total)
+        if frames:
+            self.read += 1
+            self.read_frames += frames
+        mean = self.frames_each or (self.read_frames / self.read if self.read else 1)
+        step = frames or round(mean)
+        self.counted += step
+        total = max(self.counted, round(self.counted + (self.clips - self.seen) * mean))
+        self.advance(step, total=total)
 
 
 def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],

@@ -32,7 +32,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError
-from mefuse.features.base import Extractor, list_extractors
+from mefuse.features.base import Extractor, check_extractor_options, list_extractors
 from mefuse.features.extract import (
     ExtractSummary,
     Preparer,
@@ -84,6 +84,7 @@ class ExtractorSpec:
 
     def build(self) -> Extractor:
         cls = self._class()
+        check_extractor_options(self.name, cls, self.options)
         try:
             return cls(**build_extractor_kwargs(cls, self.options, self.device))
         except TypeError as exc:

@@ -80,6 +80,7 @@ def fit_batched(
     max_stack: int = 64,
     on_fitted: Callable[[int], None] | None = None,
     groups: Sequence[str] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[FusionEstimator]:
     """Train every fit of ``fits`` on its rows of ``data``; one fitted estimator per fit.
 
@@ -88,7 +89,8 @@ def fit_batched(
     reports as one. ``sequence_ids`` (one per row of ``data``) keeps views together in the
     inner split of tuned thresholds. ``groups`` (the subject of each row) keeps people apart
     in the split of a nested fusion choice. At most ``max_stack`` fits are stacked at once.
-    ``on_fitted(n)`` reports progress as groups of fits finish.
+    ``on_fitted(n)`` reports progress as groups of fits finish; ``on_epoch(n)`` as a stack of
+    ``n`` fits finishes an epoch (the final networks only; inner fits are not reported).
     """
     if max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
@@ -98,7 +100,7 @@ def fit_batched(
                              "fit; train it with the loop")
         return _fit_with_choice(config, data, labels, fits, classes=classes,
                                 sequence_ids=sequence_ids, groups=groups,
-                                max_stack=max_stack, on_fitted=on_fitted)
+                                max_stack=max_stack, on_fitted=on_fitted, on_epoch=on_epoch)
     labels = np.asarray(labels, dtype=np.int64)
     if data.names != list(config.modalities):
         raise DataError(f"data holds {data.names}, the configuration asks for "
@@ -137,7 +139,7 @@ def fit_batched(
     for start in range(0, len(fits), max_stack):
         chunk = range(start, min(start + max_stack, len(fits)))
         networks = _train_stack(config, data.arrays, labels, [fits[i] for i in chunk],
-                                [estimators[i].standardiser for i in chunk])
+                                [estimators[i].standardiser for i in chunk], on_epoch)
         for i, network in zip(chunk, networks, strict=True):
             estimators[i].network = network
         if on_fitted is not None:
@@ -156,6 +158,7 @@ def _fit_with_choice(
     groups: Sequence[str] | None,
     max_stack: int,
     on_fitted: Callable[[int], None] | None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[FusionEstimator]:
     """``fusion.select: inner`` batched: inner networks stacked, a choice per fit, then the
     final fits stacked by the network they chose (see :mod:`mefuse.train.select`)."""
@@ -191,7 +194,8 @@ def _fit_with_choice(
             group_config = single_config(config, chosen)
             group_data = ModalityData([chosen], [data.arrays[position]], data.clip_ids)
         trained = fit_batched(group_config, group_data, labels, [fits[i] for i in members],
-                              classes=classes, max_stack=max_stack, on_fitted=on_fitted)
+                              classes=classes, max_stack=max_stack, on_fitted=on_fitted,
+                              on_epoch=on_epoch)
         networks.update(zip(members, (e._require_fitted() for e in trained), strict=True))
 
     estimators = []
@@ -220,9 +224,10 @@ class _Loss(nn.Module):
 
 
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
-                 fits: Sequence[FitSpec], standardisers: Sequence[Standardiser]
-                 ) -> list[FusionClassifier]:
-    """Train the fits of one stack together; return each fit's network (eval mode, CPU)."""
+                 fits: Sequence[FitSpec], standardisers: Sequence[Standardiser],
+                 on_epoch: Callable[[int], None] | None = None) -> list[FusionClassifier]:
+    """Train the fits of one stack together; return each fit's network (eval mode, CPU).
+    ``on_epoch(len(fits))`` follows each epoch."""
     optim, frames = config.optim, config.model.frames
     device = resolve_device(config.device)
     dims = [a.shape[-1] for a in arrays]
@@ -309,6 +314,8 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
             if optim.grad_clip > 0:
                 clip_grad_norms_(grads, optim.grad_clip)
             optimiser.step(grads, lr, active)
+        if on_epoch is not None:
+            on_epoch(count)
     out = []
     for g in range(count):
         network = networks[g]

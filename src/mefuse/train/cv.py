@@ -52,7 +52,11 @@ def run_cv(
     for _, folds in plan:
         for fold in folds:
             _check_disjoint(clips, fold, config.protocol)
-    with progress_bar("cv", sum(len(folds) for _, folds in plan), progress) as advance:
+    fits = sum(len(folds) for _, folds in plan)
+    # counted in epochs (every fit's), so that the batched engine, which finishes all its fits
+    # at once, still moves the bar and the log lines while it trains
+    with progress_bar("cv", fits * config.optim.epochs, progress,
+                      unit=f"epochs of {fits} fit{'s' if fits > 1 else ''}") as advance:
         estimators = _fit_all(config, data, clips.labels, clips, plan, run_warnings, advance)
     fold_rows: list[FoldRecord] = []
     pooled_rows: list[PooledRecord] = []
@@ -195,6 +199,8 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
 
     Each fit's seed is ``seed * 1000 + fold``; the batched engine trains all fits as one
     stacked model (:mod:`mefuse.train.batched`) with the same results as the loop.
+    ``advance(n)`` is called as ``n`` epochs of the fits' final networks finish (inner fits
+    that tune thresholds or choose a fusion are not counted).
     """
     train_config = config.train_config()
     classes = list(clips.classes)
@@ -211,16 +217,18 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
         if config.engine == "batched" and not nested:
             fitted = fit_batched(train_config, data, labels, specs, classes=classes,
                                  sequence_ids=sequences.tolist(), max_stack=config.max_stack,
-                                 on_fitted=advance, groups=subjects.tolist())
+                                 on_epoch=advance, groups=subjects.tolist())
         else:
             fitted = []
             for spec in specs:
-                fitted.append(FusionEstimator(train_config, seed=spec.seed).fit(
+                estimator = FusionEstimator(train_config, seed=spec.seed)
+                estimator.on_epoch = lambda epoch, loss: advance()
+                fitted.append(estimator.fit(
                     data.take(spec.index), labels[spec.index],
                     sequence_ids=sequences[spec.index].tolist(), classes=classes,
                     context=spec.context,
                     groups=subjects[spec.index].tolist()))
-                advance()
+                estimator.on_epoch = None
     run_warnings.extend(str(w.message) for w in caught
                         if issubclass(w.category, EmptyClassWarning))
     return dict(zip(keys, fitted, strict=True))

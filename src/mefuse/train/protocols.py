@@ -13,7 +13,10 @@ fall in the same fold (a left and a right half of one clip are not independent s
 from __future__ import annotations
 
 import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,3 +88,27 @@ def make_folds(clips: ClipTable, protocol: str, folds: int, seed: int) -> list[F
             )
         )
     return out
+
+
+def optimism_note(protocol: str, folds: Sequence[Mapping[str, Any]]) -> str | None:
+    """A reminder, for an ``mskf`` run, that its score is optimistic for unseen people.
+
+    ``folds`` are the run's fold records (``seed``, ``test_subjects``). A person tested in two
+    folds of one seed was also trained on in each of them; the note counts those people, so
+    the reader sees how much of the data is shared. ``None`` for subject-disjoint protocols,
+    and for an ``mskf`` run whose folds happened to keep every person apart.
+    """
+    if protocol != "mskf":
+        return None
+    shared: set[str] = set()
+    everyone: set[str] = set()
+    for seed in {int(f["seed"]) for f in folds}:
+        counts = Counter(str(s) for f in folds if int(f["seed"]) == seed
+                         for s in f["test_subjects"])
+        everyone.update(counts)
+        shared.update(s for s, n in counts.items() if n > 1)
+    if not shared:
+        return None
+    return (f"mskf splits by labels, not by people: {len(shared)} of {len(everyone)} subjects "
+            "are in training and test folds at once, so this score is optimistic for people "
+            "the model has not seen; --protocol subject-kfold or loso measures that")

@@ -127,7 +127,7 @@ def _distance(points: np.ndarray, first: tuple[int, ...], second: tuple[int, ...
 
 @register_extractor
 class Mesh3DExtractor(Extractor):
-    """Head-pose-free 3D face-mesh displacements, reduced to :data:`DIM` coefficients."""
+    """Head-pose-free 3D face-mesh displacements, reduced to 52 coefficients (:data:`DIM`)."""
 
     name = "mesh3d"
     kind = "geometry"
