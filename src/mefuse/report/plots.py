@@ -88,6 +88,29 @@ def confusion(counts: pd.DataFrame) -> Figure:
     return figure
 
 
+def confusion_matrix(counts: pd.DataFrame, shares: pd.DataFrame) -> Figure:
+    """Single-label runs: true x predicted class, coloured by the row-normalised share (the
+    diagonal is each class's recall) and annotated with the share and the count."""
+    classes = list(counts.index)
+    side = 0.75 * max(len(classes), 3) + 2.0
+    figure = _figure(side + 0.8, side)
+    ax = figure.add_subplot()
+    image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    for (i, j), share in np.ndenumerate(shares.to_numpy()):
+        count = counts.iloc[i, j]
+        text = f"{count:.0f}" if float(count).is_integer() else f"{count:.1f}"
+        ax.text(j, i, f"{share:.2f}\n({text})", ha="center", va="center", fontsize=8,
+                color="white" if share > 0.5 else "#222222")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    ax.set_title("Confusion matrix (pooled test predictions, mean over seeds)", loc="left",
+                 fontsize=11)
+    return figure
+
+
 def gate_weights(gates: pd.DataFrame, strategy: str) -> Figure:
     """Distribution of the gate weight of each pool over folds and seeds."""
     pools = list(dict.fromkeys(gates["pool"]))
@@ -161,7 +184,7 @@ def fold_variance(folds: pd.DataFrame, classes: Sequence[str]) -> Figure:
     left.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22),
                 ncol=2)
     _style(left)
-    right.boxplot([folds[c].to_numpy() for c in classes], positions=range(len(classes)),
+    right.boxplot([folds[c].dropna().to_numpy() for c in classes], positions=range(len(classes)),
                   widths=0.5, medianprops={"color": PALETTE[0]})
     right.set_xticks(range(len(classes)), classes, fontsize=8)
     right.set_ylim(0, 1.02)
