@@ -143,19 +143,20 @@ def bench(
 
 
 def _print_cells(tables: Any) -> None:
-    from mefuse.bench.tables import VARIANT_LABELS
+    from mefuse.bench.tables import VARIANT_LABELS, headline_label
 
     if tables.cells.empty:
         return
+    score = headline_label(tables.cells)
     view = Table(title="bench", title_justify="left")
-    for name in ("feature set", "strategy", "macro-F1", "var (%²)", "UF1", "UAR"):
+    for name in ("feature set", "strategy", score, "var (%²)", "UF1", "UAR"):
         view.add_column(name, justify="left" if name in ("feature set", "strategy") else "right",
-                        no_wrap=name == "macro-F1")
+                        no_wrap=name == score)
     for _, r in tables.cells.iterrows():
         view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
-                     f"{r['macro_f1_mean']:.3f}±{r['macro_f1_std']:.3f}",
-                     f"{1e4 * r['macro_f1_var']:.2f}", f"{r['uf1_mean']:.3f}",
-                     f"{r['uar_mean']:.3f}")
+                     f"{r['headline']:.3f}±{r['headline_std']:.3f}",
+                     f"{1e4 * r['macro_f1_var']:.2f}" if score == "Macro-F1" else "–",
+                     f"{r['uf1_mean']:.3f}", f"{r['uar_mean']:.3f}")
     console.print(view)
 
 

@@ -86,7 +86,7 @@ def cv(
     """Cross-validate one configuration on a feature store and write results.json."""
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
-    from mefuse.train.report_table import result_table
+    from mefuse.train.report_table import confusion_matrix_table, result_table
 
     data = config_data(
         config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
@@ -102,6 +102,9 @@ def cv(
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
     console.print(result_table(result))
+    matrix = confusion_matrix_table(result)
+    if matrix is not None:
+        console.print(matrix)
     for message in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
     console.print(f"wrote {path}")

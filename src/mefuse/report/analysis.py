@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mefuse.train.confusion import (  # noqa: F401  (the report's analysis, in one place)
+    confusion_matrix,
+    is_single_label,
+    row_normalised,
+    single_label_units,
+)
 from mefuse.train.headline import is_pooled
 from mefuse.train.metrics import merge_views
 from mefuse.train.results import CVResult
@@ -51,9 +57,7 @@ def scored_units(result: CVResult, seed: int) -> tuple[np.ndarray, np.ndarray]:
     frame = result.predictions[result.predictions["seed"] == seed]
     classes = result.classes
     if is_single_label(result):  # the arg-max of the merged views, exactly as cv scored it
-        from mefuse.train.cv import _scored
-
-        return _scored(frame, classes, result.config.get("level", "sequence"), "singlelabel")
+        return single_label_units(frame, classes, result.config.get("level", "sequence"))
     y = frame[[f"y_{c}" for c in classes]].to_numpy().astype(np.int64)
     pred = frame[[f"pred_{c}" for c in classes]].to_numpy().astype(np.int64)
     if result.config.get("level", "sequence") == "sequence":
@@ -77,35 +81,6 @@ def confusion_counts(result: CVResult) -> pd.DataFrame:
         total += np.stack([(y & pred).sum(0), ((1 - y) & pred).sum(0),
                            (y & (1 - pred)).sum(0), ((1 - y) & (1 - pred)).sum(0)], axis=1)
     return pd.DataFrame(total / len(seeds), index=result.classes, columns=["TP", "FP", "FN", "TN"])
-
-
-def is_single_label(result: CVResult) -> bool:
-    return result.config.get("task") == "singlelabel"
-
-
-def confusion_matrix(result: CVResult) -> pd.DataFrame:
-    """Single-label runs: true class (rows) x predicted class (columns) counts of the pooled
-    test predictions at the run's level, averaged over seeds (each seed's folds cover every
-    unit once, so the counts add up to the number of units). Empty for multi-label runs,
-    where a unit may have several classes and per-class 2x2 counts apply instead."""
-    classes = result.classes
-    if not is_single_label(result) or result.predictions is None or result.predictions.empty:
-        return pd.DataFrame()
-    seeds = sorted(result.predictions["seed"].unique())
-    total = np.zeros((len(classes), len(classes)))
-    for seed in seeds:
-        y, pred = scored_units(result, seed)
-        np.add.at(total, (y.argmax(axis=1), pred.argmax(axis=1)), 1)
-    return pd.DataFrame(total / len(seeds), index=pd.Index(classes, name="true"),
-                        columns=pd.Index(classes, name="predicted"))
-
-
-def row_normalised(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Each row divided by its total: the share of each true class given each prediction
-    (the diagonal is the per-class recall); a class with no unit keeps a row of zeros."""
-    totals = matrix.sum(axis=1).to_numpy()[:, None]
-    return pd.DataFrame(matrix.to_numpy() / np.where(totals > 0, totals, 1.0),
-                        index=matrix.index, columns=matrix.columns)
 
 
 @dataclass

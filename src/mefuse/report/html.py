@@ -214,32 +214,36 @@ def _comparisons(comparisons: pd.DataFrame) -> dict[str, Any]:
 
 def _bench_page(source: Path, detail: int) -> dict[str, Any]:
     from mefuse.bench.runner import CELLS
-    from mefuse.bench.tables import VARIANT_LABELS, load_bench
+    from mefuse.bench.tables import VARIANT_LABELS, headline_label, load_bench
 
     tables = load_bench(source)
     cells = tables.cells
     if cells.empty:
         raise DataError(f"no cell of {source} has finished yet; run 'mefuse bench' first")
-    ordered = cells.sort_values("macro_f1_mean", ascending=False).reset_index(drop=True)
+    ordered = cells.sort_values("headline", ascending=False).reset_index(drop=True)
     shown = list(ordered["cell_id"][: max(detail, 0)])
     rows = []
     for i, row in ordered.iterrows():
         rows.append({"feature_set": row["feature_set"],
                      "strategy": VARIANT_LABELS[row["variant"]],
-                     "f1": f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}",
-                     "var": f"{1e4 * row['macro_f1_var']:.2f}", "uf1": f"{row['uf1_mean']:.3f}",
+                     "f1": f"{row['headline']:.3f} ± {row['headline_std']:.3f}",
+                     "var": (f"{1e4 * row['macro_f1_var']:.2f}"
+                             if row["headline_metric"] == "macro_f1" else "–"),
+                     "uf1": f"{row['uf1_mean']:.3f}",
                      "uar": f"{row['uar_mean']:.3f}", "gate": row["gate"],
                      "cell_id": row["cell_id"], "best": i == 0,
                      "anchor": _slug(row["cell_id"]) if row["cell_id"] in shown else None})
+    score = headline_label(cells)
     overview = _plot("bench", "overview", "Every cell",
-                     "Macro-F1 of each cell (mean ± std over folds × seeds), coloured by "
-                     "strategy, and the variance of its fold scores.",
-                     plots.bench_overview(cells))
+                     ("Macro-F1 of each cell (mean ± std over folds × seeds)"
+                      if score == "Macro-F1" else f"{score} of each cell (mean ± std over seeds)")
+                     + ", coloured by strategy, and the variance of its fold macro-F1.",
+                     plots.bench_overview(cells, score))
     best = ordered.iloc[0]
     base = tables.plan.get("base_config", {})
-    bench = {"plots": [overview], "rows": rows, "missing": tables.missing,
+    bench = {"plots": [overview], "rows": rows, "missing": tables.missing, "score": score,
              "cards": [("cells", f"{len(cells)} / {len(tables.plan['cells'])}"),
-                       ("best macro-F1", f"{best['macro_f1_mean']:.3f}"),
+                       (f"best {score}", f"{best['headline']:.3f}"),
                        ("best cell", f"{best['feature_set']} [{best['variant']}]"),
                        ("protocol", str(base.get("protocol", "mskf"))),
                        ("seeds", str(base.get("seeds", [0])))]}

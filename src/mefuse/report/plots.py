@@ -194,9 +194,10 @@ def fold_variance(folds: pd.DataFrame, classes: Sequence[str]) -> Figure:
     return figure
 
 
-def bench_overview(cells: pd.DataFrame) -> Figure:
-    """Every cell of a bench: macro-F1 mean ± std (left) and the fold variance (right)."""
-    ordered = cells.sort_values("macro_f1_mean").reset_index(drop=True)
+def bench_overview(cells: pd.DataFrame, score: str = "macro-F1") -> Figure:
+    """Every cell of a bench: its headline score (``score``: the protocol's, see
+    :mod:`mefuse.train.headline`) mean ± std (left) and the fold variance (right)."""
+    ordered = cells.sort_values("headline").reset_index(drop=True)
     height = max(2.6, 0.32 * len(ordered) + 1.2)
     figure = _figure(10.0, height)
     left, right = figure.subplots(1, 2, sharey=True, width_ratios=[2.2, 1])
@@ -204,11 +205,12 @@ def bench_overview(cells: pd.DataFrame) -> Figure:
     colours = [VARIANT_COLOURS.get(v, "#888888") for v in ordered["variant"]]
     labels = [f"{f}  [{v}]" for f, v in zip(ordered["feature_set"], ordered["variant"],
                                             strict=True)]
-    left.barh(y, ordered["macro_f1_mean"], xerr=ordered["macro_f1_std"], color=colours,
+    left.barh(y, ordered["headline"], xerr=ordered["headline_std"], color=colours,
               capsize=3, height=0.7)
     left.set_yticks(y, labels, fontsize=8)
     left.set_xlim(0, 1.0)
-    left.set_xlabel("macro-F1 (mean ± std over folds × seeds)")
+    left.set_xlabel("macro-F1 (mean ± std over folds × seeds)" if score.lower() == "macro-f1"
+                    else f"{score} (mean ± std over seeds)")
     left.set_title("Every cell of the grid", loc="left", fontsize=11)
     right.barh(y, 1e4 * ordered["macro_f1_var"], color=colours, height=0.7)
     right.set_xlabel("variance of fold macro-F1 (%²)")

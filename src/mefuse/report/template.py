@@ -59,7 +59,7 @@ PAGE = r"""<!DOCTYPE html>
   </div>
   {% for plot in bench.plots %}{{ figure(plot) }}{% endfor %}
   <table>
-    <thead><tr><th class="text">Feature set</th><th class="text">Strategy</th><th>Macro-F1</th><th>Var (%²)</th><th>UF1</th><th>UAR</th><th class="text">Gate</th><th class="text">Cell</th></tr></thead>
+    <thead><tr><th class="text">Feature set</th><th class="text">Strategy</th><th>{{ bench.score }}</th><th>Var (%²)</th><th>UF1</th><th>UAR</th><th class="text">Gate</th><th class="text">Cell</th></tr></thead>
     <tbody>
     {% for row in bench.rows %}<tr{% if row.best %} class="best"{% endif %}><td class="text">{{ row.feature_set }}</td><td class="text">{{ row.strategy }}</td><td>{{ row.f1 }}</td><td>{{ row.var }}</td><td>{{ row.uf1 }}</td><td>{{ row.uar }}</td><td class="text">{{ row.gate }}</td><td class="text">{% if row.anchor %}<a href="#{{ row.anchor }}">{{ row.cell_id }}</a>{% else %}{{ row.cell_id }}{% endif %}</td></tr>
     {% endfor %}

@@ -60,6 +60,34 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     return table
 
 
+def confusion_matrix_table(result: CVResult) -> Table | None:
+    """Single-label runs: counts of true (rows) x predicted (columns) classes of the pooled
+    test predictions (mean over seeds), each with its share of the row; ``None`` otherwise."""
+    from mefuse.train.confusion import confusion_matrix, row_normalised
+
+    matrix = confusion_matrix(result)
+    if matrix.empty:
+        return None
+    shares = row_normalised(matrix)
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)",
+                  title_justify="left")
+    table.add_column("true / pred", no_wrap=True)
+    for name in result.classes:
+        table.add_column(name[:5], justify="right", no_wrap=True)
+    table.add_column("total", justify="right")
+    for name in result.classes:
+        table.add_row(name, *(f"{_count(matrix.loc[name, c])} ({shares.loc[name, c]:.2f})"
+                              for c in result.classes), _count(matrix.loc[name].sum()))
+    table.caption = ("count (share of the row; the diagonal is each class's recall), "
+                     f"{result.config.get('level', 'sequence')} level, pooled over folds, "
+                     "mean over seeds")
+    return table
+
+
+def _count(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
 def headline_text(headline: Headline) -> str:
     """``UF1 (pooled) 0.812 ± 0.010, UAR 0.790`` (UAR beside a pooled headline only)."""
     text = f"{headline['label']} {headline['value']:.3f} ± {headline['spread']:.3f}"
