@@ -31,6 +31,7 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    store_task_defaults,
 )
 
 console = Console()
@@ -101,6 +102,7 @@ def bench(
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
     )
+    store_task_defaults(store, data, task, parse_classes(classes))
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
         console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "

@@ -35,6 +35,7 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    store_task_defaults,
 )
 from mefuse.errors import DataError
 
@@ -96,6 +97,7 @@ def cv(
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
         engine=engine, max_stack=max_stack,
     )
+    store_task_defaults(store, data, task, parse_classes(classes))
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
     table = read_clips(store, clips, cv_config.classes)
@@ -145,6 +147,7 @@ def train(
     )
     for key in ("protocol", "folds", "seeds", "level"):
         data.pop(key, None)  # a cv configuration file serves training too
+    store_task_defaults(store, data, task, parse_classes(classes))
     _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")

@@ -1,0 +1,162 @@
+"""A store records its task and classes at extraction; cv, train, bench and the API use them.
+
+The store is a CASME II layout (single-label, its own emotion classes) read by the real adapter,
+with features written directly (one clear direction per class, so a model classifies every clip
+right) and the store's reports written by the extraction's own report step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mefuse import api
+from mefuse.data.adapters import clip_table, load_dataset
+from mefuse.errors import ConfigError, DataError
+from mefuse.store import FeatureStore
+from mefuse.store.reports import write_reports
+from mefuse.store.task import TASK_RECORD, read_task_record, resolve_store_task
+from test_cli_errors import run_mefuse
+
+EMOTIONS = ("happiness", "disgust", "surprise")
+CLASSES = ["Disgust", "Happiness", "Surprise"]  # the adapter's order: title case, sorted
+
+
+def _casme2_layout(root: Path) -> Path:
+    """Three subjects, each showing two of the three emotions twice (so each leave-one-subject-
+    out fold lacks one class, and training always sees all three)."""
+    rows = []
+    for subject in (1, 2, 3):
+        shown = [EMOTIONS[subject - 1], EMOTIONS[subject % 3]]
+        for index, emotion in enumerate(shown * 2):
+            name = f"EP0{index}_0{subject}"
+            folder = root / "CASME2_RAW_selected" / f"sub0{subject}" / name
+            folder.mkdir(parents=True)
+            for n in range(1, 5):
+                assert cv2.imwrite(str(folder / f"img{n}.jpg"), np.full((6, 8, 3), 60, np.uint8))
+            rows.append({"Subject": subject, "Filename": name, "OnsetFrame": 1, "ApexFrame": 2,
+                         "OffsetFrame": 4, "Action Units": "12", "Estimated Emotion": emotion})
+    pd.DataFrame(rows).to_excel(root / "CASME2-coding-20140508.xlsx", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def casme2_store(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("casme2")
+    table = clip_table(load_dataset("casme2", _casme2_layout(base / "data")), ["full"])
+    store = FeatureStore(base / "store")
+    rng = np.random.default_rng(0)
+    with store.writer("feat", {"params": {}}) as writer:
+        for clip, labels in zip(table.clip_ids, table.labels, strict=True):
+            features = rng.normal(0, 0.05, (6, 4)).astype(np.float32)
+            features[:, int(labels.argmax())] += 3.0
+            writer.write(clip, features)
+    write_reports(store, table, ["feat"], [], {"clips": len(table)})
+    return store.root
+
+
+def test_extraction_records_the_task_and_classes(casme2_store):
+    record = json.loads((casme2_store / TASK_RECORD).read_text())
+    assert record == {"task": "singlelabel", "classes": CLASSES}
+    assert read_task_record(casme2_store).classes == tuple(CLASSES)
+
+
+def test_cv_without_flags_runs_single_label_with_the_loso_headline(casme2_store, tmp_path):
+    """Every clip right: the headline is the pooled UF1 (1.000), not the per-fold macro-F1
+    that scores each class a held-out subject lacks 0; the terminal shows the confusion matrix
+    and no multi-label per-class blocks."""
+    result = run_mefuse(["cv", "-s", str(casme2_store), "-m", "feat", "--protocol", "loso",
+                         "--epochs", "40", "--frames", "4", "-q", "-o", str(tmp_path / "run")],
+                        tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert data["config"]["task"] == "singlelabel" and data["classes"] == CLASSES
+    summary = data["summary"]
+    assert summary["uf1_mean"] == 1.0 and summary["uar_mean"] == 1.0
+    assert summary["headline"]["metric"] == "uf1" and summary["headline"]["value"] == 1.0
+    # the paper's per-fold number scores the class each subject lacks 0
+    assert summary["macro_f1_mean"] == pytest.approx(2 / 3)
+    assert summary["macro_f1_present_mean"] == 1.0
+    assert all(f["macro_f1_present"] == 1.0 for f in data["folds"])
+    assert "UF1 (pooled) 1.000 ± 0.000, UAR 1.000" in " ".join(result.stdout.split())
+    assert "confusion matrix" in result.stdout
+    assert "4 (1.00)" in result.stdout and "0 (0.00)" in result.stdout  # 4 clips per class
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--task", "multilabel"], "--task multilabel contradicts the store's task singlelabel"),
+    (["--classes", "Happiness,Disgust"],
+     "--classes Happiness,Disgust leaves out some of the store's classes Disgust,Happiness,"
+     "Surprise"),
+    (["--classes", "Negative,Positive"], "--classes Negative,Positive contradicts"),
+])
+def test_a_contradicting_flag_is_refused_in_one_line(casme2_store, tmp_path, flags, message):
+    for verb in ("cv", "train") if flags[0] == "--task" else ("cv",):
+        result = run_mefuse([verb, "-s", str(casme2_store), "-m", "feat", *flags, "-q",
+                             "-o", str(tmp_path / verb)], tmp_path)
+        assert result.returncode == 2, result.stdout
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert not (tmp_path / verb).exists()
+
+
+def test_bench_refuses_a_contradicting_flag(casme2_store, tmp_path):
+    result = run_mefuse(["bench", "-s", str(casme2_store), "--task", "multilabel", "--dry-run",
+                         "-o", str(tmp_path / "bench")], tmp_path)
+    assert result.returncode == 2 and "contradicts the store's task" in result.stderr
+
+
+def test_the_api_uses_the_record_and_refuses_a_contradiction(casme2_store):
+    assert list(api.clips_table(casme2_store).columns[4:7]) == CLASSES
+    with pytest.raises(ConfigError, match="task='multilabel' contradicts"):
+        api.cross_validate(casme2_store, ["feat"], task="multilabel")
+    settings = api._settings(casme2_store, ["feat"], {})
+    assert settings["task"] == "singlelabel" and settings["classes"] == CLASSES
+
+
+def test_a_preset_gives_way_to_the_record_with_a_note(casme2_store):
+    settings = {"task": "multilabel", "classes": ["Negative", "Positive"]}
+    notes = resolve_store_task(casme2_store, settings)
+    assert settings == {"task": "singlelabel", "classes": CLASSES}
+    assert len(notes) == 2 and "replaces multilabel" in notes[0]
+    reordered = {"classes": ["Surprise", "Disgust", "Happiness"]}
+    assert resolve_store_task(casme2_store, reordered) == []
+    assert reordered["classes"] == ["Surprise", "Disgust", "Happiness"]
+
+
+def test_a_multilabel_record_allows_a_subset_of_its_classes(tmp_path):
+    (tmp_path / TASK_RECORD).write_text(json.dumps({"task": "multilabel",
+                                                    "classes": ["A", "B", "C"]}))
+    settings = {"classes": ["A", "C"]}
+    assert resolve_store_task(tmp_path, settings, given_classes=["A", "C"]) == []
+    assert settings == {"classes": ["A", "C"], "task": "multilabel"}
+    with pytest.raises(ConfigError, match="--classes A,D contradicts"):
+        resolve_store_task(tmp_path, {}, given_classes=["A", "D"])
+
+
+def test_a_store_without_a_record_keeps_the_old_defaults_with_a_hint(casme2_store, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    for item in casme2_store.iterdir():
+        if item.name != TASK_RECORD:
+            (old / item.name).symlink_to(item)
+    assert resolve_store_task(old, settings := {}) == [] and settings == {}
+    result = run_mefuse(["cv", "-s", str(old), "-m", "feat", "-q", "-o", str(tmp_path / "r")],
+                        tmp_path)
+    assert result.returncode == 2
+    assert "unknown class column(s) 'Negative'" in result.stderr
+    assert "records no task" in result.stderr and "--task singlelabel" in result.stderr
+
+
+def test_a_broken_record_is_named(tmp_path):
+    (tmp_path / TASK_RECORD).write_text("{not json")
+    with pytest.raises(DataError, match="task.json cannot be read"):
+        read_task_record(tmp_path)
+    (tmp_path / TASK_RECORD).write_text(json.dumps({"task": "both", "classes": ["A"]}))
+    with pytest.raises(DataError, match="is not a task record"):
+        read_task_record(tmp_path)
