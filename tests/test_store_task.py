@@ -7,6 +7,7 @@ right) and the store's reports written by the extraction's own report step.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from mefuse import api
 from mefuse.data.adapters import clip_table, load_dataset
@@ -21,6 +23,8 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.store import FeatureStore
 from mefuse.store.reports import write_reports
 from mefuse.store.task import TASK_RECORD, read_task_record, resolve_store_task
+from mefuse.train.report_table import result_table
+from mefuse.train.results import CVResult
 from test_cli_errors import run_mefuse
 
 EMOTIONS = ("happiness", "disgust", "surprise")
@@ -66,15 +70,22 @@ def test_extraction_records_the_task_and_classes(casme2_store):
     assert read_task_record(casme2_store).classes == tuple(CLASSES)
 
 
-def test_cv_without_flags_runs_single_label_with_the_loso_headline(casme2_store, tmp_path):
+@pytest.fixture(scope="module")
+def loso_run(casme2_store, tmp_path_factory):
+    """``mefuse cv`` on the store without --task or --classes, leave-one-subject-out."""
+    out = tmp_path_factory.mktemp("loso")
+    result = run_mefuse(["cv", "-s", str(casme2_store), "-m", "feat", "--protocol", "loso",
+                         "--epochs", "40", "--frames", "4", "-q", "-o", str(out / "run")], out)
+    assert result.returncode == 0, result.stderr
+    return result, out / "run"
+
+
+def test_cv_without_flags_runs_single_label_with_the_loso_headline(loso_run):
     """Every clip right: the headline is the pooled UF1 (1.000), not the per-fold macro-F1
     that scores each class a held-out subject lacks 0; the terminal shows the confusion matrix
     and no multi-label per-class blocks."""
-    result = run_mefuse(["cv", "-s", str(casme2_store), "-m", "feat", "--protocol", "loso",
-                         "--epochs", "40", "--frames", "4", "-q", "-o", str(tmp_path / "run")],
-                        tmp_path)
-    assert result.returncode == 0, result.stderr
-    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    result, run = loso_run
+    data = json.loads((run / "results.json").read_text())
     assert data["config"]["task"] == "singlelabel" and data["classes"] == CLASSES
     summary = data["summary"]
     assert summary["uf1_mean"] == 1.0 and summary["uar_mean"] == 1.0
@@ -82,10 +93,52 @@ def test_cv_without_flags_runs_single_label_with_the_loso_headline(casme2_store,
     # the paper's per-fold number scores the class each subject lacks 0
     assert summary["macro_f1_mean"] == pytest.approx(2 / 3)
     assert summary["macro_f1_present_mean"] == 1.0
-    assert all(f["macro_f1_present"] == 1.0 for f in data["folds"])
+    assert all(f["macro_f1_present"] == 1.0 and len(f["classes_present"]) == 2
+               for f in data["folds"])
     assert "UF1 (pooled) 1.000 ± 0.000, UAR 1.000" in " ".join(result.stdout.split())
     assert "confusion matrix" in result.stdout
     assert "4 (1.00)" in result.stdout and "0 (0.00)" in result.stdout  # 4 clips per class
+
+
+def test_report_of_a_single_label_loso_run(loso_run, tmp_path):
+    from mefuse.report import write_report
+
+    html = write_report(loso_run[1], tmp_path / "report").read_text()
+    assert ">1.000 ± 0.000</div><div class=\"label\">UF1 (pooled) · headline<" in html
+    assert 'data-plot="confusion-matrix"' in html and 'class="confusion-matrix"' in html
+    assert "4 (1.00)" in html
+    assert 'data-plot="confusion"' not in html  # no per-class 2x2 blocks
+    assert "Thresholds" not in html
+    assert "Macro-F1 (classes present)" in html
+
+
+def test_results_written_before_the_headline_still_load(loso_run, tmp_path):
+    data = json.loads((loso_run[1] / "results.json").read_text())
+    recorded = data["summary"].pop("headline")
+    for fold in data["folds"]:
+        fold.pop("macro_f1_present"), fold.pop("classes_present")
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    old = CVResult.read(tmp_path, arrays=False)
+    assert old.summary["headline"] == recorded
+    assert "UF1 (pooled) 1.000" in " ".join(_render(result_table(old)).split())
+
+
+def _render(table) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def test_bench_tables_follow_the_protocol(casme2_store, tmp_path):
+    result = run_mefuse(["bench", "-s", str(casme2_store), "--variants", "single", "--sets",
+                         "alone", "--protocol", "loso", "--epochs", "40", "--frames", "4", "-q",
+                         "-o", str(tmp_path / "bench")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "bench" / "tables.md").read_text()
+    assert "| Extractor | Kind | UF1 (pooled) | Var |" in markdown
+    assert "| feat |" in markdown and "**100.00 ± 0.00** | – |" in markdown
+    cells = pd.read_csv(tmp_path / "bench" / "cells.csv")
+    assert cells["headline_metric"].tolist() == ["uf1"] and cells["headline"].tolist() == [1.0]
 
 
 @pytest.mark.parametrize(("flags", "message"), [

@@ -191,8 +191,8 @@ def markdown(tables: BenchTables) -> str:
     if cells.empty:
         parts += ["", "No cell has finished yet."]
         return "\n".join(parts) + "\n"
-    score = headline_label(cells)
-    pooled = score != "Macro-F1"
+    score_name = headline_label(cells)
+    pooled = score_name != "Macro-F1"
     alone = cells[cells["set"] == "alone"]
     if not alone.empty:
         best = _bold_best(dict(zip(alone["cell_id"], alone["headline"], strict=True)))
@@ -204,7 +204,7 @@ def markdown(tables: BenchTables) -> str:
                          _pct(r["uf1_mean"]), _pct(r["uar_mean"]),
                          *(_pct(r[f"f1_{c}"]) for c in classes)])
         parts += ["", "## Each extractor alone", "",
-                  _table(["Extractor", "Kind", score, "Var", "UF1", "UAR", *classes], rows,
+                  _table(["Extractor", "Kind", score_name, "Var", "UF1", "UAR", *classes], rows,
                          right_from=2)]
     fused = cells[cells["set"] != "alone"]
     if not fused.empty:
@@ -223,7 +223,7 @@ def markdown(tables: BenchTables) -> str:
                 row.append(f"**{text}**" if v in best else text)
             rows.append(row)
         parts += ["", "## Fusion strategies", "",
-                  (f"{score} (%) mean ± std over seeds" if pooled else
+                  (f"{score_name} (%) mean ± std over seeds" if pooled else
                    "Macro-F1 (%) mean ± std, with the variance (%²),")
                   + " per feature set and strategy; *gated + position* and *gated + motion* "
                   "go beyond the paper.", "",
@@ -233,7 +233,7 @@ def markdown(tables: BenchTables) -> str:
              _pct(r["macro_f1_seed_std"]), _pct(r["uf1_mean"]), _pct(r["uar_mean"]), r["gate"],
              f"{r['runtime_s']:.1f}"] for _, r in cells.iterrows()]
     parts += ["", "## Every cell", "",
-              _table(["Cell", "Set", "Strategy", score, "Var", "Seed std", "UF1", "UAR",
+              _table(["Cell", "Set", "Strategy", score_name, "Var", "Seed std", "UF1", "UAR",
                       "Gate (mean)", "Time (s)"], rows, right_from=3)]
     if not tables.comparisons.empty:
         parts += ["", "## Paired comparisons", "", comparisons_markdown(tables.comparisons)]
