@@ -96,8 +96,9 @@ def confusion_matrix(counts: pd.DataFrame, shares: pd.DataFrame) -> Figure:
     figure = _figure(side + 0.8, side)
     ax = figure.add_subplot()
     image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
-    for (i, j), share in np.ndenumerate(shares.to_numpy()):
-        count = counts.iloc[i, j]
+    values = counts.to_numpy(dtype=float)
+    for (i, j), share in np.ndenumerate(shares.to_numpy(dtype=float)):
+        count = values[i, j]
         text = f"{count:.0f}" if float(count).is_integer() else f"{count:.1f}"
         ax.text(j, i, f"{share:.2f}\n({text})", ha="center", va="center", fontsize=8,
                 color="white" if share > 0.5 else "#222222")

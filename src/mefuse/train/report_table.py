@@ -75,9 +75,10 @@ def confusion_matrix_table(result: CVResult) -> Table | None:
     for name in result.classes:
         table.add_column(name[:5], justify="right", no_wrap=True)
     table.add_column("total", justify="right")
-    for name in result.classes:
-        table.add_row(name, *(f"{_count(matrix.loc[name, c])} ({shares.loc[name, c]:.2f})"
-                              for c in result.classes), _count(matrix.loc[name].sum()))
+    counts, share = matrix.to_numpy(dtype=float), shares.to_numpy(dtype=float)
+    for i, name in enumerate(result.classes):
+        table.add_row(name, *(f"{_count(counts[i, j])} ({share[i, j]:.2f})"
+                              for j in range(len(result.classes))), _count(counts[i].sum()))
     table.caption = ("count (share of the row; the diagonal is each class's recall), "
                      f"{result.config.get('level', 'sequence')} level, pooled over folds, "
                      "mean over seeds")
