@@ -204,6 +204,12 @@ def test_a_store_without_a_record_keeps_the_old_defaults_with_a_hint(casme2_stor
     assert result.returncode == 2
     assert "unknown class column(s) 'Negative'" in result.stderr
     assert "records no task" in result.stderr and "--task singlelabel" in result.stderr
+    result = run_mefuse(["cv", "-s", str(old), "-m", "feat", "--classes", ",".join(CLASSES),
+                         "--epochs", "1", "-q", "-o", str(tmp_path / "r")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "records no task; if the classes exclude each other" in " ".join(result.stdout.split())
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["config"]["task"] == (
+        "multilabel")  # as before: the old store's default
 
 
 def test_a_broken_record_is_named(tmp_path):

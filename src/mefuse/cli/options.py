@@ -165,6 +165,22 @@ def read_clips(store: Path, clips: Path | None, classes: list[str] | None) -> Cl
         raise
 
 
+def single_label_hint(store: Path, table: ClipTable, task: str) -> None:
+    """A note when a store without a task record is trained multi-label on clips that each
+    have exactly one class: single-label data (CASME II, SAMM) trained as multi-label runs
+    without complaint, so say how to tell mefuse."""
+    from rich.console import Console
+
+    from mefuse.store.task import read_task_record
+
+    labels = table.frame.loc[table.labelled, list(table.classes)].to_numpy()
+    if (task == "multilabel" and len(labels) and (labels.sum(axis=1) == 1).all()
+            and read_task_record(store) is None):
+        Console().print("[dim]note: every labelled clip has exactly one class and the store "
+                        "records no task; if the classes exclude each other (CASME II, SAMM), "
+                        "add --task singlelabel[/dim]")
+
+
 def store_task_defaults(store: Path, data: dict[str, Any], task: str | None,
                         classes: list[str] | None) -> None:
     """The store's recorded task and classes as defaults of ``data`` (in place); a flag that

@@ -35,6 +35,7 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    single_label_hint,
     store_task_defaults,
 )
 from mefuse.errors import DataError
@@ -101,6 +102,7 @@ def cv(
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
     table = read_clips(store, clips, cv_config.classes)
+    single_label_hint(store, table, cv_config.task)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
     console.print(result_table(result))
@@ -152,6 +154,7 @@ def train(
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")
     table = read_clips(store, clips, train_config.classes)
+    single_label_hint(store, table, train_config.task)
     estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
