@@ -29,9 +29,11 @@ def fold_table(result: CVResult) -> pd.DataFrame:
 
     When the run's headline is pooled (``loso``: a fold is one person, who shows few classes),
     ``macro_f1`` is the fold's macro-F1 over the classes it shows and an absent class's F1 is
-    NaN (left out of means and spreads) rather than a 0 that no model could avoid.
+    NaN (left out of means and spreads) rather than a 0 that no model could avoid. Results
+    written before folds recorded their classes keep the paper's numbers.
     """
-    pooled = is_pooled(result.summary, result.config)
+    pooled = is_pooled(result.summary, result.config) and all(
+        "macro_f1_present" in fold for fold in result.folds)
     rows = []
     for fold in result.folds:
         present = fold.get("classes_present") if pooled else None

@@ -81,11 +81,12 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
     n_seeds = len(result.pooled)
     headline = headline_of(summary, config)
     pooled_headline = headline["metric"] != "macro_f1"
+    present_scores = pooled_headline and "macro_f1_present_mean" in summary
     single_label = analysis.is_single_label(result)
     section_plots = [
         _plot(prefix, "per-class-f1", "Per-class F1",
               f"Bars: mean F1 of each class over {len(folds)} folds × seeds, with its std"
-              + (" (over the folds whose test part shows the class)" if pooled_headline else "")
+              + (" (over the folds whose test part shows the class)" if present_scores else "")
               + "; diamonds: F1 of each seed's test predictions pooled over its folds.",
               plots.per_class_f1(folds, pd.DataFrame(pooled), classes)),
     ]
@@ -135,7 +136,7 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
             "averaged over the test clips of each true class (all folds and seeds): which "
             "moments of the clip the model looks at.",
             plots.class_attention(attention, classes)))
-    if pooled_headline:
+    if present_scores:
         variance_caption = (
             f"Macro-F1 of every fold for each seed, over the classes the fold's test part "
             f"shows (a {config.get('protocol')} fold is one person, who rarely shows every "
@@ -158,12 +159,11 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
     cards = [(f"{headline['label']} · headline",
               f"{headline['value']:.3f} ± {headline['spread']:.3f}")]
     if pooled_headline:
-        cards += [
-            ("UAR (pooled)", f"{summary['uar_mean']:.3f} ± {summary['uar_std']:.3f}"),
-            ("macro-F1 (folds, classes present)",
-             f"{summary.get('macro_f1_present_mean', 0.0):.3f} ± "
-             f"{summary.get('macro_f1_present_std', 0.0):.3f}"),
-        ]
+        cards.append(("UAR (pooled)", f"{summary['uar_mean']:.3f} ± {summary['uar_std']:.3f}"))
+        if present_scores:
+            cards.append(("macro-F1 (folds, classes present)",
+                          f"{summary['macro_f1_present_mean']:.3f} ± "
+                          f"{summary['macro_f1_present_std']:.3f}"))
     else:
         cards += [
             ("variance (%²)", f"{1e4 * summary['macro_f1_var']:.2f}"),
@@ -176,7 +176,7 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
     ]
     return {"anchor": prefix, "title": title, "cards": cards, "plots": section_plots,
             "confusion": confusion_rows, "matrix": matrix_rows,
-            "fold_score": "Macro-F1 (classes present)" if pooled_headline else "Macro-F1",
+            "fold_score": "Macro-F1 (classes present)" if present_scores else "Macro-F1",
             "show_thresholds": not single_label,
             "classes": classes, "folds": fold_rows,
             "warnings": result.warnings,

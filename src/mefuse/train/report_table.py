@@ -23,7 +23,8 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     """
     summary = result.summary
     headline = headline_of(summary, result.config)
-    pooled = headline["metric"] != "macro_f1"
+    # results written before folds recorded their classes keep the paper's fold numbers
+    pooled = headline["metric"] != "macro_f1" and "macro_f1_present_mean" in summary
     table = Table(title=title or _describe(result.config), title_justify="left")
     table.add_column("seed", justify="right")
     table.add_column("fold", justify="right")
@@ -41,19 +42,20 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     table.add_section()
     per_class = (summary.get("per_class_f1_pooled_mean") if pooled else None) or summary[
         "per_class_f1_mean"]
-    mean_score = (f"{summary.get('macro_f1_present_mean', 0.0):.3f}±"
-                  f"{summary.get('macro_f1_present_std', 0.0):.3f}" if pooled else
+    mean_score = (f"{summary['macro_f1_present_mean']:.3f}±"
+                  f"{summary['macro_f1_present_std']:.3f}" if pooled else
                   f"{summary['macro_f1_mean']:.3f}±{summary['macro_f1_std']:.3f}")
     table.add_row(
-        "", "pooled" if pooled else "mean", mean_score,
+        "", "summary" if pooled else "mean", mean_score,
         *(f"{per_class[c]:.2f}" for c in result.classes),
         "/".join(f"{v:.2f}" for v in summary["gate_mean"].values()),
     )
-    if pooled:
+    if headline["metric"] != "macro_f1":
         table.caption = (f"headline ({result.config.get('protocol')}): {headline_text(headline)}"
-                         f"  ({summary['n_runs']} folds×seeds, {result.runtime_s:.1f} s); "
-                         "F1 present: fold macro-F1 over the classes the fold shows (-: absent); "
-                         "per-class F1 of the pooled predictions")
+                         f"  ({summary['n_runs']} folds×seeds, {result.runtime_s:.1f} s)"
+                         + ("; F1 present: fold macro-F1 over the classes the fold shows "
+                            "(-: absent); per-class F1 of the pooled predictions" if pooled
+                            else ""))
     else:
         table.caption = (f"pooled UF1 {summary['uf1_mean']:.3f}  UAR {summary['uar_mean']:.3f}  "
                          f"({summary['n_runs']} folds×seeds, {result.runtime_s:.1f} s)")
