@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from mefuse import api
+from mefuse import FOURDMR_CLASSES, api
 from mefuse.data.adapters import clip_table, load_dataset
 from mefuse.errors import ConfigError, DataError
 from mefuse.store import FeatureStore
@@ -194,9 +194,20 @@ def test_a_multilabel_record_allows_a_subset_of_its_classes(tmp_path):
                                                     "classes": ["A", "B", "C"]}))
     settings = {"classes": ["A", "C"]}
     assert resolve_store_task(tmp_path, settings, given_classes=["A", "C"]) == []
-    assert settings == {"classes": ["A", "C"], "task": "multilabel"}
+    assert settings == {"classes": ["A", "C"]}  # multilabel: the default, left unset
+    assert resolve_store_task(tmp_path, settings := {}) == [] and settings == {
+        "classes": ["A", "B", "C"]}
     with pytest.raises(ConfigError, match="--classes A,D contradicts"):
         resolve_store_task(tmp_path, {}, given_classes=["A", "D"])
+
+
+def test_a_record_of_the_defaults_changes_no_setting(tmp_path):
+    """A 4DMR store's record leaves the settings (and so bench cell ids) as without one."""
+    (tmp_path / TASK_RECORD).write_text(json.dumps({"task": "multilabel",
+                                                    "classes": list(FOURDMR_CLASSES)}))
+    assert resolve_store_task(tmp_path, settings := {}) == [] and settings == {}
+    with pytest.raises(ConfigError, match="--task singlelabel contradicts"):
+        resolve_store_task(tmp_path, {}, given_task="singlelabel")
 
 
 def test_a_store_without_a_record_keeps_the_old_defaults_with_a_hint(casme2_store, tmp_path):

@@ -159,8 +159,10 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
     gate = ", ".join(f"{k} {v:.2f}" for k, v in estimator.gate_weights().items())
-    console.print(f"trained on {int(table.labelled.sum())} clips; gate: {gate}; "
-                  f"thresholds: {np.round(estimator.fitted_thresholds, 2).tolist()}")
+    decisions = ("decisions: the most probable class" if train_config.task == "singlelabel"
+                 else f"thresholds: {np.round(estimator.fitted_thresholds, 2).tolist()}")
+    console.print(f"trained on {int(table.labelled.sum())} clips ({train_config.task}); "
+                  f"gate: {gate}; {decisions}")
     console.print(f"wrote {out}")
 
 

@@ -28,11 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mefuse import FOURDMR_CLASSES
 from mefuse.errors import ConfigError, DataError
 from mefuse.utils.atomic import write_json
 
 TASK_RECORD = "task.json"
 TASKS: tuple[str, ...] = ("multilabel", "singlelabel")
+DEFAULT_TASK = "multilabel"
+"""The configuration's default task (:class:`~mefuse.train.config.TrainConfig`)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ def resolve_store_task(store: str | Path, settings: dict[str, Any], *,
     ``given_*``: the values given explicitly (as flags, or as arguments when ``api``); a
     contradicting one is a :class:`ConfigError`. Other values already in ``settings`` (from a
     preset or configuration file) that contradict the record are replaced by it. Returns notes
-    for the user (what was replaced). A store without a record leaves ``settings`` as it is.
+    for the user (what was replaced). A store without a record leaves ``settings`` as it is,
+    and so does a record of the defaults (multi-label over the 4DMR classes), so that a 4DMR
+    store's runs, and its bench cells' ids, stay what they were before stores had a record.
     """
     record = read_task_record(store)
     if record is None:
@@ -111,12 +116,15 @@ def resolve_store_task(store: str | Path, settings: dict[str, Any], *,
         if settings.get("task") not in (None, record.task):
             notes.append(f"task {record.task} from {where} replaces {settings['task']} of the "
                          "preset or configuration")
-        settings["task"] = record.task
+            settings["task"] = record.task
+        elif record.task != DEFAULT_TASK:
+            settings["task"] = record.task
     configured = settings.get("classes")
-    if configured is None or not record.compatible_classes(configured):
-        if configured is not None:
-            notes.append(f"classes {','.join(record.classes)} from {where} replace "
-                         f"{','.join(configured)} of the preset or configuration")
+    if configured is not None and not record.compatible_classes(configured):
+        notes.append(f"classes {','.join(record.classes)} from {where} replace "
+                     f"{','.join(configured)} of the preset or configuration")
+        settings["classes"] = list(record.classes)
+    elif configured is None and record.classes != FOURDMR_CLASSES:
         settings["classes"] = list(record.classes)
     return notes
 
