@@ -237,3 +237,15 @@ def test_a_broken_record_is_named(tmp_path):
     (tmp_path / TASK_RECORD).write_text(json.dumps({"task": "both", "classes": ["A"]}))
     with pytest.raises(DataError, match="is not a task record"):
         read_task_record(tmp_path)
+
+
+def test_train_without_flags_fits_the_store_task(casme2_store, tmp_path):
+    result = run_mefuse(["train", "-s", str(casme2_store), "-m", "feat", "--epochs", "2", "-q",
+                         "-o", str(tmp_path / "m.pt")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "trained on 12 clips (singlelabel)" in text and "most probable class" in text
+    from mefuse.train.trainer import FusionEstimator
+
+    model = FusionEstimator.load(tmp_path / "m.pt")
+    assert model.classes == CLASSES and model.config.task == "singlelabel"
