@@ -50,8 +50,14 @@ class StoreData:
 
 
 def _table(store: str | Path, clips: str | Path | None, classes: Sequence[str] | None):
+    """The clip table; ``classes`` default to those the store recorded at extraction."""
     from mefuse.data.clips import ClipTable
+    from mefuse.store.task import resolve_store_task
 
+    if classes is None:
+        settings: dict[str, Any] = {}
+        resolve_store_task(store, settings, api=True)
+        classes = settings.get("classes")
     return ClipTable.read(Path(clips) if clips else Path(store) / "clips.csv", classes)
 
 
@@ -85,12 +91,18 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
 
 def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, Any]
               ) -> dict[str, Any]:
-    """Settings with the modality names matched to the store's extractor keys."""
+    """Settings with the modality names matched to the store's extractor keys, and the task
+    and classes the store recorded at extraction as defaults (a ``task=`` or ``classes=`` that
+    contradicts them is a :class:`~mefuse.errors.ConfigError`)."""
     from mefuse.store import FeatureStore
+    from mefuse.store.task import resolve_store_task
     from mefuse.train.modalities import resolve_modalities
 
     names, _ = resolve_modalities(list(modalities), FeatureStore(store).extractor_keys())
-    return {**settings, "modalities": names}
+    settings = {**settings, "modalities": names}
+    resolve_store_task(store, settings, given_task=settings.get("task"),
+                       given_classes=settings.get("classes"), api=True)
+    return settings
 
 
 @checked_arguments

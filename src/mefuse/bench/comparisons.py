@@ -40,7 +40,7 @@ def comparison_pairs(cells: pd.DataFrame) -> list[tuple[pd.Series, pd.Series, st
     for _, cell in fused.iterrows():
         inputs = alone[alone["feature_set"].isin(cell["feature_set"].split(" + "))]
         if not inputs.empty:
-            best = inputs.iloc[int(inputs["macro_f1_mean"].to_numpy().argmax())]
+            best = inputs.iloc[int(inputs["headline"].to_numpy().argmax())]
             pairs.append((cell, best, "vs best single"))
     for _, group in fused.groupby("feature_set", sort=False):
         by_variant = {r["variant"]: r for _, r in group.iterrows()}

@@ -29,6 +29,7 @@ from mefuse.bench.grid import FUSION_VARIANTS
 from mefuse.bench.runner import CELLS, PLAN, is_done
 from mefuse.errors import DataError
 from mefuse.model.strategies import STRATEGIES
+from mefuse.train.headline import LABELS, headline_of
 from mefuse.train.results import CVResult
 from mefuse.utils.atomic import atomic_open, write_text
 
@@ -89,12 +90,19 @@ def _gate_text(gate: dict[str, float]) -> str:
 
 
 def _cell_row(cell: dict[str, Any], result: CVResult, runtime: float) -> dict[str, Any]:
+    """One cell's scores; ``headline`` (and its std) is the protocol's headline score
+    (:mod:`mefuse.train.headline`), which the tables rank and print. Per-class F1 is the fold
+    mean, or the pooled predictions' (mean over seeds) when the headline is pooled."""
     s = result.summary
-    row = {**_describe(cell),
+    headline = headline_of(s, result.config)
+    pooled = headline["metric"] != "macro_f1"
+    row = {**_describe(cell), "headline_metric": headline["metric"],
+           "headline": headline["value"], "headline_std": headline["spread"],
            "macro_f1_mean": s["macro_f1_mean"], "macro_f1_std": s["macro_f1_std"],
            "macro_f1_var": s["macro_f1_var"], "macro_f1_seed_std": s["macro_f1_seed_std"],
            "uf1_mean": s["uf1_mean"], "uar_mean": s["uar_mean"]}
-    row.update({f"f1_{c}": v for c, v in s["per_class_f1_mean"].items()})
+    per_class = (s.get("per_class_f1_pooled_mean") if pooled else None) or s["per_class_f1_mean"]
+    row.update({f"f1_{c}": v for c, v in per_class.items()})
     row.update({"gate": _gate_text(s["gate_mean"]), "n_runs": s["n_runs"],
                 "seeds": len(result.pooled), "runtime_s": runtime})
     return row
@@ -133,11 +141,21 @@ def _pct(value: float) -> str:
 
 
 def _mean_std(row: pd.Series) -> str:
-    return f"{_pct(row['macro_f1_mean'])} ± {_pct(row['macro_f1_std'])}"
+    return f"{_pct(row['headline'])} ± {_pct(row['headline_std'])}"
 
 
 def _var(row: pd.Series) -> str:
+    """The fold macro-F1 variance: the paper's stability column, meaningless (``–``) where a
+    fold is one person and the headline is pooled."""
+    if row.get("headline_metric", "macro_f1") != "macro_f1":
+        return "–"
     return f"{1e4 * row['macro_f1_var']:.2f}"
+
+
+def headline_label(cells: pd.DataFrame) -> str:
+    """``Macro-F1`` or ``UF1 (pooled)``: the name of the cells' headline column."""
+    metric = cells["headline_metric"].iloc[0] if len(cells) else "macro_f1"
+    return "Macro-F1" if metric == "macro_f1" else LABELS[metric]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
@@ -168,17 +186,16 @@ def markdown(tables: BenchTables) -> str:
         f"{optim.get('epochs', 'default')} epochs, level {base.get('level', 'sequence')}. "
         f"{len(cells)} of {len(plan['cells'])} cells finished.",
         "",
-        "Macro-F1 in %: mean ± std over every fold of every seed. *Var* is the variance of the "
-        "fold macro-F1 (%²), the paper's stability column; *seed std* is the std of the "
-        "per-seed means. UF1 and UAR are on predictions pooled over the folds of a seed, "
-        "averaged over seeds. Bold: best in its table or row.",
+        _score_note(cells),
     ]
     if cells.empty:
         parts += ["", "No cell has finished yet."]
         return "\n".join(parts) + "\n"
+    score_name = headline_label(cells)
+    pooled = score_name != "Macro-F1"
     alone = cells[cells["set"] == "alone"]
     if not alone.empty:
-        best = _bold_best(dict(zip(alone["cell_id"], alone["macro_f1_mean"], strict=True)))
+        best = _bold_best(dict(zip(alone["cell_id"], alone["headline"], strict=True)))
         rows = []
         for _, r in alone.iterrows():
             score = _mean_std(r)
@@ -187,7 +204,7 @@ def markdown(tables: BenchTables) -> str:
                          _pct(r["uf1_mean"]), _pct(r["uar_mean"]),
                          *(_pct(r[f"f1_{c}"]) for c in classes)])
         parts += ["", "## Each extractor alone", "",
-                  _table(["Extractor", "Kind", "Macro-F1", "Var", "UF1", "UAR", *classes], rows,
+                  _table(["Extractor", "Kind", score_name, "Var", "UF1", "UAR", *classes], rows,
                          right_from=2)]
     fused = cells[cells["set"] != "alone"]
     if not fused.empty:
@@ -195,37 +212,56 @@ def markdown(tables: BenchTables) -> str:
         rows = []
         for feature_set, group in fused.groupby("feature_set", sort=False):
             by_variant = {r["variant"]: r for _, r in group.iterrows()}
-            best = _bold_best({v: r["macro_f1_mean"] for v, r in by_variant.items()})
+            best = _bold_best({v: r["headline"] for v, r in by_variant.items()})
             row = [feature_set, group["kinds"].iloc[0]]
             for v in variants:
                 if v not in by_variant:
                     row.append("–")
                     continue
-                text = f"{_mean_std(by_variant[v])} (var {_var(by_variant[v])})"
+                text = (_mean_std(by_variant[v]) if pooled
+                        else f"{_mean_std(by_variant[v])} (var {_var(by_variant[v])})")
                 row.append(f"**{text}**" if v in best else text)
             rows.append(row)
         parts += ["", "## Fusion strategies", "",
-                  "Macro-F1 (%) mean ± std, with the variance (%²), per feature set and "
-                  "strategy; *gated + position* and *gated + motion* go beyond the paper.", "",
+                  (f"{score_name} (%) mean ± std over seeds" if pooled else
+                   "Macro-F1 (%) mean ± std, with the variance (%²),")
+                  + " per feature set and strategy; *gated + position* and *gated + motion* "
+                  "go beyond the paper.", "",
                   _table(["Feature set", "Kinds", *(VARIANT_LABELS[v] for v in variants)], rows,
                          right_from=2)]
     rows = [[f"`{r['cell_id']}`", r["set"], VARIANT_LABELS[r["variant"]], _mean_std(r), _var(r),
              _pct(r["macro_f1_seed_std"]), _pct(r["uf1_mean"]), _pct(r["uar_mean"]), r["gate"],
              f"{r['runtime_s']:.1f}"] for _, r in cells.iterrows()]
     parts += ["", "## Every cell", "",
-              _table(["Cell", "Set", "Strategy", "Macro-F1", "Var", "Seed std", "UF1", "UAR",
+              _table(["Cell", "Set", "Strategy", score_name, "Var", "Seed std", "UF1", "UAR",
                       "Gate (mean)", "Time (s)"], rows, right_from=3)]
     if not tables.comparisons.empty:
         parts += ["", "## Paired comparisons", "", comparisons_markdown(tables.comparisons)]
     rows = [[r["feature_set"], VARIANT_LABELS[r["variant"]],
              *(_pct(r[f"f1_{c}"]) for c in classes)] for _, r in cells.iterrows()]
-    parts += ["", "## Per-class F1", "", "Mean over folds and seeds (%).", "",
+    parts += ["", "## Per-class F1", "",
+              "Of the predictions pooled over folds, mean over seeds (%)." if pooled
+              else "Mean over folds and seeds (%).", "",
               _table(["Feature set", "Strategy", *classes], rows, right_from=2)]
     if tables.missing:
         parts += ["", "## Not finished", "",
                   "Failed or not computed yet (rerun `mefuse bench` to compute them): "
                   + ", ".join(f"`{c}`" for c in tables.missing)]
     return "\n".join(parts) + "\n"
+
+
+def _score_note(cells: pd.DataFrame) -> str:
+    """What the scores of the tables are, for the cells' protocol."""
+    if headline_label(cells) == "Macro-F1":
+        return ("Macro-F1 in %: mean ± std over every fold of every seed. *Var* is the variance "
+                "of the fold macro-F1 (%²), the paper's stability column; *seed std* is the std "
+                "of the per-seed means. UF1 and UAR are on predictions pooled over the folds of "
+                "a seed, averaged over seeds. Bold: best in its table or row.")
+    return ("Headline in %: UF1 of the test predictions pooled over every fold of a seed "
+            "(the MEGC convention for leave-one-subject-out: a fold is one person, who shows "
+            "few classes, so per-fold macro-F1 scores classes no model could get right), mean "
+            "± std over seeds; UAR pooled the same way. *Var* (fold macro-F1) does not apply; "
+            "*seed std* is that of the per-seed fold means. Bold: best in its table or row.")
 
 
 def _side(variant: str, feature_set: str) -> str:

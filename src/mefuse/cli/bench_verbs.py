@@ -31,6 +31,7 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    store_task_defaults,
 )
 from mefuse.utils.console import make_console
 
@@ -102,6 +103,7 @@ def bench(
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
     )
+    store_task_defaults(store, data, task, parse_classes(classes))
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
         console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "
@@ -162,19 +164,20 @@ def _protocol_note(cells_dir: Path, cell_ids: list[str]) -> str | None:
 
 
 def _print_cells(tables: Any) -> None:
-    from mefuse.bench.tables import VARIANT_LABELS
+    from mefuse.bench.tables import VARIANT_LABELS, headline_label
 
     if tables.cells.empty:
         return
+    score = headline_label(tables.cells)
     view = Table(title="bench", title_justify="left")
-    for name in ("feature set", "strategy", "macro-F1", "var (%²)", "UF1", "UAR"):
+    for name in ("feature set", "strategy", score, "var (%²)", "UF1", "UAR"):
         view.add_column(name, justify="left" if name in ("feature set", "strategy") else "right",
-                        no_wrap=name == "macro-F1")
+                        no_wrap=name == score)
     for _, r in tables.cells.iterrows():
         view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
-                     f"{r['macro_f1_mean']:.3f}±{r['macro_f1_std']:.3f}",
-                     f"{1e4 * r['macro_f1_var']:.2f}", f"{r['uf1_mean']:.3f}",
-                     f"{r['uar_mean']:.3f}")
+                     f"{r['headline']:.3f}±{r['headline_std']:.3f}",
+                     f"{1e4 * r['macro_f1_var']:.2f}" if score == "Macro-F1" else "–",
+                     f"{r['uf1_mean']:.3f}", f"{r['uar_mean']:.3f}")
     console.print(view)
 
 

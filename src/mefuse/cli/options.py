@@ -96,9 +96,11 @@ ModalityOpt = Annotated[list[str] | None, typer.Option(
 StrategyOpt = Annotated[str | None, typer.Option(
     help=default_help("single, concat, sum or gated (the paper's model)", "strategy"))]
 TaskOpt = Annotated[str | None, typer.Option(
-    help=default_help("multilabel (sigmoid) or singlelabel (softmax)", "task"))]
+    help="multilabel (sigmoid) or singlelabel (softmax) (default: the task the store recorded "
+    f"at extraction, else {config_default('task')})")]
 ClassesOpt = Annotated[str | None, typer.Option(
-    help="comma-separated class columns (default: the 4DMR five)")]
+    help="comma-separated class columns (default: the classes the store recorded at "
+    "extraction, else the 4DMR five)")]
 FramesOpt = Annotated[int | None, typer.Option(
     help=default_help("frames each clip is resampled to", "model.frames"))]
 EpochsOpt = Annotated[int | None, typer.Option(
@@ -163,10 +165,47 @@ def config_data(config: Path | None, preset: str | None = None, **flags: Any
 
 
 def read_clips(store: Path, clips: Path | None, classes: list[str] | None) -> ClipTable:
-    """The clip table given by ``--clips``, or the store's own ``clips.csv``."""
+    """The clip table given by ``--clips``, or the store's own ``clips.csv``; a store without a
+    task record whose table lacks the default classes gets a hint at ``--classes``."""
     from mefuse.data.clips import ClipTable
+    from mefuse.errors import DataError
+    from mefuse.store.task import no_record_hint, read_task_record
 
-    return ClipTable.read(clips or store / "clips.csv", classes)
+    try:
+        return ClipTable.read(clips or store / "clips.csv", classes)
+    except DataError as exc:
+        if classes is None and "unknown class column" in str(exc) and read_task_record(
+                store) is None:
+            raise DataError(f"{exc}. {no_record_hint(store)}") from None
+        raise
+
+
+def single_label_hint(store: Path, table: ClipTable, task: str) -> None:
+    """A note when a store without a task record is trained multi-label on clips that each
+    have exactly one class: single-label data (CASME II, SAMM) trained as multi-label runs
+    without complaint, so say how to tell mefuse."""
+    from rich.console import Console
+
+    from mefuse.store.task import read_task_record
+
+    labels = table.frame.loc[table.labelled, list(table.classes)].to_numpy()
+    if (task == "multilabel" and len(labels) and (labels.sum(axis=1) == 1).all()
+            and read_task_record(store) is None):
+        Console().print("[dim]note: every labelled clip has exactly one class and the store "
+                        "records no task; if the classes exclude each other (CASME II, SAMM), "
+                        "add --task singlelabel[/dim]")
+
+
+def store_task_defaults(store: Path, data: dict[str, Any], task: str | None,
+                        classes: list[str] | None) -> None:
+    """The store's recorded task and classes as defaults of ``data`` (in place); a flag that
+    contradicts them is an error (:func:`mefuse.store.task.resolve_store_task`)."""
+    from rich.console import Console
+
+    from mefuse.store.task import resolve_store_task
+
+    for note in resolve_store_task(store, data, given_task=task, given_classes=classes):
+        Console().print(f"[dim]note: {note}[/dim]")
 
 
 def parse_classes(value: str | None) -> list[str] | None:

@@ -36,6 +36,8 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    single_label_hint,
+    store_task_defaults,
 )
 from mefuse.errors import DataError
 from mefuse.utils.console import make_console
@@ -89,7 +91,7 @@ def cv(
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
     from mefuse.train.protocols import optimism_note
-    from mefuse.train.report_table import result_table
+    from mefuse.train.report_table import confusion_matrix_table, result_table
     from mefuse.utils.console import write_tables
 
     data = config_data(
@@ -100,12 +102,17 @@ def cv(
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
         engine=engine, max_stack=max_stack,
     )
+    store_task_defaults(store, data, task, parse_classes(classes))
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
     table = read_clips(store, clips, cv_config.classes)
+    single_label_hint(store, table, cv_config.task)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
     tables = [result_table(result)]
+    matrix = confusion_matrix_table(result)
+    if matrix is not None:
+        tables.append(matrix)
     for table_ in tables:
         console.print(table_)
     for message in result.warnings:
@@ -152,16 +159,20 @@ def train(
     )
     for key in ("protocol", "folds", "seeds", "level"):
         data.pop(key, None)  # a cv configuration file serves training too
+    store_task_defaults(store, data, task, parse_classes(classes))
     _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")
     table = read_clips(store, clips, train_config.classes)
+    single_label_hint(store, table, train_config.task)
     estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
     gate = ", ".join(f"{k} {v:.2f}" for k, v in estimator.gate_weights().items())
-    console.print(f"trained on {int(table.labelled.sum())} clips; gate: {gate}; "
-                  f"thresholds: {np.round(estimator.fitted_thresholds, 2).tolist()}")
+    decisions = ("decisions: the most probable class" if train_config.task == "singlelabel"
+                 else f"thresholds: {np.round(estimator.fitted_thresholds, 2).tolist()}")
+    console.print(f"trained on {int(table.labelled.sum())} clips ({train_config.task}); "
+                  f"gate: {gate}; {decisions}")
     console.print(f"wrote {out}")
 
 

@@ -40,6 +40,9 @@ class ClipTable:
 
     frame: pd.DataFrame
     classes: tuple[str, ...]
+    task: str | None = None
+    """``multilabel`` or ``singlelabel`` when the table's source knows it (a dataset adapter
+    does; a CSV does not): extraction records it in the store (:mod:`mefuse.store.task`)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -158,7 +161,7 @@ class ClipTable:
     def subset(self, mask: np.ndarray | Sequence[bool]) -> ClipTable:
         """The clips where ``mask`` is true, in their order."""
         return ClipTable(self.frame[np.asarray(mask, dtype=bool)].reset_index(drop=True),
-                         self.classes)
+                         self.classes, self.task)
 
     def sequences(self) -> pd.DataFrame:
         """One row per sequence: ``sequence_id``, ``subject`` and (when labelled) the per-class

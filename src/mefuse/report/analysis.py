@@ -13,16 +13,35 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mefuse.train.confusion import (  # noqa: F401  (the report's analysis, in one place)
+    confusion_matrix,
+    is_single_label,
+    row_normalised,
+    single_label_units,
+)
+from mefuse.train.headline import is_pooled
 from mefuse.train.metrics import merge_views
 from mefuse.train.results import CVResult
 
 
 def fold_table(result: CVResult) -> pd.DataFrame:
-    """One row per fold and seed: macro-F1 and per-class F1."""
+    """One row per fold and seed: macro-F1 and per-class F1.
+
+    When the run's headline is pooled (``loso``: a fold is one person, who shows few classes),
+    ``macro_f1`` is the fold's macro-F1 over the classes it shows and an absent class's F1 is
+    NaN (left out of means and spreads) rather than a 0 that no model could avoid. Results
+    written before folds recorded their classes keep the paper's numbers.
+    """
+    pooled = is_pooled(result.summary, result.config) and all(
+        "macro_f1_present" in fold for fold in result.folds)
     rows = []
     for fold in result.folds:
-        rows.append({"seed": fold["seed"], "fold": fold["fold"], "macro_f1": fold["macro_f1"],
-                     **{c: fold["per_class_f1"][c] for c in result.classes}})
+        present = fold.get("classes_present") if pooled else None
+        score = fold.get("macro_f1_present") if pooled else fold["macro_f1"]
+        rows.append({"seed": fold["seed"], "fold": fold["fold"],
+                     "macro_f1": np.nan if score is None else score,
+                     **{c: fold["per_class_f1"][c] if present is None or c in present
+                        else np.nan for c in result.classes}})
     return pd.DataFrame(rows)
 
 
@@ -39,6 +58,8 @@ def scored_units(result: CVResult, seed: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("the run has no predictions.csv")
     frame = result.predictions[result.predictions["seed"] == seed]
     classes = result.classes
+    if is_single_label(result):  # the arg-max of the merged views, exactly as cv scored it
+        return single_label_units(frame, classes, result.config.get("level", "sequence"))
     y = frame[[f"y_{c}" for c in classes]].to_numpy().astype(np.int64)
     pred = frame[[f"pred_{c}" for c in classes]].to_numpy().astype(np.int64)
     if result.config.get("level", "sequence") == "sequence":

@@ -25,6 +25,7 @@ from mefuse import __version__
 from mefuse.errors import DataError
 from mefuse.report import analysis, plots
 from mefuse.report.template import FIGURE, PAGE
+from mefuse.train.headline import headline_of
 from mefuse.train.results import RESULTS, CVResult
 from mefuse.utils.atomic import atomic_open, write_text
 
@@ -78,14 +79,34 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
     pooled = [{"seed": p["seed"], **p["per_class_f1"]} for p in result.pooled]
     level = config.get("level", "sequence")
     n_seeds = len(result.pooled)
+    headline = headline_of(summary, config)
+    pooled_headline = headline["metric"] != "macro_f1"
+    present_scores = pooled_headline and "macro_f1_present_mean" in summary
+    single_label = analysis.is_single_label(result)
     section_plots = [
         _plot(prefix, "per-class-f1", "Per-class F1",
-              f"Bars: mean F1 of each class over {len(folds)} folds × seeds, with its std; "
-              "diamonds: F1 of each seed's test predictions pooled over its folds.",
+              f"Bars: mean F1 of each class over {len(folds)} folds × seeds, with its std"
+              + (" (over the folds whose test part shows the class)" if present_scores else "")
+              + "; diamonds: F1 of each seed's test predictions pooled over its folds.",
               plots.per_class_f1(folds, pd.DataFrame(pooled), classes)),
     ]
-    counts = analysis.confusion_counts(result)
+    counts = (pd.DataFrame() if single_label else analysis.confusion_counts(result))
     confusion_rows = []
+    matrix = analysis.confusion_matrix(result)
+    matrix_rows = []
+    if not matrix.empty:
+        shares = analysis.row_normalised(matrix)
+        section_plots.append(_plot(
+            prefix, "confusion-matrix", "Confusion matrix",
+            f"True class (rows) against predicted class (columns) at {level} level, from the "
+            f"test predictions pooled over folds (mean over {n_seeds} seed(s)); each cell "
+            "shows the share of its row (the diagonal is the class's recall) and the count.",
+            plots.confusion_matrix(matrix, shares)))
+        for name in matrix.index:
+            matrix_rows.append({"cls": name,
+                                "cells": [f"{_fmt(matrix.loc[name, c])} "
+                                          f"({shares.loc[name, c]:.2f})" for c in classes],
+                                "total": _fmt(matrix.loc[name].sum())})
     if not counts.empty:
         section_plots.append(_plot(
             prefix, "confusion", "Confusion per class",
@@ -115,28 +136,49 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
             "averaged over the test clips of each true class (all folds and seeds): which "
             "moments of the clip the model looks at.",
             plots.class_attention(attention, classes)))
-    section_plots.append(_plot(
-        prefix, "fold-variance", "Fold-to-fold variance",
-        f"Macro-F1 of every fold for each seed (std {summary['macro_f1_std']:.3f}, variance "
-        f"{1e4 * summary['macro_f1_var']:.2f} %²; std of seed means "
-        f"{summary['macro_f1_seed_std']:.3f}) "
-        "and the spread of each class's F1 over folds.",
-        plots.fold_variance(folds, classes)))
-    fold_rows = [{"seed": f["seed"], "fold": f["fold"], "macro_f1": f"{f['macro_f1']:.3f}",
-                  "per_class": [f"{f['per_class_f1'][c]:.2f}" for c in classes],
+    if present_scores:
+        variance_caption = (
+            f"Macro-F1 of every fold for each seed, over the classes the fold's test part "
+            f"shows (a {config.get('protocol')} fold is one person, who rarely shows every "
+            "class; the headline is the pooled UF1), and the spread of each class's F1 over "
+            "the folds that show it.")
+    else:
+        variance_caption = (
+            f"Macro-F1 of every fold for each seed (std {summary['macro_f1_std']:.3f}, "
+            f"variance {1e4 * summary['macro_f1_var']:.2f} %²; std of seed means "
+            f"{summary['macro_f1_seed_std']:.3f}) and the spread of each class's F1 over folds.")
+    section_plots.append(_plot(prefix, "fold-variance", "Fold-to-fold variance",
+                               variance_caption, plots.fold_variance(folds, classes)))
+    fold_rows = [{"seed": f["seed"], "fold": f["fold"],
+                  "macro_f1": "-" if pd.isna(score) else f"{score:.3f}",
+                  "per_class": ["-" if pd.isna(v) else f"{v:.2f}" for v in values],
                   "gate": " ".join(f"{k} {v:.2f}" for k, v in f["gate"].items()),
                   "thresholds": " ".join(f"{t:.2f}" for t in f.get("thresholds", []))}
-                 for f in result.folds]
-    cards = [
-        ("macro-F1 (folds)", f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}"),
-        ("variance (%²)", f"{1e4 * summary['macro_f1_var']:.2f}"),
-        ("UF1 (pooled)", f"{summary['uf1_mean']:.3f}"),
-        ("UAR (pooled)", f"{summary['uar_mean']:.3f}"),
+                 for f, score, values in zip(result.folds, folds["macro_f1"],
+                                             folds[classes].to_numpy(), strict=True)]
+    cards = [(f"{headline['label']} · headline",
+              f"{headline['value']:.3f} ± {headline['spread']:.3f}")]
+    if pooled_headline:
+        cards.append(("UAR (pooled)", f"{summary['uar_mean']:.3f} ± {summary['uar_std']:.3f}"))
+        if present_scores:
+            cards.append(("macro-F1 (folds, classes present)",
+                          f"{summary['macro_f1_present_mean']:.3f} ± "
+                          f"{summary['macro_f1_present_std']:.3f}"))
+    else:
+        cards += [
+            ("variance (%²)", f"{1e4 * summary['macro_f1_var']:.2f}"),
+            ("UF1 (pooled)", f"{summary['uf1_mean']:.3f}"),
+            ("UAR (pooled)", f"{summary['uar_mean']:.3f}"),
+        ]
+    cards += [
         ("folds × seeds", str(summary.get("n_runs", len(result.folds)))),
         ("runtime", f"{result.runtime_s:.1f} s"),
     ]
     return {"anchor": prefix, "title": title, "cards": cards, "plots": section_plots,
-            "confusion": confusion_rows, "classes": classes, "folds": fold_rows,
+            "confusion": confusion_rows, "matrix": matrix_rows,
+            "fold_score": "Macro-F1 (classes present)" if present_scores else "Macro-F1",
+            "show_thresholds": not single_label,
+            "classes": classes, "folds": fold_rows,
             "warnings": result.warnings,
             "config": json.dumps(config, indent=2),
             "provenance": json.dumps(result.provenance, indent=2)}
@@ -172,32 +214,36 @@ def _comparisons(comparisons: pd.DataFrame) -> dict[str, Any]:
 
 def _bench_page(source: Path, detail: int) -> dict[str, Any]:
     from mefuse.bench.runner import CELLS
-    from mefuse.bench.tables import VARIANT_LABELS, load_bench
+    from mefuse.bench.tables import VARIANT_LABELS, headline_label, load_bench
 
     tables = load_bench(source)
     cells = tables.cells
     if cells.empty:
         raise DataError(f"no cell of {source} has finished yet; run 'mefuse bench' first")
-    ordered = cells.sort_values("macro_f1_mean", ascending=False).reset_index(drop=True)
+    ordered = cells.sort_values("headline", ascending=False).reset_index(drop=True)
     shown = list(ordered["cell_id"][: max(detail, 0)])
     rows = []
     for i, row in ordered.iterrows():
         rows.append({"feature_set": row["feature_set"],
                      "strategy": VARIANT_LABELS[row["variant"]],
-                     "f1": f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}",
-                     "var": f"{1e4 * row['macro_f1_var']:.2f}", "uf1": f"{row['uf1_mean']:.3f}",
+                     "f1": f"{row['headline']:.3f} ± {row['headline_std']:.3f}",
+                     "var": (f"{1e4 * row['macro_f1_var']:.2f}"
+                             if row["headline_metric"] == "macro_f1" else "–"),
+                     "uf1": f"{row['uf1_mean']:.3f}",
                      "uar": f"{row['uar_mean']:.3f}", "gate": row["gate"],
                      "cell_id": row["cell_id"], "best": i == 0,
                      "anchor": _slug(row["cell_id"]) if row["cell_id"] in shown else None})
+    score = headline_label(cells)
     overview = _plot("bench", "overview", "Every cell",
-                     "Macro-F1 of each cell (mean ± std over folds × seeds), coloured by "
-                     "strategy, and the variance of its fold scores.",
-                     plots.bench_overview(cells))
+                     ("Macro-F1 of each cell (mean ± std over folds × seeds)"
+                      if score == "Macro-F1" else f"{score} of each cell (mean ± std over seeds)")
+                     + ", coloured by strategy, and the variance of its fold macro-F1.",
+                     plots.bench_overview(cells, score))
     best = ordered.iloc[0]
     base = tables.plan.get("base_config", {})
-    bench = {"plots": [overview], "rows": rows, "missing": tables.missing,
+    bench = {"plots": [overview], "rows": rows, "missing": tables.missing, "score": score,
              "cards": [("cells", f"{len(cells)} / {len(tables.plan['cells'])}"),
-                       ("best macro-F1", f"{best['macro_f1_mean']:.3f}"),
+                       (f"best {score}", f"{best['headline']:.3f}"),
                        ("best cell", f"{best['feature_set']} [{best['variant']}]"),
                        ("protocol", str(base.get("protocol", "mskf"))),
                        ("seeds", str(base.get("seeds", [0])))]}

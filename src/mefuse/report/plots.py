@@ -88,6 +88,30 @@ def confusion(counts: pd.DataFrame) -> Figure:
     return figure
 
 
+def confusion_matrix(counts: pd.DataFrame, shares: pd.DataFrame) -> Figure:
+    """Single-label runs: true x predicted class, coloured by the row-normalised share (the
+    diagonal is each class's recall) and annotated with the share and the count."""
+    classes = list(counts.index)
+    side = 0.75 * max(len(classes), 3) + 2.0
+    figure = _figure(side + 0.8, side)
+    ax = figure.add_subplot()
+    image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    values = counts.to_numpy(dtype=float)
+    for (i, j), share in np.ndenumerate(shares.to_numpy(dtype=float)):
+        count = values[i, j]
+        text = f"{count:.0f}" if float(count).is_integer() else f"{count:.1f}"
+        ax.text(j, i, f"{share:.2f}\n({text})", ha="center", va="center", fontsize=8,
+                color="white" if share > 0.5 else "#222222")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    ax.set_title("Confusion matrix (pooled test predictions, mean over seeds)", loc="left",
+                 fontsize=11)
+    return figure
+
+
 def gate_weights(gates: pd.DataFrame, strategy: str) -> Figure:
     """Distribution of the gate weight of each pool over folds and seeds."""
     pools = list(dict.fromkeys(gates["pool"]))
@@ -161,7 +185,7 @@ def fold_variance(folds: pd.DataFrame, classes: Sequence[str]) -> Figure:
     left.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22),
                 ncol=2)
     _style(left)
-    right.boxplot([folds[c].to_numpy() for c in classes], positions=range(len(classes)),
+    right.boxplot([folds[c].dropna().to_numpy() for c in classes], positions=range(len(classes)),
                   widths=0.5, medianprops={"color": PALETTE[0]})
     right.set_xticks(range(len(classes)), classes, fontsize=8)
     right.set_ylim(0, 1.02)
@@ -171,9 +195,10 @@ def fold_variance(folds: pd.DataFrame, classes: Sequence[str]) -> Figure:
     return figure
 
 
-def bench_overview(cells: pd.DataFrame) -> Figure:
-    """Every cell of a bench: macro-F1 mean ± std (left) and the fold variance (right)."""
-    ordered = cells.sort_values("macro_f1_mean").reset_index(drop=True)
+def bench_overview(cells: pd.DataFrame, score: str = "macro-F1") -> Figure:
+    """Every cell of a bench: its headline score (``score``: the protocol's, see
+    :mod:`mefuse.train.headline`) mean ± std (left) and the fold variance (right)."""
+    ordered = cells.sort_values("headline").reset_index(drop=True)
     height = max(2.6, 0.32 * len(ordered) + 1.2)
     figure = _figure(10.0, height)
     left, right = figure.subplots(1, 2, sharey=True, width_ratios=[2.2, 1])
@@ -181,11 +206,12 @@ def bench_overview(cells: pd.DataFrame) -> Figure:
     colours = [VARIANT_COLOURS.get(v, "#888888") for v in ordered["variant"]]
     labels = [f"{f}  [{v}]" for f, v in zip(ordered["feature_set"], ordered["variant"],
                                             strict=True)]
-    left.barh(y, ordered["macro_f1_mean"], xerr=ordered["macro_f1_std"], color=colours,
+    left.barh(y, ordered["headline"], xerr=ordered["headline_std"], color=colours,
               capsize=3, height=0.7)
     left.set_yticks(y, labels, fontsize=8)
     left.set_xlim(0, 1.0)
-    left.set_xlabel("macro-F1 (mean ± std over folds × seeds)")
+    left.set_xlabel("macro-F1 (mean ± std over folds × seeds)" if score.lower() == "macro-f1"
+                    else f"{score} (mean ± std over seeds)")
     left.set_title("Every cell of the grid", loc="left", fontsize=11)
     right.barh(y, 1e4 * ordered["macro_f1_var"], color=colours, height=0.7)
     right.set_xlabel("variance of fold macro-F1 (%²)")

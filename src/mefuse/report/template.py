@@ -59,7 +59,7 @@ PAGE = r"""<!DOCTYPE html>
   </div>
   {% for plot in bench.plots %}{{ figure(plot) }}{% endfor %}
   <table>
-    <thead><tr><th class="text">Feature set</th><th class="text">Strategy</th><th>Macro-F1</th><th>Var (%²)</th><th>UF1</th><th>UAR</th><th class="text">Gate</th><th class="text">Cell</th></tr></thead>
+    <thead><tr><th class="text">Feature set</th><th class="text">Strategy</th><th>{{ bench.score }}</th><th>Var (%²)</th><th>UF1</th><th>UAR</th><th class="text">Gate</th><th class="text">Cell</th></tr></thead>
     <tbody>
     {% for row in bench.rows %}<tr{% if row.best %} class="best"{% endif %}><td class="text">{{ row.feature_set }}</td><td class="text">{{ row.strategy }}</td><td>{{ row.f1 }}</td><td>{{ row.var }}</td><td>{{ row.uf1 }}</td><td>{{ row.uar }}</td><td class="text">{{ row.gate }}</td><td class="text">{% if row.anchor %}<a href="#{{ row.anchor }}">{{ row.cell_id }}</a>{% else %}{{ row.cell_id }}{% endif %}</td></tr>
     {% endfor %}
@@ -95,11 +95,18 @@ PAGE = r"""<!DOCTYPE html>
     <tbody>{% for row in run.confusion %}<tr><td class="text">{{ row.cls }}</td><td>{{ row.TP }}</td><td>{{ row.FP }}</td><td>{{ row.FN }}</td><td>{{ row.TN }}</td><td>{{ row.precision }}</td><td>{{ row.recall }}</td><td>{{ row.f1 }}</td></tr>{% endfor %}</tbody>
   </table>
   {% endif %}
+  {% if plot.name == "confusion-matrix" %}
+  <table class="confusion-matrix">
+    <thead><tr><th class="text">True \ predicted</th>{% for c in run.classes %}<th>{{ c }}</th>{% endfor %}<th>Total</th></tr></thead>
+    <tbody>{% for row in run.matrix %}<tr><td class="text">{{ row.cls }}</td>{% for v in row.cells %}<td>{{ v }}</td>{% endfor %}<td>{{ row.total }}</td></tr>{% endfor %}</tbody>
+  </table>
+  <p class="muted">Counts (share of the row), pooled over folds, mean over seeds.</p>
+  {% endif %}
   {% endfor %}
   <h3>Folds</h3>
   <table>
-    <thead><tr><th>Seed</th><th>Fold</th><th>Macro-F1</th>{% for c in run.classes %}<th>{{ c }}</th>{% endfor %}<th class="text">Gate</th><th class="text">Thresholds</th></tr></thead>
-    <tbody>{% for row in run.folds %}<tr><td>{{ row.seed }}</td><td>{{ row.fold }}</td><td>{{ row.macro_f1 }}</td>{% for v in row.per_class %}<td>{{ v }}</td>{% endfor %}<td class="text">{{ row.gate }}</td><td class="text">{{ row.thresholds }}</td></tr>{% endfor %}</tbody>
+    <thead><tr><th>Seed</th><th>Fold</th><th>{{ run.fold_score }}</th>{% for c in run.classes %}<th>{{ c }}</th>{% endfor %}<th class="text">Gate</th>{% if run.show_thresholds %}<th class="text">Thresholds</th>{% endif %}</tr></thead>
+    <tbody>{% for row in run.folds %}<tr><td>{{ row.seed }}</td><td>{{ row.fold }}</td><td>{{ row.macro_f1 }}</td>{% for v in row.per_class %}<td>{{ v }}</td>{% endfor %}<td class="text">{{ row.gate }}</td>{% if run.show_thresholds %}<td class="text">{{ row.thresholds }}</td>{% endif %}</tr>{% endfor %}</tbody>
   </table>
   <details class="config"><summary>Configuration</summary><pre>{{ run.config }}</pre></details>
   <details class="provenance"><summary>Provenance</summary><pre>{{ run.provenance }}</pre></details>

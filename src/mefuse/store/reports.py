@@ -19,6 +19,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.store.feature_store import FeatureStore
+from mefuse.store.task import write_task_record
 from mefuse.utils.atomic import atomic_open, exclusive_lock, write_json
 
 FAILURES = "failures.csv"
@@ -66,6 +67,7 @@ def write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
         merged = merge_failures(store.root / FAILURES, failures, attempted, present)
         with atomic_open(store.root / FAILURES, "w", encoding="utf-8", newline="") as out:
             merged.to_csv(out, index=False)
+        write_task_record(store.root, table.classes, table.task)
         write_json(store.root / "extract.json", {
             "extractors": keys, "clips_in_table": len(table), "clips_complete": len(complete),
             "last_run": last_run,

@@ -4,9 +4,12 @@ For every seed the folds are drawn anew (seeded), a model is trained on each tra
 a fixed recipe, and the test part is scored once. Nothing (epoch, threshold, model) is chosen on
 a test part. Scores:
 
-- per fold: macro-F1 (the paper's number) and per-class F1, at sequence level by default;
+- per fold: macro-F1 (the paper's number: every class, an absent one scoring 0), macro-F1 over
+  the classes present in the fold's test truth, and per-class F1, at sequence level by default;
 - per seed, on the test predictions of all its folds pooled: UF1 and UAR;
-- summary: mean and standard deviation of fold macro-F1 over all folds and seeds.
+- summary: mean and standard deviation of fold macro-F1 over all folds and seeds, pooled UF1
+  and UAR over seeds, and the headline the protocol calls for (:mod:`mefuse.train.headline`:
+  pooled UF1 under ``loso``, the paper's fold macro-F1 otherwise).
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from mefuse.store import FeatureStore
 from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities
-from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
+from mefuse.train.headline import make_headline
+from mefuse.train.metrics import (
+    macro_f1,
+    macro_f1_present,
+    merge_views,
+    merged_decisions,
+    per_class_f1,
+    uar,
+)
 from mefuse.train.modalities import pool_names
 from mefuse.train.protocols import Fold, make_folds
 from mefuse.train.results import CVResult, FoldRecord, PooledRecord, RunSummary
@@ -137,6 +148,8 @@ def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: Fus
     y_true, y_pred = _scored(part, classes, config.level, config.task)
     return FoldRecord(
         seed=seed, fold=fold.index, macro_f1=macro_f1(y_true, y_pred),
+        macro_f1_present=macro_f1_present(y_true, y_pred),
+        classes_present=[c for c, n in zip(classes, y_true.sum(axis=0), strict=True) if n],
         per_class_f1=per_class_f1(y_true, y_pred, classes), gate=estimator.gate_weights(),
         choice=estimator.choice, choice_scores=estimator.choice_scores,
         thresholds=[float(t) for t in estimator.fitted_thresholds],
@@ -155,12 +168,15 @@ def pooled_record(seed_frame: pd.DataFrame, classes: list[str], seed: int, confi
 
 def summarise(folds: list[FoldRecord], pooled: list[PooledRecord], clips: ClipTable,
               config: CVConfig) -> RunSummary:
-    """Fold macro-F1 over all folds and seeds (and the spread of the seeds' means), pooled
-    scores over seeds, mean per-class F1 and gate weights, and the data's size."""
+    """Fold macro-F1 over all folds and seeds (and the spread of the seeds' means), the same
+    over the classes each fold shows, pooled scores over seeds, mean per-class F1 (over folds
+    and, pooled, over seeds) and gate weights, the data's size, and the protocol's headline."""
     fold_f1 = np.array([r["macro_f1"] for r in folds])
+    present_f1 = np.array([r.get("macro_f1_present") for r in folds
+                           if r.get("macro_f1_present") is not None], dtype=float)
     seed_means = [np.mean([r["macro_f1"] for r in folds if r["seed"] == s])
                   for s in config.seeds]
-    return RunSummary(
+    summary = RunSummary(
         macro_f1_mean=float(fold_f1.mean()),
         macro_f1_std=float(fold_f1.std(ddof=0)),
         macro_f1_var=float(fold_f1.var(ddof=0)),
@@ -176,7 +192,13 @@ def summarise(folds: list[FoldRecord], pooled: list[PooledRecord], clips: ClipTa
         n_sequences=int(clips.frame["sequence_id"].nunique()),
         n_subjects=int(clips.frame["subject"].nunique()),
         n_runs=len(folds),
+        macro_f1_present_mean=float(present_f1.mean()) if len(present_f1) else 0.0,
+        macro_f1_present_std=float(present_f1.std(ddof=0)) if len(present_f1) else 0.0,
+        per_class_f1_pooled_mean={c: float(np.mean([r["per_class_f1"][c] for r in pooled]))
+                                  for c in clips.classes},
     )
+    summary["headline"] = make_headline(summary, config.protocol)
+    return summary
 
 
 def provenance(store: FeatureStore, config: CVConfig) -> dict[str, Any]:

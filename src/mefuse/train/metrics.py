@@ -24,6 +24,23 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
+def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Mean F1 over the classes present in ``y_true`` only (``None`` when none is).
+
+    Under leave-one-subject-out a held-out person rarely shows every class, and
+    :func:`macro_f1` scores each absent class 0, so a fold classified perfectly can score 0.4.
+    "Present" means present in the test truth, not in truth or prediction: the set of classes
+    averaged over is then fixed by the data, the same for every model scored on the fold, so
+    two models' fold scores stay comparable (with truth-or-prediction a model changes its own
+    denominator by what it predicts). A false positive of an absent class still costs recall of
+    the true class (single-label) and counts in the pooled UF1, which is the headline there.
+    """
+    present = np.flatnonzero(np.asarray(y_true).sum(axis=0) > 0)
+    if not len(present):
+        return None
+    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+
+
 def per_class_f1(
     y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
 ) -> dict[str, float]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from mefuse.errors import DataError
+from mefuse.train.headline import Headline, headline_of
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 
 
@@ -27,6 +28,11 @@ class FoldRecord(TypedDict):
     seed: int
     fold: int
     macro_f1: float
+    """Mean F1 over every class, an absent one scoring 0 (the paper's per-fold number)."""
+    macro_f1_present: NotRequired[float | None]
+    """Mean F1 over the classes present in the fold's test truth
+    (:func:`~mefuse.train.metrics.macro_f1_present`); absent from older results."""
+    classes_present: NotRequired[list[str]]
     per_class_f1: dict[str, float]
     gate: dict[str, float]
     """Weight of each pool's summary (equal for ``sum``; one entry for ``concat``)."""
@@ -67,6 +73,13 @@ class RunSummary(TypedDict):
     n_sequences: int
     n_subjects: int
     n_runs: int
+    macro_f1_present_mean: NotRequired[float]
+    """Mean over folds and seeds of the fold macro-F1 over the classes each fold shows."""
+    macro_f1_present_std: NotRequired[float]
+    per_class_f1_pooled_mean: NotRequired[dict[str, float]]
+    """Per-class F1 of the pooled predictions, mean over seeds."""
+    headline: NotRequired[Headline]
+    """The run's headline score, chosen by its protocol (:mod:`mefuse.train.headline`)."""
 
 
 RESULTS = "results.json"
@@ -131,6 +144,9 @@ class CVResult:
         if arrays and (path.parent / ATTENTION).is_file():
             with np.load(path.parent / ATTENTION, allow_pickle=False) as archive:
                 attention = {k: archive[k] for k in archive.files}
+        summary = data["summary"]
+        if "headline" not in summary:  # written before the headline was recorded
+            summary["headline"] = headline_of(summary, data["config"])
         return cls(data["config"], data["classes"], data["folds"], data["pooled"],
-                   data["summary"], data["runtime_s"], data["provenance"],
+                   summary, data["runtime_s"], data["provenance"],
                    data.get("warnings", []), predictions, attention)

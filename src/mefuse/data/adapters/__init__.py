@@ -9,6 +9,7 @@ it and name it in ``Dataset.problems`` (information-only entries start with ``"n
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,7 +112,8 @@ def clip_table(dataset: Dataset, views: Sequence[str]) -> ClipTable:
         if present and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
                            for v in present):
             frame[name] = pd.array(values, dtype="Int64")
-    return ClipTable.from_frame(frame, dataset.classes, source=f"dataset {dataset.name}")
+    table = ClipTable.from_frame(frame, dataset.classes, source=f"dataset {dataset.name}")
+    return dataclasses.replace(table, task=dataset.task)
 
 
 def _cell(value: Any) -> Any:
