@@ -25,7 +25,7 @@ import pandas as pd
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.errors import DataError
-from mefuse.utils.atomic import atomic_open
+from mefuse.utils.csvsafe import read_csv, write_csv
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject")
 
@@ -119,7 +119,7 @@ class ClipTable:
         if not path.is_file():
             raise DataError(f"clip table {path} does not exist")
         try:
-            frame = pd.read_csv(
+            frame = read_csv(
                 path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -127,12 +127,17 @@ class ClipTable:
         return cls.from_frame(frame, classes, source=str(path))
 
     def write(self, path: str | Path) -> None:
-        """Write the table as CSV, atomically; labels as integers, empty when unlabelled."""
+        """Write the table as CSV, atomically; labels as integers, empty when unlabelled;
+        text cells that a spreadsheet would run as formulas are escaped (:meth:`read` undoes
+        it, see :mod:`mefuse.utils.csvsafe`)."""
+        write_csv(self.rendered(), path)
+
+    def rendered(self) -> pd.DataFrame:
+        """The table as written: labels as nullable integers."""
         out = self.frame.copy()
         for name in self.classes:
             out[name] = out[name].astype("Int64")
-        with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
-            out.to_csv(handle, index=False)
+        return out
 
     # ------------------------------------------------------------------ accessors
     def __len__(self) -> int:
