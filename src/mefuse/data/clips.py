@@ -113,8 +113,14 @@ class ClipTable:
         return cls.from_frame(frame, classes, source=source)
 
     @classmethod
-    def read(cls, path: str | Path, classes: Sequence[str] | None = None) -> ClipTable:
-        """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers)."""
+    def read(cls, path: str | Path, classes: Sequence[str] | None = None, *,
+             unlabelled: bool = False) -> ClipTable:
+        """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers).
+
+        ``unlabelled``: a table without any of the (default) class columns is read as
+        unlabelled clips, its class columns added empty (for work that needs no labels, such
+        as extraction); a table with some of them is checked as usual.
+        """
         path = Path(path)
         if not path.is_file():
             raise DataError(f"clip table {path} does not exist")
@@ -124,6 +130,9 @@ class ClipTable:
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
+        names = tuple(classes) if classes is not None else FOURDMR_CLASSES
+        if unlabelled and not any(name in frame.columns for name in names):
+            return cls.for_prediction(frame, names, source=str(path))
         return cls.from_frame(frame, classes, source=str(path))
 
     def write(self, path: str | Path) -> None:

@@ -84,6 +84,8 @@ class ExtractSummary:
     clips: int = 0
     quality: list[dict[str, Any]] = field(default_factory=list)
     """One row per clip prepared in this run: how its face was found (see quality.csv)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the caller should tell the user about this run's inputs."""
     journal: Path | None = None
     """The store whose quality journal gets each row at once (see :mod:`mefuse.store.quality`)."""
 
