@@ -216,5 +216,5 @@ def predict_inputs(
         if len(scored) == 0:
             reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
             raise DataError(f"no input could be featurised ({reasons})")
-        clips, sequences = predict_store(estimator, root, scored)
+        clips, sequences = predict_store(estimator, root, scored, views=used)
     return clips, sequences, summary

@@ -48,12 +48,14 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
 
 
 def predict_store(model: str | Path | FusionEstimator, store: str | Path,
-                  clips: str | Path | ClipTable | None = None
+                  clips: str | Path | ClipTable | None = None, *, views: str | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-clip and per-sequence probabilities and decisions for the clips of a store.
 
     Refuses a store whose extractors were configured differently from the training store's
-    (features of another model or crop would be scored as if they were the same).
+    (features of another model or crop would be scored as if they were the same). ``views``:
+    the camera layout the user chose for the store's inputs (``predict --views``), accepted
+    in place of the training data's.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
     feature_store = FeatureStore(store)
@@ -61,6 +63,8 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
     for name in config.modalities:
         trained = estimator.provenance.get("extractors", {}).get(name)
         current = {f: feature_store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
+        if trained is not None and views is not None and trained.get("preprocess"):
+            trained = {**trained, "preprocess": {**trained["preprocess"], "views": views}}
         if trained is not None and trained != current:
             from mefuse.utils.diff import describe_differences
 
