@@ -98,8 +98,14 @@ def read_stored_clips(path: Path) -> pd.DataFrame | None:
     return frame
 
 
-def _source_of(text: object) -> str:
-    return os.path.realpath(str(text)) if isinstance(text, str) and text else ""
+def _same_source(before: str, now: str) -> bool:
+    """Whether two ``source`` cells name one file or folder. A relative cell was written
+    relative to the folder the extraction ran in, unknown here: it matches a path that ends
+    with it."""
+    if before == now or os.path.realpath(before) == os.path.realpath(now):
+        return True
+    old = Path(before)
+    return not old.is_absolute() and Path(now).parts[-len(old.parts):] == old.parts
 
 
 def check_clip_sources(root: str | Path, table: ClipTable) -> None:
@@ -110,7 +116,7 @@ def check_clip_sources(root: str | Path, table: ClipTable) -> None:
     known = dict(zip(old["clip_id"], old["source"], strict=True))
     for clip, source in zip(table.frame["clip_id"], table.frame["source"], strict=True):
         before = known.get(clip)
-        if before and _source_of(before) != _source_of(source):
+        if before and not _same_source(str(before), str(source)):
             raise DataError(
                 f"clip {clip!r} is already in the store {root} from {before}; this run gives it "
                 f"{source}. One clip id names one clip: use another store, or another name "
