@@ -169,7 +169,7 @@ def test_predictions_neutralise_a_formula_subject(model, tmp_path):
     assert "=cmd" not in out.read_text().replace("'=cmd", "")
 
 
-def test_train_and_submit_refuse_to_overwrite_their_inputs(model, tmp_path):
+def test_train_submit_and_cv_refuse_to_overwrite_their_inputs(model, tmp_path):
     store, path = model
     before = path.read_bytes()
     line = one_error_line(mefuse("train", "-s", str(store), "-m", "signal", "--epochs", "1",
@@ -179,3 +179,7 @@ def test_train_and_submit_refuse_to_overwrite_their_inputs(model, tmp_path):
                                  "-o", str(path)))
     assert "is the model file" in line
     assert path.read_bytes() == before
+    line = one_error_line(mefuse("cv", "-s", str(store), "-m", "signal", "--epochs", "1",
+                                 "-o", str(store / "signal"), "-q"))
+    assert "lies inside the feature store's features" in line
+    assert not (store / "signal" / "results.json").exists()

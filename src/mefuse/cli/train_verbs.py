@@ -99,6 +99,11 @@ def cv(
     )
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
+    plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
+    plan.reads(config, "the configuration file")
+    for name in ("results.json", "predictions.csv", "attention.npz"):
+        plan.writes(out / name, f"cv results -o {out}:")
+    plan.check()
     table = read_clips(store, clips, cv_config.classes)
     result = run_cv(store, table, cv_config, progress=not quiet)
     path = result.write(out)
