@@ -129,6 +129,11 @@ def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips
                  for root in (clean, killed)]
     assert manifests[0]["clips"] == manifests[1]["clips"]
     assert manifests[0]["params"] == manifests[1]["params"]
+    # quality.csv covers the clips finished before the kill too (issue 18 item 11)
+    from mefuse.store.quality import read_quality
+
+    assert sorted(read_quality(killed)["clip_id"]) == sorted(good_clips)
+    assert read_quality(killed).equals(read_quality(clean))
 
 
 def test_changed_configuration_is_refused_unless_overwrite(tmp_path, good_clips):
@@ -184,3 +189,50 @@ def test_cli_extract_from_a_4dmr_layout_reports_a_label_row_without_frames(tmp_p
     assert report["reason"].str.contains("7").any()
     manifest = json.loads((store / "flow" / "manifest.json").read_text())
     assert manifest["params"]["size"] == 64
+
+
+# ---------------------------------------------------------- issue 18: one store, many tables
+def test_a_second_clip_table_is_merged_into_the_store_never_replacing_it(tmp_path, good_clips):
+    from mefuse.errors import DataError
+
+    store = tmp_path / "store"
+    first = dict(list(good_clips.items())[:4])
+    extract_table(table_for(first), store, [FlowExtractor(size=64)], PRE, progress=False)
+    labelled = ClipTable.read(store / "clips.csv")
+    assert labelled.labelled.all() and len(labelled) == 4
+    second = table_for(dict(list(good_clips.items())[4:])).frame
+    second[["Negative", "Positive", "Repression", "Surprise", "Others"]] = np.nan
+    extract_table(ClipTable.from_frame(second), store, [FlowExtractor(size=64)], PRE,
+                  progress=False)
+    merged = ClipTable.read(store / "clips.csv")
+    assert merged.clip_ids == [*first, "c4", "c5"]
+    assert int(merged.labelled.sum()) == 4  # every label is kept
+    pd.testing.assert_frame_equal(merged.frame.iloc[:4], labelled.frame, check_dtype=False)
+    # a rerun of the first table (unlabelled this time) keeps the labels it had
+    again = table_for(first).frame
+    again[["Negative", "Positive", "Repression", "Surprise", "Others"]] = np.nan
+    extract_table(ClipTable.from_frame(again), store, [FlowExtractor(size=64)], PRE,
+                  progress=False)
+    assert int(ClipTable.read(store / "clips.csv").labelled.sum()) == 4
+    # one id from another source is an error, before anything is extracted or written
+    before = (store / "clips.csv").read_bytes()
+    clash = table_for({"c0": good_clips["c5"]})
+    with pytest.raises(DataError, match=r"clip 'c0' is already in the store .* from "):
+        extract_table(clash, store, [FlowExtractor(size=64)], PRE, progress=False)
+    assert (store / "clips.csv").read_bytes() == before
+
+
+def test_extract_cli_takes_a_clip_table_without_class_columns(tmp_path, good_clips):
+    table = tmp_path / "clips.csv"
+    pd.DataFrame({"clip_id": ["c0", "c1"], "sequence_id": ["c0", "c1"], "view": "full",
+                  "subject": ["s0", "s1"], "source": [str(good_clips["c0"]),
+                                                      str(good_clips["c1"])]}).to_csv(
+        table, index=False)
+    store = tmp_path / "store"
+    result = subprocess.run(["mefuse", "extract", "--clips", str(table), "-s", str(store),
+                             "-e", "flow", "--option", "flow.size=64", "--crop-size", "128",
+                             "-q"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    stored = ClipTable.read(store / "clips.csv")
+    assert stored.clip_ids == ["c0", "c1"] and not stored.labelled.any()

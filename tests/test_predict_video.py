@@ -167,3 +167,67 @@ def test_predict_drops_or_warns_about_a_face_that_leaves_and_reports_the_share(t
     assert shares[f"{sequence.name}_left"] == 0
     with pytest.raises(ConfigError, match=r"\(--max-faceless\) must be between 0 and 1"):
         predict_inputs(model, [leaves], max_faceless=2.0)
+
+
+# ------------------------------------------------------------------ issues 18 and 19
+def test_an_input_named_in_unicode_keeps_its_letters(tmp_path):
+    for name in ("été☃.mp4", "☃☃.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    table = input_table([tmp_path / "été☃.mp4", tmp_path / "☃☃.mp4"], "none", ["Negative"])
+    assert table.clip_ids == ["ete", "input"]
+    assert table.frame["source"].tolist() == [str(tmp_path / "été☃.mp4"),
+                                              str(tmp_path / "☃☃.mp4")]
+
+
+def test_a_single_camera_video_split_in_two_is_warned_about():
+    from mefuse.inference import layout_warnings
+    from mefuse.store.reports import Failure
+
+    table = input_table([Path(__file__)], "both", ["Negative"])
+    half = [Failure(table.clip_ids[1], "detect", "no face in the first 100 frames")]
+    (warning,) = layout_warnings("both", "both", table, half)
+    assert "one half of the frame has a face" in warning and "--views none" in warning
+    assert layout_warnings("both", "both", table, []) == []
+    (warning,) = layout_warnings("both", "none", input_table([Path(__file__)], "none",
+                                                             ["Negative"]), [])
+    assert "trained on frames where each frame is split" in warning and "--views none" in warning
+
+
+@pytest.mark.slow
+def test_predict_into_a_labelled_store_keeps_it_and_names_each_source(trained, tmp_path):
+    import shutil
+
+    from mefuse.data.clips import ClipTable
+
+    out, model = trained
+    store = tmp_path / "store"
+    shutil.copytree(out / "store", store)
+    before = ClipTable.read(store / "clips.csv")
+    sequence = sorted((out / "dataset" / "train").iterdir())[0]
+    frames = [cv2.imread(str(p)) for p in sorted(sequence.iterdir())]
+    single = tmp_path / "left"
+    single.mkdir()
+    for index, frame in enumerate(frames):  # one camera: the left half of the 4DMR frames
+        cv2.imwrite(str(single / f"{index:03d}.png"), frame[:, : frame.shape[1] // 2])
+    video = write_video(single, tmp_path / "été☃.avi")
+    csv = tmp_path / "pred.csv"
+    result = mefuse("predict", "--model", str(model), str(video), "--views", "none",
+                    "-o", str(csv), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stdout and "--views none" in result.stdout
+    clips = pd.read_csv(csv)
+    assert clips["clip_id"].tolist() == ["ete"]
+    assert clips["source"].tolist() == [str(video.resolve())]
+    assert pd.read_csv(tmp_path / "pred_sequences.csv")["source"].tolist() == [
+        str(video.resolve())]
+    # into the labelled training store: its clip table gains the input, loses nothing
+    both = write_video(sequence, tmp_path / "new.avi")
+    result = mefuse("predict", "--model", str(model), str(both), "--store", str(store),
+                    "-o", str(csv), "-q")
+    assert result.returncode == 0, result.stderr
+    after = ClipTable.read(store / "clips.csv")
+    assert after.clip_ids == [*before.clip_ids, "new_left", "new_right"]
+    assert int(after.labelled.sum()) == int(before.labelled.sum()) == len(before)
+    retrain = mefuse("train", "-s", str(store), "-m", "flow", "--strategy", "single",
+                     "--epochs", "1", "-o", str(tmp_path / "again.pt"), "-q")
+    assert retrain.returncode == 0, retrain.stderr

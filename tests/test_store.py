@@ -130,3 +130,24 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     os.umask(mask)
     mode = stat.S_IMODE((tmp_path / "x.json").stat().st_mode)
     assert mode == 0o666 & ~mask
+
+
+def test_a_clip_id_from_another_source_is_refused_and_the_same_source_is_not(tmp_path):
+    """Issue 18 HIGH 1: one store, several clip tables; an id clash is an error."""
+    import pandas as pd
+
+    from mefuse.data.clips import ClipTable
+    from mefuse.errors import DataError
+    from mefuse.store.reports import check_clip_sources
+
+    def table(source: str) -> ClipTable:
+        return ClipTable.for_prediction(pd.DataFrame(
+            {"clip_id": ["a"], "sequence_id": ["a"], "view": ["full"], "subject": ["s"],
+             "source": [source]}), ["Negative"], source="test")
+
+    pd.DataFrame({"clip_id": ["a"], "source": ["videos/a.mp4"]}).to_csv(
+        tmp_path / "clips.csv", index=False)
+    check_clip_sources(tmp_path, table("/data/videos/a.mp4"))  # relative: written elsewhere
+    check_clip_sources(tmp_path, table("videos/a.mp4"))
+    with pytest.raises(DataError, match="clip 'a' is already in the store .* from videos/a.mp4"):
+        check_clip_sources(tmp_path, table("/data/videos/b.mp4"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,10 @@ from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
 from mefuse.features.base import Extractor, list_extractors
 from mefuse.features.extract import ExtractSummary, PreprocessConfig, extract_table
-from mefuse.preprocess.views import views_for
+from mefuse.preprocess.views import describe_views, views_for
+from mefuse.store import FeatureStore
 from mefuse.store.quality import faceless_shares, read_quality
+from mefuse.store.reports import Failure
 from mefuse.train.fit import predict_store
 from mefuse.train.trainer import FusionEstimator
 from mefuse.utils.diff import describe_differences
@@ -108,19 +111,28 @@ def build_extractors(recipe: Recipe, options: dict[str, dict[str, Any]] | None =
     return built
 
 
+def input_name(path: Path) -> str:
+    """A sequence id for an input: its file or folder name in ASCII (accents dropped, not the
+    letters they sit on: ``été`` -> ``ete``); the ``source`` column keeps the real name."""
+    from mefuse.data.adapters.base import safe_id
+
+    name = path.stem if path.is_file() else path.name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    base = safe_id(ascii_name)
+    return "input" if base == "_" else base
+
+
 def input_table(inputs: Sequence[str | Path], views: str,
                 classes: Sequence[str]) -> ClipTable:
     """A clip table for video files and frame folders: one sequence per input, named by its
     file or folder name (made unique), one clip per view."""
-    from mefuse.data.adapters.base import safe_id
-
     rows: list[dict[str, Any]] = []
     used: set[str] = set()
     for item in inputs:
         path = Path(item)
         if not path.exists():
             raise DataError(f"input {path} does not exist (give video files or frame folders)")
-        base = safe_id(path.stem if path.is_file() else path.name)
+        base = input_name(path)
         sequence, n = base, 1
         while sequence in used:
             n += 1
@@ -142,11 +154,35 @@ def input_table(inputs: Sequence[str | Path], views: str,
     return ClipTable.from_frame(frame, classes, source="the inputs")
 
 
+def layout_warnings(trained: str, used: str, table: ClipTable,
+                    failures: Sequence[Failure]) -> list[str]:
+    """Why the inputs' camera layout may not be the training data's: the user chose another
+    one, or (both views) one half of an input has a face and the other has none, which is what
+    a single-camera video split in two looks like."""
+    warnings = []
+    if used != trained:
+        warnings.append(
+            f"the model was trained on frames where {describe_views(trained)} (--views "
+            f"{trained}); these inputs are read with --views {used}: {describe_views(used)}. "
+            "Scores of another layout may be less reliable")
+    if used == "both":
+        no_face = {f.clip_id for f in failures if f.stage == "detect"}
+        for _, rows in table.frame.groupby("sequence_id", sort=False):
+            missing = [c for c in rows["clip_id"] if c in no_face]
+            if len(missing) == 1:
+                source = rows["source"].iloc[0]
+                warnings.append(
+                    f"{source}: one half of the frame has a face and the other has none; the "
+                    "model splits each frame into two camera views (side-by-side data). If "
+                    "this is a single-camera video, pass --views none (or left/right)")
+    return warnings
+
+
 def predict_inputs(
     model: str | Path | FusionEstimator, inputs: Sequence[str | Path], *,
     store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
     device: str | None = None, progress: bool = False, workers: int = 1,
-    max_faceless: float | None = None, keep_faceless: bool = False,
+    views: str = "auto", max_faceless: float | None = None, keep_faceless: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, ExtractSummary]:
     """Per-clip and per-sequence probabilities and decisions for videos or frame folders.
 
@@ -154,32 +190,39 @@ def predict_inputs(
     folder. Clips that fail (no face, unreadable, crops without a face in more than
     ``max_faceless`` of the frames unless ``keep_faceless``; see :class:`PreprocessConfig`) are
     in the returned summary's failures and absent from the tables. The per-clip table's
-    ``faceless_share`` column is the share of each clip's crops without a face.
+    ``faceless_share`` column is the share of each clip's crops without a face. ``views`` is the
+    inputs' camera layout (``auto``: the training data's); the summary's ``warnings`` say when
+    it differs, or seems to, from the training data's.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
     recipe = model_recipe(estimator)
+    trained = recipe.preprocess.views
+    used = trained if views == "auto" else views
+    views_for(used)
     faces: dict[str, Any] = {"keep_faceless": keep_faceless}
     if max_faceless is not None:
         faces["max_faceless"] = max_faceless
-    recipe = dataclasses.replace(recipe, preprocess=dataclasses.replace(recipe.preprocess,
-                                                                        **faces))
+    preprocess = dataclasses.replace(recipe.preprocess, views=used, **faces)
+    table = input_table(inputs, used, estimator.classes)
     extractors = build_extractors(recipe, options, device)
     with tempfile.TemporaryDirectory(prefix="mefuse-predict-") as scratch:
         root = Path(store) if store is not None else Path(scratch)
         try:
-            table = input_table(inputs, recipe.preprocess.views, estimator.classes)
-            summary = extract_table(table, root, extractors, recipe.preprocess,
+            summary = extract_table(table, root, extractors, preprocess,
                                     progress=progress, workers=workers)
         finally:
             for extractor in extractors:
                 extractor.close()
-        done = set(ClipTable.read(root / "clips.csv", estimator.classes).clip_ids) \
-            if (root / "clips.csv").is_file() else set()
-        scored = table.subset(table.frame["clip_id"].isin(done).to_numpy())
+        summary.warnings.extend(layout_warnings(trained, used, table, summary.failures))
+        feature_store = FeatureStore(root)
+        done = set.intersection(*(set(feature_store.clip_ids(key))
+                                  for key in recipe.extractors))
+        failed = {f.clip_id for f in summary.failures}
+        scored = table.subset(table.frame["clip_id"].isin(done - failed).to_numpy())
         if len(scored) == 0:
             reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
             raise DataError(f"no input could be featurised ({reasons})")
-        clips, sequences = predict_store(estimator, root, scored)
+        clips, sequences = predict_store(estimator, root, scored, views=used)
         shares = faceless_shares(read_quality(root))
         clips["faceless_share"] = clips["clip_id"].map(shares.groupby(level=0).last())
     return clips, sequences, summary

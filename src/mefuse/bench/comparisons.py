@@ -17,6 +17,7 @@ import pandas as pd
 
 from mefuse.bench.runner import CELLS
 from mefuse.train.compare import paired_difference
+from mefuse.utils.csvsafe import read_csv
 
 PREDICTIONS = "predictions.csv"
 PAIRS: tuple[tuple[str, str], ...] = (("gated", "concat"), ("recommended", "gated"))
@@ -25,8 +26,8 @@ PAIRS: tuple[tuple[str, str], ...] = (("gated", "concat"), ("recommended", "gate
 
 def _predictions(out: Path, cell_id: str, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if cell_id not in cache:
-        cache[cell_id] = pd.read_csv(out / CELLS / cell_id / PREDICTIONS,
-                                     dtype={"clip_id": str, "sequence_id": str, "subject": str})
+        cache[cell_id] = read_csv(out / CELLS / cell_id / PREDICTIONS,
+                                  dtype={"clip_id": str, "sequence_id": str, "subject": str})
     return cache[cell_id]
 
 

@@ -31,7 +31,8 @@ from mefuse.errors import DataError
 from mefuse.model.strategies import STRATEGIES
 from mefuse.train.headline import LABELS, headline_of
 from mefuse.train.results import CVResult
-from mefuse.utils.atomic import atomic_open, write_text
+from mefuse.utils.atomic import write_text
+from mefuse.utils.csvsafe import write_csv
 
 VARIANT_LABELS: dict[str, str] = {
     **{strategy: strategy for strategy in STRATEGIES},
@@ -129,8 +130,7 @@ def write_tables(out: str | Path) -> BenchTables:
     tables = load_bench(out)
     for name, frame in ((GRID_CSV, tables.seeds), (CELLS_CSV, tables.cells),
                         (COMPARISONS_CSV, tables.comparisons)):
-        with atomic_open(out / name, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False, float_format="%.6g")
+        write_csv(frame, out / name, float_format="%.6g")
     write_text(out / TABLES_MD, markdown(tables))
     return tables
 

@@ -172,7 +172,7 @@ def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
     if clips is not None:
         if dataset or root:
             raise ConfigError("give either --clips or --dataset/--root, not both")
-        table = ClipTable.read(clips)
+        table = ClipTable.read(clips, unlabelled=True)  # extraction needs no labels
         if "source" not in table.frame.columns:
             raise ConfigError(f"{clips} has no 'source' column naming each clip's frames")
         table.frame["source"] = [str((clips.parent / s) if not Path(s).is_absolute() else s)

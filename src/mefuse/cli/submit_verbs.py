@@ -11,6 +11,8 @@ import typer
 from mefuse.cli.options import ConfigOpt, read_clips
 from mefuse.errors import ConfigError, DataError
 from mefuse.utils.console import make_console
+from mefuse.utils.csvsafe import write_csv
+from mefuse.utils.outputs import OutputPlan, header_starts
 
 console = make_console()
 
@@ -46,6 +48,9 @@ def submit(
     validate: Annotated[Path | None, typer.Option(
         "--validate", help="only check this submission file (with --store, also that its Ids "
         "are exactly the test sequences')")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace an existing <out>_probabilities.csv that mefuse did not write")
+    ] = False,
 ) -> None:
     """Write the 4DMR challenge submission CSV (or validate one with --validate FILE)."""
     from mefuse import submit as sub
@@ -63,6 +68,16 @@ def submit(
     if (model is None) == (train_store is None):
         raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
                           "with --config (train, then submit)")
+    detail = out.with_name(out.stem + "_probabilities.csv")
+    plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
+    plan.reads(train_clips, "the training clip table").reads(config, "the configuration file")
+    plan.uses_store(store, "the test store").uses_store(train_store, "the training store")
+    plan.writes(out, "submission -o")
+    plan.writes(detail, "per-sequence probabilities", named=False,
+                previous=header_starts("sequence_id", "Id"))
+    if save_model is not None:
+        plan.writes(save_model, "model file --save-model")
+    plan.check()
     if train_store is not None:
         estimator = _train(train_store, train_clips, config, seed)
         if save_model is not None:
@@ -75,11 +90,7 @@ def submit(
         estimator, store, test, negative_excludes_positive=negative_excludes_positive,
         allow_fixed=allow_fixed_thresholds)
     path = sub.write_submission(frame, out, sub.expected_ids(test))
-    from mefuse.utils.atomic import atomic_open
-
-    detail = out.with_name(out.stem + "_probabilities.csv")
-    with atomic_open(detail, "w", encoding="utf-8", newline="") as handle:
-        sequences.to_csv(handle, index=False)
+    write_csv(sequences, detail)
     counts = ", ".join(f"{c} {int(frame[c].sum())}" for c in sub.SUBMISSION_COLUMNS[1:])
     console.print(f"wrote {path}: {len(frame)} sequences ({counts}); validated. "
                   f"Probabilities in {detail}")

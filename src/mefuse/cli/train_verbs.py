@@ -41,6 +41,7 @@ from mefuse.cli.options import (
 )
 from mefuse.errors import DataError
 from mefuse.utils.console import make_console
+from mefuse.utils.outputs import OutputPlan
 
 console = make_console()
 
@@ -105,6 +106,11 @@ def cv(
     store_task_defaults(store, data, task, parse_classes(classes))
     _resolve_modalities(store, data)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
+    plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
+    plan.reads(config, "the configuration file")
+    for name in ("results.json", "predictions.csv", "attention.npz"):
+        plan.writes(out / name, f"cv results -o {out}:")
+    plan.check()
     table = read_clips(store, clips, cv_config.classes)
     single_label_hint(store, table, cv_config.task)
     result = run_cv(store, table, cv_config, progress=not quiet)
@@ -163,6 +169,10 @@ def train(
     _resolve_modalities(store, data)
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")
+    plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
+    plan.reads(config, "the configuration file")
+    plan.writes(out, "model file -o")
+    plan.check()
     table = read_clips(store, clips, train_config.classes)
     single_label_hint(store, table, train_config.task)
     estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
@@ -191,18 +201,39 @@ def predict(
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="extractor setting NAME.KEY=VALUE for INPUTS, e.g. the weights path "
         "of an encoder (a model file cannot carry it)")] = None,
+    views: Annotated[str, typer.Option(
+        help="camera layout of INPUTS: auto (the training data's), both (two cameras side by "
+        "side), left, right or none (one full view)")] = "auto",
     device: DeviceOpt = None,
     max_faceless: MaxFacelessOpt = 0.2,
     keep_faceless: KeepFacelessOpt = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV of per-clip probabilities")] = Path(
         "runs/predictions.csv"),
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace an existing <out>_sequences.csv that mefuse did not write")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Score videos, frame folders or a store's clips with a saved model; print and write
     per-clip and per-sequence probabilities and decisions."""
+    from mefuse.preprocess.views import views_for
     from mefuse.train.fit import predict_store
-    from mefuse.utils.atomic import atomic_open
+    from mefuse.utils.csvsafe import write_csv
+    from mefuse.utils.outputs import header_starts
 
+    if views != "auto":
+        views_for(views)
+        if not inputs:
+            raise DataError("--views applies to INPUTS (a store's features are already made)")
+    sequence_path = out.with_name(out.stem + "_sequences.csv")
+    plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
+    plan.uses_store(store)
+    for item in inputs or []:
+        plan.reads(item, "an input")
+    plan.writes(out, "predictions -o")
+    plan.writes(sequence_path, "per-sequence predictions", named=False,
+                previous=header_starts("sequence_id", "p_"))
+    plan.check()
     if inputs:
         from mefuse.cli.data_verbs import parse_options
         from mefuse.inference import predict_inputs
@@ -215,10 +246,12 @@ def predict(
         options = parse_options(option, [n for n in names if n])
         clip_frame, sequence_frame, summary = predict_inputs(
             estimator, inputs, store=store, options=options, device=device, progress=not quiet,
-            max_faceless=max_faceless, keep_faceless=keep_faceless)
+            views=views, max_faceless=max_faceless, keep_faceless=keep_faceless)
         for failure in summary.failures:
             console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
                           f"{escape(failure.reason)}")
+        for message in summary.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(message)}")
         warn_faceless(clip_frame, max_faceless)
     else:
         if store is None:
@@ -226,11 +259,8 @@ def predict(
         if option:
             raise DataError("--option applies to INPUTS (a store's features are already made)")
         clip_frame, sequence_frame = predict_store(model, store, clips)
-    with atomic_open(out, "w", encoding="utf-8", newline="") as handle:
-        clip_frame.to_csv(handle, index=False)
-    sequence_path = out.with_name(out.stem + "_sequences.csv")
-    with atomic_open(sequence_path, "w", encoding="utf-8", newline="") as handle:
-        sequence_frame.to_csv(handle, index=False)
+    write_csv(clip_frame, out)
+    write_csv(sequence_frame, sequence_path)
     console.print(prediction_table(sequence_frame))
     console.print(f"scored {len(clip_frame)} clips ({len(sequence_frame)} sequences); "
                   f"wrote {out} and {sequence_path}")

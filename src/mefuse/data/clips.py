@@ -25,7 +25,7 @@ import pandas as pd
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.errors import DataError
-from mefuse.utils.atomic import atomic_open
+from mefuse.utils.csvsafe import read_csv, write_csv
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject")
 
@@ -116,26 +116,40 @@ class ClipTable:
         return cls.from_frame(frame, classes, source=source)
 
     @classmethod
-    def read(cls, path: str | Path, classes: Sequence[str] | None = None) -> ClipTable:
-        """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers)."""
+    def read(cls, path: str | Path, classes: Sequence[str] | None = None, *,
+             unlabelled: bool = False) -> ClipTable:
+        """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers).
+
+        ``unlabelled``: a table without any of the (default) class columns is read as
+        unlabelled clips, its class columns added empty (for work that needs no labels, such
+        as extraction); a table with some of them is checked as usual.
+        """
         path = Path(path)
         if not path.is_file():
             raise DataError(f"clip table {path} does not exist")
         try:
-            frame = pd.read_csv(
+            frame = read_csv(
                 path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
+        names = tuple(classes) if classes is not None else FOURDMR_CLASSES
+        if unlabelled and not any(name in frame.columns for name in names):
+            return cls.for_prediction(frame, names, source=str(path))
         return cls.from_frame(frame, classes, source=str(path))
 
     def write(self, path: str | Path) -> None:
-        """Write the table as CSV, atomically; labels as integers, empty when unlabelled."""
+        """Write the table as CSV, atomically; labels as integers, empty when unlabelled;
+        text cells that a spreadsheet would run as formulas are escaped (:meth:`read` undoes
+        it, see :mod:`mefuse.utils.csvsafe`)."""
+        write_csv(self.rendered(), path)
+
+    def rendered(self) -> pd.DataFrame:
+        """The table as written: labels as nullable integers."""
         out = self.frame.copy()
         for name in self.classes:
             out[name] = out[name].astype("Int64")
-        with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
-            out.to_csv(handle, index=False)
+        return out
 
     # ------------------------------------------------------------------ accessors
     def __len__(self) -> int:

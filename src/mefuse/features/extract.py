@@ -33,8 +33,8 @@ from mefuse.preprocess.faces import FaceFinder
 from mefuse.preprocess.sampling import uniform_indices
 from mefuse.preprocess.views import split_view, views_for
 from mefuse.store import FeatureStore, StoreWriter
-from mefuse.store.quality import write_quality
-from mefuse.store.reports import Failure, write_reports
+from mefuse.store.quality import journal_quality, write_quality
+from mefuse.store.reports import Failure, check_clip_sources, write_reports
 from mefuse.utils.atomic import make_dirs
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
@@ -96,6 +96,16 @@ class ExtractSummary:
     clips: int = 0
     quality: list[dict[str, Any]] = field(default_factory=list)
     """One row per clip prepared in this run: how its face was found (see quality.csv)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the caller should tell the user about this run's inputs."""
+    journal: Path | None = None
+    """The store whose quality journal gets each row at once (see :mod:`mefuse.store.quality`)."""
+
+    def add_quality(self, row: dict[str, Any]) -> None:
+        """Record one clip's quality row, journalled in the store before its features."""
+        if self.journal is not None:
+            journal_quality(self.journal, row)
+        self.quality.append(row)
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
@@ -301,7 +311,8 @@ def extract_run(table: ClipTable, store_root: str | Path, extractors: Sequence[E
     started = time.perf_counter()
     store = FeatureStore(store_root)
     make_dirs(store.root)
-    summary = ExtractSummary(failures=list(problems))
+    check_clip_sources(store.root, table)
+    summary = ExtractSummary(failures=list(problems), journal=store.root)
     mine = shard_clips(table.clip_ids, shard)
     frame = table.frame[table.frame["clip_id"].isin(mine)]
     summary.clips = len(frame)
@@ -353,7 +364,7 @@ def extract_table(
             for prepared in _prefetch(preparer, groups, workers):
                 for clip in prepared:
                     if clip.quality is not None:
-                        summary.quality.append(clip.quality)
+                        summary.add_quality(clip.quality)
                     if clip.failure is not None:
                         summary.failures.append(clip.failure)
                         count.done(clip)

@@ -173,7 +173,7 @@ def _store(outcome: _Outcome, writers: dict[str, StoreWriter], summary: ExtractS
     """Write one clip's features in extractor order; the first failure stops the clip, as in
     the one-process path."""
     if outcome.quality is not None:
-        summary.quality.append(outcome.quality)
+        summary.add_quality(outcome.quality)
     for key, features, failure in outcome.results:
         if failure is not None:
             summary.failures.append(failure)

@@ -7,19 +7,29 @@ face (the face left, or the box is wrong), and whether the clip's face was kept 
 and the share of crops without a face is within ``--max-faceless``, or ``--keep-faceless``).
 Rows of a rerun replace the clip's older rows; rows of other clips (other shards, earlier runs)
 are kept.
+
+Each row is also appended to a journal (``.quality.jsonl``, flushed to disk) as soon as its clip
+is prepared, before the clip's features are written; :func:`write_quality` folds the journal
+into ``quality.csv``. So a run killed before it could write the table loses no row: the next
+run (which skips the clips already done) still reports every clip with features.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mefuse.utils.atomic import atomic_open, exclusive_lock
+from mefuse.utils.atomic import _json_default, exclusive_lock
+from mefuse.utils.csvsafe import read_csv, write_csv
 
 QUALITY = "quality.csv"
+JOURNAL = ".quality.jsonl"
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
            "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept")
 
@@ -28,19 +38,46 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Merge ``rows`` into ``<root>/quality.csv`` (atomic, under the store's lock)."""
     root = Path(root)
     path = root / QUALITY
-    new = pd.DataFrame(list(rows), columns=list(COLUMNS))
     with exclusive_lock(root / ".lock"):
+        journal = _journal_rows(root)
+        new = pd.DataFrame([*journal, *rows], columns=list(COLUMNS))
+        new = new.drop_duplicates("clip_id", keep="last")
         if path.is_file() and path.stat().st_size > 0:
-            old = pd.read_csv(path, dtype={"clip_id": str})
+            old = read_csv(path, dtype={"clip_id": str})
             old = old[~old["clip_id"].isin(new["clip_id"])]
             new = pd.concat([old, new], ignore_index=True) if len(old) else new
         new = new.sort_values("clip_id", kind="stable")
         for name in ("frames", "face_frame", "face_faces", "face_searched", "face_rejected",
                      "frames_without_face"):
             new[name] = pd.to_numeric(new[name]).astype("Int64")
-        with atomic_open(path, "w", encoding="utf-8", newline="") as out:
-            new.to_csv(out, index=False)
+        write_csv(new, path)
+        with contextlib.suppress(FileNotFoundError):
+            (root / JOURNAL).unlink()  # folded in; a kill before this only repeats the fold
     return path
+
+
+def journal_quality(root: str | Path, row: dict[str, Any]) -> None:
+    """Append one clip's row to the store's journal, on disk before its features are."""
+    root = Path(root)
+    line = json.dumps(row, default=_json_default) + "\n"
+    with exclusive_lock(root / ".lock"), open(root / JOURNAL, "a", encoding="utf-8") as out:
+        out.write(line)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _journal_rows(root: Path) -> list[dict[str, Any]]:
+    """The journal's rows; a line torn by a kill is skipped (its clip has no features yet)."""
+    path = root / JOURNAL
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            row = json.loads(line)
+            if isinstance(row, dict) and "clip_id" in row:
+                rows.append(row)
+    return rows
 
 
 def read_quality(root: str | Path) -> pd.DataFrame:
@@ -48,7 +85,7 @@ def read_quality(root: str | Path) -> pd.DataFrame:
     path = Path(root) / QUALITY
     if not path.is_file():
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_csv(path, dtype={"clip_id": str})
+    return read_csv(path, dtype={"clip_id": str})
 
 
 def faceless_shares(quality: pd.DataFrame) -> pd.Series:

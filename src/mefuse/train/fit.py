@@ -16,6 +16,7 @@ from mefuse.train.config import TrainConfig
 from mefuse.train.data import load_modalities
 from mefuse.train.metrics import merge_views
 from mefuse.train.trainer import FusionEstimator
+from mefuse.utils.csvsafe import read_csv
 from mefuse.utils.progress import progress_bar
 
 
@@ -47,12 +48,14 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
 
 
 def predict_store(model: str | Path | FusionEstimator, store: str | Path,
-                  clips: str | Path | ClipTable | None = None
+                  clips: str | Path | ClipTable | None = None, *, views: str | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-clip and per-sequence probabilities and decisions for the clips of a store.
 
     Refuses a store whose extractors were configured differently from the training store's
-    (features of another model or crop would be scored as if they were the same).
+    (features of another model or crop would be scored as if they were the same). ``views``:
+    the camera layout the user chose for the store's inputs (``predict --views``), accepted
+    in place of the training data's.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
     feature_store = FeatureStore(store)
@@ -60,6 +63,8 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
     for name in config.modalities:
         trained = estimator.provenance.get("extractors", {}).get(name)
         current = {f: feature_store.info(name).manifest.get(f) for f in CONFIG_FIELDS}
+        if trained is not None and views is not None and trained.get("preprocess"):
+            trained = {**trained, "preprocess": {**trained["preprocess"], "views": views}}
         if trained is not None and trained != current:
             from mefuse.utils.diff import describe_differences
 
@@ -86,6 +91,10 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
         sequence_frame[f"p_{name}"] = merged_p[:, c]
     for c, name in enumerate(estimator.classes):
         sequence_frame[name] = merged_d[:, c].astype(np.int64)
+    if "source" in table.frame.columns:  # which file each prediction is about
+        clip_frame["source"] = table.frame["source"].to_numpy()
+        first = clip_frame.drop_duplicates("sequence_id").set_index("sequence_id")["source"]
+        sequence_frame["source"] = sequence_frame["sequence_id"].map(first).to_numpy()
     return clip_frame, sequence_frame
 
 
@@ -95,8 +104,8 @@ def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
         return clips
     path = Path(clips) if clips is not None else store.root / "clips.csv"
     if path.is_file():
-        frame = pd.read_csv(path, dtype={"clip_id": str, "sequence_id": str, "view": str,
-                                         "subject": str})
+        frame = read_csv(path, dtype={"clip_id": str, "sequence_id": str, "view": str,
+                                      "subject": str})
         return ClipTable.for_prediction(frame, estimator.classes, source=str(path))
     if clips is not None:
         raise DataError(f"clip table {path} does not exist")

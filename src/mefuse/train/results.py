@@ -20,6 +20,7 @@ import pandas as pd
 from mefuse.errors import DataError
 from mefuse.train.headline import Headline, headline_of
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
+from mefuse.utils.csvsafe import read_csv, write_csv
 
 
 class FoldRecord(TypedDict):
@@ -119,8 +120,7 @@ class CVResult:
         out = Path(out_dir)
         make_dirs(out)
         if self.predictions is not None:
-            with atomic_open(out / PREDICTIONS, "w", encoding="utf-8", newline="") as handle:
-                self.predictions.to_csv(handle, index=False)
+            write_csv(self.predictions, out / PREDICTIONS)
         if self.attention:
             with atomic_open(out / ATTENTION, "wb") as handle:
                 np.savez_compressed(handle, **self.attention)  # type: ignore[arg-type]
@@ -138,7 +138,7 @@ class CVResult:
         data = json.loads(path.read_text(encoding="utf-8"))
         predictions = None
         if arrays and (path.parent / PREDICTIONS).is_file():
-            predictions = pd.read_csv(path.parent / PREDICTIONS,
+            predictions = read_csv(path.parent / PREDICTIONS,
                                       dtype={"clip_id": str, "sequence_id": str, "subject": str})
         attention = {}
         if arrays and (path.parent / ATTENTION).is_file():
