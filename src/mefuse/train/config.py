@@ -29,7 +29,7 @@ from pydantic import (
 
 from mefuse.errors import ConfigError
 from mefuse.model.strategies import Strategy
-from mefuse.utils.options import MAX_SEED, MAX_SEEDS
+from mefuse.utils.options import MAX_CV_SEED, MAX_FOLDS, MAX_SEEDS
 
 Protocol = Literal["mskf", "subject-kfold", "loso"]
 Task = Literal["multilabel", "singlelabel"]
@@ -55,7 +55,7 @@ def _switch(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_number)]
 Float = Annotated[float, BeforeValidator(_number), AllowInfNan(False)]
 Switch = Annotated[bool, BeforeValidator(_switch)]
-Seed = Annotated[int, BeforeValidator(_number), Field(ge=0, le=MAX_SEED)]
+Seed = Annotated[int, BeforeValidator(_number), Field(ge=0, le=MAX_CV_SEED)]
 
 MAX_WIDTH = 4096
 """Largest pool and head width: 32 times the paper's 128, far past what a few hundred clips can
@@ -197,7 +197,7 @@ class CVConfig(TrainConfig):
     """A cross-validation run: a :class:`TrainConfig` plus protocol, folds and seeds."""
 
     protocol: Protocol = "mskf"
-    folds: Int = Field(3, ge=2, le=1000, description="folds for mskf and subject-kfold")
+    folds: Int = Field(3, ge=2, le=MAX_FOLDS, description="folds for mskf and subject-kfold")
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     level: Literal["sequence", "clip"] = Field(
         "sequence", description="score sequences (views merged by per-class max) or clips"

@@ -35,7 +35,13 @@ def parse_value(value: str, item: str, flag: str) -> Any:
 
 
 MAX_SEED = 2**32 - 1
-"""The largest seed: the fold splitters seed numpy's legacy generator, which takes 32 bits."""
+"""The largest seed of one fit: the splitters seed numpy's legacy generator, which takes 32
+bits."""
+MAX_FOLDS = 1000
+"""Most folds of a k-fold protocol."""
+MAX_CV_SEED = (MAX_SEED - (MAX_FOLDS - 1)) // MAX_FOLDS
+"""The largest cross-validation seed: each fit of seed ``s`` is seeded ``s * 1000 + fold``
+(:mod:`mefuse.train.cv`), which must stay a valid fit seed."""
 MAX_SEEDS = 1000
 """Most seeds one run may take. Each seed is a full set of folds kept in memory until scored;
 a thousand already measures seed variance far past what any table reports, while a range typo
@@ -45,7 +51,7 @@ such as ``0-100000`` would otherwise queue hundreds of thousands of fits."""
 def parse_seeds(text: str) -> list[int]:
     """Seeds as written on a command line: ``0,1,2``, a range ``0-2`` (inclusive) or a mix such
     as ``0-2,7``. Refuses empty items, non-integers, negative numbers, reversed ranges, seeds
-    above :data:`MAX_SEED` and more than :data:`MAX_SEEDS` seeds (checked before a range is
+    above :data:`MAX_CV_SEED` and more than :data:`MAX_SEEDS` seeds (checked before a range is
     expanded), so a typo cannot silently run fewer, or vastly more, seeds than meant."""
     seeds: list[int] = []
     for item in text.split(","):
@@ -58,15 +64,15 @@ def parse_seeds(text: str) -> list[int]:
                 low, high = int(first), int(last)
                 if low > high:
                     raise ValueError(f"the range {item!r} runs backwards")
-                if high > MAX_SEED:
-                    raise ValueError(f"seed {high} is above {MAX_SEED}, the largest seed")
+                if high > MAX_CV_SEED:
+                    raise ValueError(f"seed {high} is above {MAX_CV_SEED}, the largest seed")
                 if len(seeds) + high - low + 1 > MAX_SEEDS:
                     raise ValueError(f"more than {MAX_SEEDS} seeds, the most one run takes")
                 seeds.extend(range(low, high + 1))
             else:
                 seed = int(item)
-                if seed > MAX_SEED:
-                    raise ValueError(f"seed {seed} is above {MAX_SEED}, the largest seed")
+                if seed > MAX_CV_SEED:
+                    raise ValueError(f"seed {seed} is above {MAX_CV_SEED}, the largest seed")
                 seeds.append(seed)
         except ValueError as exc:
             reason = exc.args[0] if str(exc).startswith(
