@@ -5,9 +5,10 @@ is an error that names the key instead of a silently ignored setting. Defaults a
 ``configs/paper.yaml``, where each choice is justified.
 
 Numbers and switches do not stand in for each other (``epochs: true`` is refused, not read as
-1; ``late: 1`` is refused, not read as true), no number may be NaN or infinite, widths and counts have upper bounds (a typo such
-as ``dim: 100000000`` is an error, not a process killed for memory), and a YAML file that sets
-one key twice is refused instead of silently keeping the last value.
+1; ``late: 1`` is refused, not read as true), no number may be NaN or infinite, widths and
+counts have upper bounds (a typo such as ``dim: 100000000`` is an error, not a process killed
+for memory; :mod:`mefuse.train.memory` checks what the bounds allow against the machine), and a
+YAML file that sets one key twice is refused instead of silently keeping the last value.
 """
 
 from __future__ import annotations
