@@ -30,7 +30,7 @@ from mefuse.store import FeatureStore
 from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities
-from mefuse.train.memory import ADVICE, check_memory, estimate_memory
+from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import macro_f1, merge_views, merged_decisions, per_class_f1, uar
 from mefuse.train.modalities import pool_names
 from mefuse.train.protocols import Fold, make_folds
@@ -198,8 +198,8 @@ def check_cv_memory(config: CVConfig, data: ModalityData, num_classes: int, fits
         config, data.dims, len(data.clip_ids), num_classes, fits=fits,
         stack=min(config.max_stack, fits) if stacked else 1,
         batch=config.optim.batch_size if stacked else None)  # stacked: the full batch, always
-    more = ", --max-stack" if stacked else ""
-    check_memory(estimate, config.device, advice=f"{ADVICE}{more}, or run fewer seeds")
+    knobs = ("--max-stack", "the number of seeds") if stacked else ("the number of seeds",)
+    check_memory(estimate, config.device, hint=advice(*knobs))
 
 
 def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,

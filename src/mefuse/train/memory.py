@@ -77,7 +77,9 @@ class MemoryEstimate:
 
 
 def gib(size: float) -> str:
-    """A byte count in GiB, with enough digits to be read at any size."""
+    """A byte count in MiB below a GiB, else in GiB, with enough digits to be read."""
+    if size < GIB:
+        return f"{size / 1024**2:.3g} MiB"
     value = size / GIB
     return f"{value:.3g} GiB" if value < 100 else f"{value:,.0f} GiB"
 
@@ -197,12 +199,12 @@ def device_memory(device: str) -> tuple[str, int | None]:
 
 
 def check_memory(estimate: MemoryEstimate, device: str, *, free: int | None = None,
-                 where: str | None = None, advice: str = "") -> None:
+                 where: str | None = None, hint: str = "") -> None:
     """Refuse a run whose estimate exceeds the free memory, with both figures.
 
     On a CUDA device the training part must fit the device's free memory and the rest the
     host's; on a CPU all of it must fit the host's. ``free``/``where`` override the lookup
-    (for tests and callers that know better).
+    (for tests and callers that know better); ``hint`` ends the message (see :func:`advice`).
     """
     if free is None:
         where, free = device_memory(device)
@@ -212,15 +214,18 @@ def check_memory(estimate: MemoryEstimate, device: str, *, free: int | None = No
     if free is not None and needed > free:
         raise ConfigError(
             f"this run needs {estimate.describe()}, more than the {gib(free)} of {where} "
-            f"free now{advice}")
+            f"free now{hint}")
     if on_device:
         host = available_memory()
         rest = estimate.kept + estimate.data
         if host is not None and rest > host:
-            raise ConfigError(f"this run needs {gib(rest)} of memory beside the device for "
-                              f"{estimate.describe()}, more than the {gib(host)} free now"
-                              f"{advice}")
+            raise ConfigError(f"this run needs {gib(rest)} of memory beside the device (for "
+                              "its fitted networks and feature copies), more than the "
+                              f"{gib(host)} free now{hint}")
 
 
-ADVICE = "; lower model.dim, model.hidden, model.queries, --frames or --batch-size"
-"""What to lower, as the end of a refusal message (callers add their own knobs)."""
+def advice(*knobs: str) -> str:
+    """What to lower, as the end of a refusal message: the model's widths and the batch, and
+    the caller's own ``knobs``."""
+    names = ["model.dim", "model.hidden", "model.queries", "--frames", "--batch-size", *knobs]
+    return f"; lower {', '.join(names[:-1])} or {names[-1]}"
