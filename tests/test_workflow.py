@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_cli_errors import run_mefuse
 
 from mefuse.demo.faces import DemoFacesSpec, make_demo_faces
 from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.submit import validate_submission
+from test_cli_errors import run_mefuse
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--epochs", "2", "--frames", "6"]
