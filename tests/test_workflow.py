@@ -49,6 +49,7 @@ def fourdmr(tmp_path_factory) -> tuple[Path, Path, list[int]]:
     return work, store, sorted(int(i) for i in frame.loc[test, "Id"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [["--preset", "paper"],
                                     ["-c", str(ROOT / "configs" / "paper.yaml")]],
                          ids=["preset", "file"])
