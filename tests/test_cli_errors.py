@@ -193,3 +193,13 @@ def test_a_run_too_large_for_memory_is_refused_with_its_figure(tmp_path: Path) -
     assert len(lines) == 1 and lines[0].startswith("error: this run needs about "), result.stderr
     assert "GiB" in lines[0] and "free now" in lines[0] and "--max-stack" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_submit_refuses_training_settings_without_a_training_store(tmp_path: Path) -> None:
+    """``--preset``/``--config`` and the training flags shape a model trained by submit; with a
+    ready ``--model`` they would be silently ignored."""
+    result = run_mefuse(["submit", "--model", f"{MISSING}/m.pt", "-s", MISSING, "--preset",
+                         "paper"], tmp_path)
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--preset sets how a model is trained" in lines[0], result.stderr
