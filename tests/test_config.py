@@ -206,6 +206,8 @@ def test_memory_check_refuses_with_the_figure_and_passes_small_runs():
     with pytest.raises(ConfigError, match=r"needs about [\d,.]+ GiB .*more than the 16 GiB of "
                                           r"memory free now; lower model\.dim.*or --max-stack"):
         check_memory(large, "cpu", free=16 * 1024**3, hint=advice("--max-stack"))
+    with pytest.raises(ConfigError, match="GiB of CUDA memory free now"):  # training on a GPU
+        check_memory(large, "cuda", free=16 * 1024**3, where="CUDA memory")
     from mefuse.train.memory import available_memory
 
     free = available_memory()
