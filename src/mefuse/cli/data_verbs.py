@@ -79,8 +79,8 @@ def extract(
     crop_size: Annotated[int, typer.Option(help="side of the face crops (paper: 1024)")] = 1024,
     frames: Annotated[int, typer.Option(help="frames sampled per clip (0 = all)")] = 0,
     face_search: Annotated[int, typer.Option(
-        help="frames searched, from the first, until a face is found (0 = the whole clip)")
-    ] = 100,
+        min=0, help="frames searched, from the first, until a face is found (0 = the whole "
+        "clip)")] = 100,
     presence_check: Annotated[bool, typer.Option(
         "--presence-check/--no-presence-check",
         help="count the crops without a face (quality.csv); costs one small detection per crop")

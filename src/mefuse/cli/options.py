@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mefuse.errors import ConfigError
-from mefuse.utils.options import DEVICE_FORMS, check_device, parse_seeds
+from mefuse.errors import ConfigError, DataError
+from mefuse.utils.options import DEVICE_FORMS, MAX_SEED, check_device, parse_seeds
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mefuse.data.clips import ClipTable
 
 
@@ -126,6 +128,8 @@ FoldsOpt = Annotated[int | None, typer.Option(
     help=default_help("folds for mskf and subject-kfold", "folds"))]
 SeedsOpt = Annotated[str | None, typer.Option(
     help=default_help("seeds: 0,1,2 or a range 0-2", "seeds"), callback=seeds_callback)]
+SeedOpt = Annotated[int, typer.Option(
+    min=0, max=MAX_SEED, help=f"random seed of the fit (0 to {MAX_SEED})")]
 LevelOpt = Annotated[str | None, typer.Option(
     help=default_help("sequence (views merged) or clip", "level"))]
 AddressOpt = Annotated[str | None, typer.Option(
@@ -164,6 +168,21 @@ def config_data(config: Path | None, preset: str | None = None, **flags: Any
     return merge(data, {k: v for k, v in nested.items() if v})
 
 
+def resolve_store_modalities(store: Path, data: dict[str, Any], console: Console) -> None:
+    """Map the configuration's modality names to the store's extractor keys (in place)."""
+    from mefuse.store import FeatureStore
+    from mefuse.train.modalities import resolve_modalities
+
+    if "modalities" not in data:
+        raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
+    if not Path(store).is_dir():
+        return  # loading says that the store is missing
+    names = data["modalities"] if isinstance(data["modalities"], list) else [data["modalities"]]
+    data["modalities"], notes = resolve_modalities(names, FeatureStore(store).extractor_keys())
+    for note in notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
 def read_clips(store: Path, clips: Path | None, classes: list[str] | None) -> ClipTable:
     """The clip table given by ``--clips``, or the store's own ``clips.csv``; a store without a
     task record whose table lacks the default classes gets a hint at ``--classes``."""
@@ -200,14 +219,34 @@ def store_task_defaults(store: Path, data: dict[str, Any], task: str | None,
                         classes: list[str] | None) -> None:
     """The store's recorded task and classes as defaults of ``data`` (in place); a flag that
     contradicts them is an error (:func:`mefuse.store.task.resolve_store_task`)."""
-    from rich.console import Console
-
     from mefuse.store.task import resolve_store_task
+    from mefuse.utils.console import make_console
 
     for note in resolve_store_task(store, data, given_task=task, given_classes=classes):
-        Console().print(f"[dim]note: {note}[/dim]")
+        make_console().print(f"[dim]note: {note}[/dim]")
 
 
 def parse_classes(value: str | None) -> list[str] | None:
-    """``--classes a,b,c`` as a list; ``None`` (the configuration decides) when not given."""
-    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+    """``--classes a,b,c`` as a list; ``None`` (the configuration decides) when not given.
+    A value that names no class (``--classes ,,``) or has an empty item is refused: falling
+    back to the default classes would score other columns than the user asked for."""
+    if value is None:
+        return None
+    names = [c.strip() for c in value.split(",")]
+    if not any(names):
+        raise ConfigError(f"--classes {value!r} names no class; give comma-separated class "
+                          "columns, e.g. --classes Negative,Positive")
+    if not all(names):
+        raise ConfigError(f"--classes {value!r} has an empty item; give comma-separated class "
+                          "columns without empty ones")
+    return names
+
+
+def train_config_data(config: Path | None, preset: str | None = None, **flags: Any
+                      ) -> dict[str, Any]:
+    """:func:`config_data` for fitting one model (``train``, ``submit --train-store``): the
+    cross-validation settings of the preset or file (protocol, folds, seeds, level, engine,
+    max_stack) are dropped, so every preset and every cv configuration file serves here too."""
+    from mefuse.train.config import train_settings
+
+    return train_settings(config_data(config, preset, **flags))

@@ -8,7 +8,24 @@ from typing import Annotated
 
 import typer
 
-from mefuse.cli.options import ConfigOpt, read_clips
+from mefuse.cli.options import (
+    BatchOpt,
+    ConfigOpt,
+    DeviceOpt,
+    EpochsOpt,
+    FramesOpt,
+    LrOpt,
+    ModalityOpt,
+    MotionOpt,
+    PositionOpt,
+    PresetOpt,
+    SeedOpt,
+    StrategyOpt,
+    read_clips,
+    resolve_store_modalities,
+    store_task_defaults,
+    train_config_data,
+)
 from mefuse.errors import ConfigError, DataError
 from mefuse.utils.console import make_console
 from mefuse.utils.csvsafe import write_csv
@@ -36,7 +53,17 @@ def submit(
         "--train-clips", help="clip table of --train-store (default: <train-store>/clips.csv)")
     ] = None,
     config: ConfigOpt = None,
-    seed: Annotated[int, typer.Option(help="random seed when training")] = 0,
+    preset: PresetOpt = None,
+    modality: ModalityOpt = None,
+    strategy: StrategyOpt = None,
+    frames: FramesOpt = None,
+    epochs: EpochsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    position: PositionOpt = None,
+    motion: MotionOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = 0,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="also save the model trained with --train-store")] = None,
     negative_excludes_positive: Annotated[bool, typer.Option(
@@ -52,7 +79,11 @@ def submit(
         "--force", help="replace an existing <out>_probabilities.csv that mefuse did not write")
     ] = False,
 ) -> None:
-    """Write the 4DMR challenge submission CSV (or validate one with --validate FILE)."""
+    """Write the 4DMR challenge submission CSV (or validate one with --validate FILE).
+
+    With --train-store, a model is trained first: its settings come from --preset, then
+    --config, then the flags (the cross-validation settings of a preset or file are ignored;
+    thresholds are always tuned on an inner split of the training data)."""
     from mefuse import submit as sub
 
     if validate is not None:
@@ -67,7 +98,19 @@ def submit(
         raise ConfigError("name the test store: --store DIR")
     if (model is None) == (train_store is None):
         raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
-                          "with --config (train, then submit)")
+                          "with --preset or --config (train, then submit)")
+    flags = {"modalities": modality, "strategy": strategy, "model__frames": frames,
+             "optim__epochs": epochs, "optim__lr": lr, "optim__batch_size": batch_size,
+             "model__position": position, "model__motion": motion, "device": device}
+    if train_store is None:
+        options = ["--config", "--preset", "--modality", "--strategy", "--frames", "--epochs",
+                   "--lr", "--batch-size", "--position", "--motion", "--device"]
+        given = [o for o, v in zip(options, [config, preset, *flags.values()], strict=True)
+                 if v not in (None, [])]
+        if given:
+            raise ConfigError(f"{given[0]} sets how a model is trained: it applies with "
+                              "--train-store, not with --model (a trained model keeps its own "
+                              "settings)")
     detail = out.with_name(out.stem + "_probabilities.csv")
     plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
     plan.reads(train_clips, "the training clip table").reads(config, "the configuration file")
@@ -79,7 +122,8 @@ def submit(
         plan.writes(save_model, "model file --save-model")
     plan.check()
     if train_store is not None:
-        estimator = _train(train_store, train_clips, config, seed)
+        estimator = _train(train_store, train_clips, train_config_data(config, preset, **flags),
+                           str(config) if config else "the preset and flags", seed)
         if save_model is not None:
             estimator.save(save_model)
             console.print(f"wrote {save_model}")
@@ -96,18 +140,13 @@ def submit(
                   f"Probabilities in {detail}")
 
 
-def _train(store: Path, clips: Path | None, config: Path | None, seed: int):
+def _train(store: Path, clips: Path | None, data: dict, source: str, seed: int):
     from mefuse import submit as sub
-    from mefuse.train.config import TrainConfig, build_config, load_yaml
+    from mefuse.train.config import TrainConfig, build_config
 
-    if config is None:
-        raise ConfigError("--train-store needs --config YAML (modalities, strategy, recipe)")
-    data = load_yaml(config)
-    for key in ("protocol", "folds", "seeds", "level"):
-        data.pop(key, None)  # a cv configuration file serves training too
-    if "modalities" not in data:
-        raise DataError(f"{config} names no modalities")
-    train_config = build_config(TrainConfig, data, str(config))
+    store_task_defaults(store, data, None, None)
+    resolve_store_modalities(store, data, console)
+    train_config = build_config(TrainConfig, data, source)
     table = read_clips(store, clips, train_config.classes)
     estimator = sub.train_for_submission(store, table, train_config, seed=seed)
     thresholds = ", ".join(f"{c} {t:.2f}" for c, t in zip(estimator.classes,

@@ -28,6 +28,7 @@ from mefuse.cli.options import (
     PositionOpt,
     PresetOpt,
     ProtocolOpt,
+    SeedOpt,
     SeedsOpt,
     StoreOpt,
     StrategyOpt,
@@ -36,29 +37,16 @@ from mefuse.cli.options import (
     config_data,
     parse_classes,
     read_clips,
+    resolve_store_modalities,
     single_label_hint,
     store_task_defaults,
+    train_config_data,
 )
 from mefuse.errors import DataError
 from mefuse.utils.console import make_console
 from mefuse.utils.outputs import OutputPlan
 
 console = make_console()
-
-
-def _resolve_modalities(store: Path, data: dict[str, Any]) -> None:
-    """Map the configuration's modality names to the store's extractor keys (in place)."""
-    from mefuse.store import FeatureStore
-    from mefuse.train.modalities import resolve_modalities
-
-    if "modalities" not in data:
-        raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
-    if not Path(store).is_dir():
-        return  # loading says that the store is missing
-    names = data["modalities"] if isinstance(data["modalities"], list) else [data["modalities"]]
-    data["modalities"], notes = resolve_modalities(names, FeatureStore(store).extractor_keys())
-    for note in notes:
-        console.print(f"[dim]note: {note}[/dim]")
 
 
 def cv(
@@ -104,7 +92,7 @@ def cv(
         engine=engine, max_stack=max_stack,
     )
     store_task_defaults(store, data, task, parse_classes(classes))
-    _resolve_modalities(store, data)
+    resolve_store_modalities(store, data, console)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
     plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
     plan.reads(config, "the configuration file")
@@ -147,7 +135,7 @@ def train(
     position: PositionOpt = None,
     motion: MotionOpt = None,
     device: DeviceOpt = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: SeedOpt = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="model file to write")] = Path(
         "runs/model.pt"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -156,17 +144,15 @@ def train(
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    data = config_data(
+    data = train_config_data(
         config, preset, modalities=modality, strategy=strategy, task=task,
         classes=parse_classes(classes),
         device=device, model__frames=frames, optim__epochs=epochs, optim__lr=lr,
         optim__batch_size=batch_size, thresholds__mode=thresholds, model__position=position,
         model__motion=motion,
     )
-    for key in ("protocol", "folds", "seeds", "level"):
-        data.pop(key, None)  # a cv configuration file serves training too
     store_task_defaults(store, data, task, parse_classes(classes))
-    _resolve_modalities(store, data)
+    resolve_store_modalities(store, data, console)
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")
     plan = OutputPlan().uses_store(store).reads(clips, "the clip table")

@@ -3,21 +3,66 @@
 Configuration is data: pydantic models with ``extra="forbid"``, so a misspelt key in a YAML file
 is an error that names the key instead of a silently ignored setting. Defaults are those of
 ``configs/paper.yaml``, where each choice is justified.
+
+Numbers and switches do not stand in for each other (``epochs: true`` is refused, not read as
+1; ``late: 1`` is refused, not read as true), no number may be NaN or infinite, widths and
+counts have upper bounds (a typo such as ``dim: 100000000`` is an error, not a process killed
+for memory; :mod:`mefuse.train.memory` checks what the bounds allow against the machine), and a
+YAML file that sets one key twice is refused instead of silently keeping the last value.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mefuse.errors import ConfigError
 from mefuse.model.strategies import Strategy
+from mefuse.utils.options import MAX_CV_SEED, MAX_FOLDS, MAX_SEEDS
 
 Protocol = Literal["mskf", "subject-kfold", "loso"]
 Task = Literal["multilabel", "singlelabel"]
+
+
+def _number(value: Any) -> Any:
+    """Refuse ``true``/``false`` where a number is expected (pydantic reads them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expects a number, got {str(value).lower()}")
+    return value
+
+
+def _switch(value: Any) -> Any:
+    """Only ``true``/``false`` for a switch (pydantic would read 1, "yes" or "off")."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "b" and getattr(value, "shape", None) == ():
+        return bool(value)  # numpy's bool, e.g. from a parameter grid
+    if not isinstance(value, bool):
+        raise ValueError(f"expects true or false, got {value!r}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_number)]
+Float = Annotated[float, BeforeValidator(_number), AllowInfNan(False)]
+Switch = Annotated[bool, BeforeValidator(_switch)]
+Seed = Annotated[int, BeforeValidator(_number), Field(ge=0, le=MAX_CV_SEED)]
+
+MAX_WIDTH = 4096
+"""Largest pool and head width: 32 times the paper's 128, far past what a few hundred clips can
+fit, and small enough that one network stays within a few hundred megabytes."""
+MAX_QUERIES = 64
+"""Most learnable queries per pool (the paper uses 4; a clip has about 18 frames to look at)."""
 
 
 class _Strict(BaseModel):
@@ -27,38 +72,41 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     """Architecture of the fusion classifier (see :class:`mefuse.model.FusionClassifier`)."""
 
-    frames: int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
-    dim: int = Field(128, ge=4, description="width of keys, values and pooled summaries")
-    queries: int = Field(4, ge=1, description="learnable queries per pool")
-    hidden: int = Field(128, ge=4, description="hidden width of the head")
-    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout in the head")
-    feature_dropout: float = Field(
+    frames: Int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
+    dim: Int = Field(128, ge=4, le=MAX_WIDTH,
+                     description="width of keys, values and pooled summaries")
+    queries: Int = Field(4, ge=1, le=MAX_QUERIES, description="learnable queries per pool")
+    hidden: Int = Field(128, ge=4, le=MAX_WIDTH, description="hidden width of the head")
+    dropout: Float = Field(0.3, ge=0.0, lt=1.0, description="dropout in the head")
+    feature_dropout: Float = Field(
         0.1, ge=0.0, lt=1.0, description="channel dropout on input features"
     )
-    position: bool = Field(False, description="learned temporal position embedding (beyond paper)")
-    motion: bool = Field(False, description="each frame minus the first as input (beyond paper)")
+    position: Switch = Field(
+        False, description="learned temporal position embedding (beyond paper)")
+    motion: Switch = Field(
+        False, description="each frame minus the first as input (beyond paper)")
 
 
 class FusionConfig(_Strict):
     """Fusion options beyond the paper (all off = the paper's model; see
     :mod:`mefuse.model.options` for why each exists)."""
 
-    modality_dropout: float = Field(
+    modality_dropout: Float = Field(
         0.0, ge=0.0, lt=1.0, description="probability of dropping a whole stream per clip")
-    aux_weight: float = Field(
+    aux_weight: Float = Field(
         0.0, ge=0.0, description="weight of the per-modality heads' own loss (0: no such heads)")
-    gate_entropy: float = Field(
+    gate_entropy: Float = Field(
         0.0, ge=0.0, description="weight of the gate-entropy penalty (a decisive gate)")
-    late: bool = Field(False, description="late fusion of per-modality logits")
-    aux_detach: bool = Field(
+    late: Switch = Field(False, description="late fusion of per-modality logits")
+    aux_detach: Switch = Field(
         False, description="per-modality heads learn from detached summaries (probes that "
         "do not shape the pools); needs aux_weight > 0")
     select: Literal["none", "inner"] = Field(
         "none", description="inner: choose between the fused output and each modality alone "
         "on a subject-disjoint inner split of the training data (never the test fold)")
-    select_holdout: float = Field(
+    select_holdout: Float = Field(
         0.5, gt=0.0, lt=1.0, description="share of training subjects held out for the choice")
-    select_margin: float = Field(
+    select_margin: Float = Field(
         0.02, ge=0.0, le=1.0, description="held-out macro-F1 by which the fused output must "
         "beat the best single stream to be chosen")
 
@@ -70,21 +118,21 @@ class FusionConfig(_Strict):
 class OptimConfig(_Strict):
     """AdamW with linear warm-up and cosine decay over a fixed number of epochs."""
 
-    epochs: int = Field(60, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.05, ge=0)
-    warmup_epochs: int = Field(5, ge=0)
-    grad_clip: float = Field(1.0, ge=0, description="max gradient norm; 0 disables clipping")
-    gate_lr_scale: float = Field(10.0, gt=0, description="learning-rate multiplier of the gate")
+    epochs: Int = Field(60, ge=1, le=100_000)
+    batch_size: Int = Field(16, ge=1, le=65_536)
+    lr: Float = Field(1e-3, gt=0)
+    weight_decay: Float = Field(0.05, ge=0)
+    warmup_epochs: Int = Field(5, ge=0, le=100_000)
+    grad_clip: Float = Field(1.0, ge=0, description="max gradient norm; 0 disables clipping")
+    gate_lr_scale: Float = Field(10.0, gt=0, description="learning-rate multiplier of the gate")
 
 
 class ThresholdConfig(_Strict):
     """How probabilities become 0/1 decisions (multi-label only)."""
 
     mode: Literal["fixed", "tuned"] = "fixed"
-    value: float = Field(0.5, gt=0, lt=1, description="the threshold when mode is fixed")
-    inner_fraction: float = Field(
+    value: Float = Field(0.5, gt=0, lt=1, description="the threshold when mode is fixed")
+    inner_fraction: Float = Field(
         0.25, gt=0, lt=1, description="share of training sequences held out to tune thresholds"
     )
 
@@ -107,6 +155,21 @@ class TrainConfig(_Strict):
     def _unique_modalities(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError(f"modalities must be unique, got {value}")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _named_classes(cls, value: list[str] | None) -> list[str] | None:
+        """An empty list, a blank name or a repeated one would silently fall back to, or
+        collide in, the clip table's columns."""
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("names no class; leave it out for the 4DMR five")
+        if any(not name.strip() for name in value):
+            raise ValueError(f"has a blank class name: {value}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"class names repeat: {value}")
         return value
 
     @model_validator(mode="after")
@@ -135,8 +198,8 @@ class CVConfig(TrainConfig):
     """A cross-validation run: a :class:`TrainConfig` plus protocol, folds and seeds."""
 
     protocol: Protocol = "mskf"
-    folds: int = Field(3, ge=2, description="folds for mskf and subject-kfold")
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    folds: Int = Field(3, ge=2, le=MAX_FOLDS, description="folds for mskf and subject-kfold")
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     level: Literal["sequence", "clip"] = Field(
         "sequence", description="score sequences (views merged by per-class max) or clips"
     )
@@ -144,8 +207,9 @@ class CVConfig(TrainConfig):
         "batched", description="train all folds and seeds as one stacked model (batched) or "
         "one at a time (loop); both give the same results"
     )
-    max_stack: int = Field(
-        64, ge=1, description="most fits the batched engine stacks at once (bounds its memory)"
+    max_stack: Int = Field(
+        64, ge=1, le=100_000,
+        description="most fits the batched engine stacks at once (bounds its memory)"
     )
 
     def train_config(self) -> TrainConfig:
@@ -154,8 +218,67 @@ class CVConfig(TrainConfig):
         return TrainConfig(**{k: v for k, v in self.model_dump().items() if k in fields})
 
 
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds repeat: {value}")
+        return value
+
+
 EXECUTION_FIELDS: tuple[str, ...] = ("engine", "max_stack")
 """Settings that decide how a run is computed, not what it computes (left out of cell ids)."""
+CV_ONLY_FIELDS: tuple[str, ...] = tuple(
+    name for name in CVConfig.model_fields if name not in TrainConfig.model_fields)
+"""Settings of a cross-validation run that fitting one model has no use for (protocol, folds,
+seeds, level, engine, max_stack): ``train`` and ``submit`` drop them, so that one file (or
+preset) serves every verb."""
+
+
+def train_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the settings only cross-validation uses (see :data:`CV_ONLY_FIELDS`)."""
+    return {key: value for key, value in data.items() if key not in CV_ONLY_FIELDS}
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping sets ``key`` on two lines."""
+
+    def __init__(self, key: Any, first: int, again: int) -> None:
+        super().__init__(f"setting {key!r} appears twice (lines {first} and {again}); keep one")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping which sets one key twice is an error (the
+    plain loader keeps the last value silently, so an edited copy of a preset could run with
+    a setting its reader never sees)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *base`` may repeat keys
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base loader says so
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise DuplicateKeyError(key, first, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """A YAML mapping of settings from ``text`` (``source`` names it in errors); refuses
+    malformed YAML, a repeated key and a document that is not a mapping."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping of settings, not {type(data).__name__}")
+    return data
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -164,21 +287,24 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     from mefuse.presets import preset_names, preset_text
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"configuration {path} is a folder, not a YAML file (give a file such "
+                          f"as configs/paper.yaml, or a preset: {', '.join(preset_names())})")
     if not path.is_file():
         if str(path) in preset_names():
-            text = preset_text(str(path))
-        else:
-            raise ConfigError(f"configuration file {path} does not exist (presets: "
-                              f"{', '.join(preset_names())}; see 'mefuse config show')")
-    else:
-        text = path.read_text(encoding="utf-8")
+            return parse_yaml(preset_text(str(path)), f"preset {path}")
+        raise ConfigError(f"configuration file {path} does not exist (presets: "
+                          f"{', '.join(preset_names())}; see 'mefuse config show')")
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings, not {type(data).__name__}")
-    return data
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text (byte "
+                          f"0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as "
+                          "UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: "
+                          f"{exc.strerror or exc}") from None
+    return parse_yaml(text, str(path))
 
 
 def build_config(model: type[_Strict], data: dict[str, Any], source: str = "configuration"):

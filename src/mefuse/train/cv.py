@@ -34,6 +34,7 @@ from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
 from mefuse.train.data import ModalityData, load_modalities
 from mefuse.train.headline import make_headline
+from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import (
     macro_f1,
     macro_f1_present,
@@ -60,6 +61,7 @@ def run_cv(
     data = load_modalities(feature_store, clips.clip_ids, config.modalities, config.model.frames)
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
+    check_cv_memory(config, data, len(classes), sum(len(folds) for _, folds in plan))
     for _, folds in plan:
         for fold in folds:
             _check_disjoint(clips, fold, config.protocol)
@@ -212,6 +214,18 @@ def provenance(store: FeatureStore, config: CVConfig) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def check_cv_memory(config: CVConfig, data: ModalityData, num_classes: int, fits: int) -> None:
+    """Refuse, before the first step, a run that cannot fit in memory (with the figure)."""
+    nested = config.fusion.select != "none" and config.thresholds.mode == "tuned"
+    stacked = config.engine == "batched" and not nested
+    estimate = estimate_memory(
+        config, data.dims, len(data.clip_ids), num_classes, fits=fits,
+        stack=min(config.max_stack, fits) if stacked else 1,
+        batch=config.optim.batch_size if stacked else None)  # stacked: the full batch, always
+    knobs = ("--max-stack", "the number of seeds") if stacked else ("the number of seeds",)
+    check_memory(estimate, config.device, hint=advice(*knobs))
 
 
 def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,

@@ -14,6 +14,7 @@ from mefuse.errors import DataError
 from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.train.config import TrainConfig
 from mefuse.train.data import load_modalities
+from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import merge_views
 from mefuse.train.trainer import FusionEstimator
 from mefuse.utils.csvsafe import read_csv
@@ -30,6 +31,8 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
     if len(labelled) == 0:
         raise DataError("the clip table has no labelled clip to train on")
     data = load_modalities(feature_store, labelled.clip_ids, config.modalities, config.model.frames)
+    check_memory(estimate_memory(config, data.dims, len(labelled), labelled.labels.shape[1]),
+                 config.device, hint=advice())
     estimator = FusionEstimator(config, seed=seed)
     with warnings.catch_warnings(), progress_bar("train", config.optim.epochs, progress,
                                                  unit="epochs") as advance:

@@ -18,6 +18,10 @@ SEPARATORS = ("_", "-", ".")
 
 def resolve_modalities(names: Sequence[str], keys: Iterable[str]) -> tuple[list[str], list[str]]:
     """``names`` as store keys, and one note per name that was resolved to a longer key."""
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"modalities are extractor keys (text), got {name!r} in "
+                              f"{list(names)!r}")
     keys = sorted(set(keys))
     resolved: list[str] = []
     notes: list[str] = []

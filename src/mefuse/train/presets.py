@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from mefuse.presets import preset_names, preset_text
+from mefuse.train.config import parse_yaml
 
 PRESETS: tuple[str, ...] = tuple(preset_names())
 
 
 def load_preset(name: str) -> dict[str, Any]:
     """A preset's settings as a mapping (validated later, with any overrides)."""
-    return yaml.safe_load(preset_text(name)) or {}
+    return parse_yaml(preset_text(name), f"preset {name}")
