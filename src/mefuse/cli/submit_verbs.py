@@ -26,7 +26,7 @@ from mefuse.cli.options import (
     store_task_defaults,
     train_config_data,
 )
-from mefuse.errors import ConfigError, DataError
+from mefuse.errors import ConfigError
 from mefuse.utils.console import make_console
 from mefuse.utils.csvsafe import write_csv
 from mefuse.utils.outputs import OutputPlan, header_starts
