@@ -35,3 +35,8 @@ class StorageError(MefuseError):
     The message names the path and the cause; files written before it stay intact (every write
     is atomic), so the same command can be run again once the cause is fixed.
     """
+
+
+class TrainingDiverged(MefuseError):
+    """Training produced a loss or weights that are NaN or infinite (a learning rate too high,
+    features with extreme values): the model would score nothing, so the run stops."""

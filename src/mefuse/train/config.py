@@ -21,7 +21,8 @@ Task = Literal["multilabel", "singlelabel"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite learning rate or decay passes ``gt=0`` and trains NaN
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelConfig(_Strict):
