@@ -29,6 +29,7 @@ from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.train.modalities import pool_names
 from mefuse.utils.atomic import atomic_open
 from mefuse.utils.device import resolve_device
+from mefuse.utils.torchload import load_weights_only, pickle_protocol
 
 MODEL_FORMAT = "mefuse-model/3"
 """Version 3: each pool's K and V are two layers (keys ``pools.N.key.*``, ``pools.N.value.*``).
@@ -304,10 +305,14 @@ class FusionEstimator:
         if path.stat().st_size == 0:
             raise DataError(f"model file {path} is empty")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_weights_only(path)
         except Exception as exc:  # pickle, zip and unsupported-type errors alike
+            protocol = pickle_protocol(path)
+            note = (f"; it was pickled with protocol {protocol}, torch's weights-only loader "
+                    "reads protocol 2 (torch.save's default)") if protocol not in (None, 2) \
+                else ""
             raise DataError(f"{path} is not a mefuse model file: torch cannot read it as a "
-                            f"weights-only checkpoint ({_load_failure(exc)})") from exc
+                            f"weights-only checkpoint ({_load_failure(exc)}{note})") from exc
         if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
             found = state.get("format") if isinstance(state, dict) else None
             if isinstance(found, str) and found.startswith("mefuse-model/"):
