@@ -30,6 +30,20 @@ from mefuse.utils.atomic import atomic_open
 REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject")
 
 
+def read_clip_csv(path: str | Path) -> pd.DataFrame:
+    """A clip table's CSV as a frame (identifiers as strings), or a :class:`DataError` naming
+    the file: missing, a folder, empty, not UTF-8 or not CSV."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"clip table {path} is a folder, not a CSV file")
+    if not path.is_file():
+        raise DataError(f"clip table {path} does not exist")
+    try:
+        return pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class ClipTable:
     """A validated clip table.
@@ -116,15 +130,7 @@ class ClipTable:
     def read(cls, path: str | Path, classes: Sequence[str] | None = None) -> ClipTable:
         """Read ``clips.csv`` (identifiers are kept as strings, never parsed as numbers)."""
         path = Path(path)
-        if not path.is_file():
-            raise DataError(f"clip table {path} does not exist")
-        try:
-            frame = pd.read_csv(
-                path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
-        return cls.from_frame(frame, classes, source=str(path))
+        return cls.from_frame(read_clip_csv(path), classes, source=str(path))
 
     def write(self, path: str | Path) -> None:
         """Write the table as CSV, atomically; labels as integers, empty when unlabelled."""
