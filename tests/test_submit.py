@@ -179,7 +179,7 @@ def test_validator_accepts_a_good_file_and_the_cli_rejects_a_bad_one(tmp_path):
     assert submission_problems(GOOD) == []
     assert submission_problems(GOOD.rstrip("\n")) == []  # no final newline: the same rows
     assert submission_problems(GOOD.replace("\n", "\r\n")) == []
-    assert submission_problems(f"{HEADER}\n0,0,1,0,0,0\n10,1,0,0,0,0\n") == []  # 0 is no leading zero
+    assert submission_problems(f"{HEADER}\n0,0,1,0,0,0\n10,1,0,0,0,0\n") == []  # Id 0 is fine
     assert submission_problems(GOOD, {1, 2, 5}) == []
     path = tmp_path / "bad.csv"
     path.write_text(GOOD.replace("5,0,0,0,0,1", "5,0,0,0,0,yes"), encoding="utf-8")
