@@ -292,3 +292,11 @@ def test_a_corrupt_video_leaves_no_ffmpeg_line(tmp_path):
     assert "2 of 2 sources failed" in result.stdout
     assert "Traceback" not in result.stderr
     assert not result.stderr.strip(), result.stderr  # no "moov atom not found"
+
+
+def test_a_folder_given_as_a_file_is_named_as_a_folder(demo_store, tmp_path):
+    (tmp_path / "dir").mkdir()
+    assert_one_error(run_mefuse(["predict", "--model", "dir", "-s", str(demo_store[0])],
+                                tmp_path), "model file dir is a folder")
+    assert_one_error(run_mefuse(["submit", "--validate", "dir"], tmp_path),
+                     "submission file dir is a folder")

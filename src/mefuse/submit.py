@@ -212,6 +212,8 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
 def validate_submission(path: str | Path, expected: Iterable[int] | None = None) -> int:
     """Check a submission file; return its number of rows or raise :class:`DataError`."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"submission file {path} is a folder, not a CSV file")
     if not path.is_file():
         raise DataError(f"submission file {path} does not exist")
     try:

@@ -300,6 +300,8 @@ class FusionEstimator:
     def load(cls, path: str | Path) -> FusionEstimator:
         """Load a model saved by :meth:`save` (tensors and plain data only: ``weights_only``)."""
         path = Path(path)
+        if path.is_dir():
+            raise DataError(f"model file {path} is a folder; give the file 'mefuse train' wrote")
         if not path.is_file():
             raise DataError(f"model file {path} does not exist")
         if path.stat().st_size == 0:
