@@ -139,8 +139,8 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
         blank_tail += 1
     if not rows:
         return [*problems, "the file is empty"]
-    if blank_tail:  # one newline after the last row is no blank line; more are
-        problems.append(f"the file ends with {blank_tail} blank line(s); end it with a single "
+    if blank_tail > 1:  # an extra final newline is common and harmless; several are not
+        problems.append(f"the file ends with {blank_tail} blank lines; end it with a single "
                         "newline after the last row")
     header = [h.strip() for h in rows[0]]
     want = list(SUBMISSION_COLUMNS)
