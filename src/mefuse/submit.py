@@ -120,9 +120,11 @@ def render(frame: pd.DataFrame) -> str:
 def submission_problems(text: str, expected: Iterable[int] | None = None) -> list[str]:
     """Everything wrong with a submission's text (empty when it is valid).
 
-    Checks: exact header and column order, one Id per row (a non-negative integer), values
-    exactly ``0`` or ``1``, no missing cell, no duplicate Id, rows sorted by Id, at least one row,
-    and, when ``expected`` is given, exactly those Ids.
+    Checks: exact header and column order, one Id per row (a non-negative integer with no
+    leading zero that fits 64 bits), values exactly ``0`` or ``1``, no missing cell, no quoted
+    cell, no duplicate Id, rows sorted by Id, at least one row, at most one blank line at the
+    end, and, when ``expected`` is given, exactly those Ids: what the challenge's scorer could
+    read otherwise than mefuse does is refused.
     """
     problems: list[str] = []
     if text.startswith("\ufeff"):
