@@ -387,3 +387,33 @@ def test_4dmr_never_takes_a_sample_submission_for_labels(fourdmr):
         _labels([_fourdmr_row(1, ())]).to_csv(fourdmr / name, index=False)
     with pytest.raises(DataError, match="several labels CSV"):
         load_dataset("4dmr", fourdmr)
+
+
+def test_check_data_summarises_many_problems_of_one_kind(tmp_path):
+    """A label sheet with thousands of bad rows prints five per kind and a count; the complete
+    list goes to the --problems file (issue 18, item 15). Run as users run it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "4dmr"
+    _frames(root / "train" / "001", [f"001_{t}.png" for t in range(3)])
+    rows = [_fourdmr_row(1, ("Negative",), Subject="s1")]
+    rows += [{**_fourdmr_row(0, ("Negative",), Subject="s1"), "Id": f"x{i}"} for i in range(3000)]
+    rows += [_fourdmr_row(i, ("Others",), Subject="s1") for i in range(2, 9)]
+    _labels(rows).to_csv(root / "train_labels.csv", index=False)
+    mefuse = shutil.which("mefuse") or str(Path(sys.executable).with_name("mefuse"))
+    listing = tmp_path / "problems.txt"
+    result = subprocess.run([mefuse, "check-data", "-d", "4dmr", "-r", str(root), "--problems",
+                             str(listing)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "200"}, check=False)
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert len(out.splitlines()) < 60, out
+    assert out.count("is not an integer") == 5 and out.count("no sequence folder") == 5
+    assert "... and 2,995 more problems like the one above" in out
+    assert "... and 2 more problems like the one above" in out
+    assert str(listing) in out and "3007 problem(s) to fix" in out
+    listed = listing.read_text(encoding="utf-8").splitlines()
+    assert len(listed) == 3007 and sum("is not an integer" in line for line in listed) == 3000

@@ -203,3 +203,184 @@ def test_submit_refuses_training_settings_without_a_training_store(tmp_path: Pat
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--preset sets how a model is trained" in lines[0], result.stderr
+
+
+# --------------------------------------------------------------------------- damaged inputs
+# Runs that once ended in a traceback or printed stray lines beside the error (issue 18, items
+# 5, 9, 10, 13 and 23): each must end in exactly one ``error:`` line and exit status 2.
+def assert_one_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The single ``error:`` line of a failed run, after checking it is all there is."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def small_model(demo_store, tmp_path_factory) -> Path:
+    """A model file trained for one epoch on the demo store."""
+    from mefuse.train.config import ModelConfig, OptimConfig, TrainConfig
+    from mefuse.train.fit import fit_on_store
+
+    root, table = demo_store
+    config = TrainConfig(modalities=["signal"], strategy="single", optim=OptimConfig(epochs=1),
+                         model=ModelConfig(dim=8, hidden=8))
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    fit_on_store(root, table, config).save(path)
+    return path
+
+
+def _tampered(model: Path, out: Path, change) -> Path:
+    import torch
+
+    state = torch.load(model, weights_only=True)
+    change(state)
+    torch.save(state, out)
+    return out
+
+
+def _drop_key(name: str):
+    return lambda state: state["state_dict"].pop(name)
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda s: s.update(classes=s["classes"][:3]), "3 class names and 5 thresholds"),
+    (lambda s: s.update(classes=s["classes"][:3], thresholds=s["thresholds"][:3]),
+     "size mismatch for head.out.weight"),
+    (_drop_key("head.out.bias"), 'Missing key(s) in state_dict: "head.out.bias"'),
+    (lambda s: s.pop("mean"), "no 'mean' entry"),
+    (lambda s: s.update(seed="abc"), "ValueError"),
+    (lambda s: s["config"].update(optim={"lr": -1}), "optim.lr"),
+    (lambda s: s.update(input_dims=[1, 2]), "'input_dims', 'mean' and 'std' entries have 2"),
+], ids=["short-classes", "short-classes-and-thresholds", "missing-key", "missing-entry",
+        "bad-seed", "bad-config", "extra-dims"])
+def test_a_damaged_model_file_is_one_error(small_model, demo_store, tmp_path, change, needle):
+    bad = _tampered(small_model, tmp_path / "bad.pt", change)
+    result = run_mefuse(["predict", "--model", str(bad), "-s", str(demo_store[0]), "-q",
+                         "-o", str(tmp_path / "p.csv")], tmp_path)
+    assert_one_error(result, "is a damaged mefuse model file", needle)
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_model_pickled_with_protocol_4_is_one_error_without_torch_warning(small_model,
+                                                                               demo_store,
+                                                                               tmp_path):
+    import torch
+
+    state = torch.load(small_model, weights_only=True)
+    torch.save(state, tmp_path / "p4.pt", pickle_protocol=4)
+    result = run_mefuse(["predict", "--model", str(tmp_path / "p4.pt"), "-s",
+                         str(demo_store[0]), "-q", "-o", str(tmp_path / "p.csv")], tmp_path)
+    assert_one_error(result, "pickled with protocol 4")
+
+
+RESULTS_STUB = ('{"config": {}, "classes": [], "folds": [], "pooled": [], "summary": {}, '
+                '"runtime_s": 0, "provenance": {}}')
+
+
+@pytest.mark.parametrize(("files", "needle"), [
+    ({"results.json": b"{not json"}, "is not valid JSON (line 1, column 2"),
+    ({"results.json": b""}, "is empty"),
+    ({"results.json": b"\xff\xfe{}"}, "byte 0xff at offset 0 is not UTF-8"),
+    ({"results.json": b"[1, 2]"}, "holds a JSON array"),
+    ({"results.json": b'{"config": {}}'}, "it has no 'classes', 'folds'"),
+    ({"results.json": RESULTS_STUB.replace('"folds": []', '"folds": 3').encode()},
+     "entry 'folds' is a int"),
+    ({"results.json": RESULTS_STUB.encode(), "predictions.csv": b"\xff\xfe\x00"},
+     "predictions.csv cannot be read"),
+    ({"results.json": RESULTS_STUB.encode(), "attention.npz": b"PK\x03\x04garbage"},
+     "attention.npz cannot be read"),
+    ({"bench.json": b"{}"}, "is not a bench plan"),
+], ids=["not-json", "empty", "not-utf8", "array", "missing-entries", "wrong-type",
+        "bad-predictions", "bad-attention", "bad-plan"])
+def test_a_damaged_run_folder_is_one_error(tmp_path, files, needle):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, content in files.items():
+        (run / name).write_bytes(content)
+    result = run_mefuse(["report", str(run)], tmp_path)
+    assert_one_error(result, needle)
+    assert not (run / "report").exists()
+
+
+def test_report_on_a_folder_where_results_json_should_be(tmp_path):
+    (tmp_path / "run" / "results.json").mkdir(parents=True)
+    assert_one_error(run_mefuse(["report", "run"], tmp_path), "is a folder")
+    (tmp_path / "file").write_text("x")
+    assert_one_error(run_mefuse(["report", "file"], tmp_path), "is a file")
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe\x00clip_id\x80", b"clip_id\n\"a"],
+                         ids=["empty", "not-utf8", "unterminated-quote"])
+def test_predict_with_a_damaged_clip_table_is_one_error(small_model, demo_store, tmp_path,
+                                                        content):
+    (tmp_path / "clips.csv").write_bytes(content)
+    result = run_mefuse(["predict", "--model", str(small_model), "-s", str(demo_store[0]),
+                         "--clips", "clips.csv", "-q", "-o", "p.csv"], tmp_path)
+    assert_one_error(result, "clip table clips.csv")
+
+
+def test_a_clip_table_that_is_a_folder_says_so(demo_store, tmp_path):
+    (tmp_path / "clips").mkdir()
+    result = run_mefuse(["cv", "-s", str(demo_store[0]), "-m", "signal", "--clips", "clips",
+                         "-o", "out"], tmp_path)
+    assert_one_error(result, "clip table clips is a folder")
+
+
+@pytest.mark.parametrize("engine", ["batched", "loop"])
+def test_a_diverging_loss_stops_cv_naming_fold_and_epoch(demo_store, tmp_path, engine):
+    result = run_mefuse(["cv", "-s", str(demo_store[0]), "-m", "signal", "--epochs", "3",
+                         "--lr", "1e30", "--engine", engine, "-q", "-o", "out"], tmp_path)
+    assert_one_error(result, "training diverged", "seed 0, fold 0", "at epoch 1 of 3")
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+@pytest.mark.parametrize("flag", [["--lr", "inf"], ["--lr", "nan"]])
+def test_non_finite_settings_are_refused_before_training(demo_store, tmp_path, flag):
+    result = run_mefuse(["train", "-s", str(demo_store[0]), "-m", "signal", *flag, "-q",
+                         "-o", "m.pt"], tmp_path)
+    assert_one_error(result, "optim.lr")
+    (tmp_path / "c.yaml").write_text("optim:\n  weight_decay: .inf\n")
+    result = run_mefuse(["train", "-s", str(demo_store[0]), "-m", "signal", "-c", "c.yaml",
+                         "-q", "-o", "m.pt"], tmp_path)
+    assert_one_error(result, "optim.weight_decay: Input should be a finite number")
+
+
+def test_a_float64_value_beyond_float32_is_out_of_range_not_nan(demo_store, tmp_path):
+    import numpy as np
+
+    store = tmp_path / "store"
+    shutil.copytree(demo_store[0], store)
+    path = store / "signal" / f"{demo_store[1].clip_ids[0]}.npy"
+    array = np.load(path).astype(np.float64)
+    array[1, 2] = 1e300
+    np.save(path, array)
+    result = run_mefuse(["cv", "-s", str(store), "-m", "signal", "-q", "-o", "out"], tmp_path)
+    line = assert_one_error(result, "out of float32 range", "frame 1, feature 2", "1e+300")
+    assert "NaN" not in line and "overflow" not in result.stderr
+
+
+def test_a_corrupt_video_leaves_no_ffmpeg_line(tmp_path):
+    """check-data on a clip list with an mp4 that has no moov atom: the failure is in the
+    report, and FFmpeg's own "moov atom not found" is not printed beside it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "clips.csv").write_text("path,subject\nbroken.mp4,s1\nempty.mp4,s1\n")
+    result = run_mefuse(["check-data", "-d", "folder", "-r", str(root)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "2 of 2 sources failed" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert not result.stderr.strip(), result.stderr  # no "moov atom not found"
+
+
+def test_a_folder_given_as_a_file_is_named_as_a_folder(demo_store, tmp_path):
+    (tmp_path / "dir").mkdir()
+    assert_one_error(run_mefuse(["predict", "--model", "dir", "-s", str(demo_store[0])],
+                                tmp_path), "model file dir is a folder")
+    assert_one_error(run_mefuse(["submit", "--validate", "dir"], tmp_path),
+                     "submission file dir is a folder")

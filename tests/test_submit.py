@@ -160,6 +160,11 @@ GOOD = f"{HEADER}\n1,0,1,0,0,0\n2,1,0,0,1,0\n5,0,0,0,0,1\n"
     (f"{HEADER}\n", None, "no row"),
     ("", None, "empty"),
     ("\ufeff" + GOOD, None, "byte-order mark"),
+    (GOOD + "\n\n", None, "ends with 2 blank lines"),
+    (GOOD + "\n\n\n\n", None, "ends with 4 blank lines"),
+    (GOOD.replace("2,1,0", '"2",1,0'), None, 'line 3 holds a quote character'),
+    (GOOD.replace("\n5,", "\n05,"), None, "Id '05' has a leading zero"),
+    (GOOD.replace("\n5,", "\n12345678901234567890123,"), None, "beyond the 64-bit integers"),
 ])
 def test_validator_rejects_malformed_files(text, expected, problem, tmp_path):
     problems = submission_problems(text, expected)
@@ -172,6 +177,10 @@ def test_validator_rejects_malformed_files(text, expected, problem, tmp_path):
 
 def test_validator_accepts_a_good_file_and_the_cli_rejects_a_bad_one(tmp_path):
     assert submission_problems(GOOD) == []
+    assert submission_problems(GOOD.rstrip("\n")) == []  # no final newline: the same rows
+    assert submission_problems(GOOD + "\n") == []  # one extra final newline is harmless
+    assert submission_problems(GOOD.replace("\n", "\r\n")) == []
+    assert submission_problems(f"{HEADER}\n0,0,1,0,0,0\n10,1,0,0,0,0\n") == []  # Id 0 is fine
     assert submission_problems(GOOD, {1, 2, 5}) == []
     path = tmp_path / "bad.csv"
     path.write_text(GOOD.replace("5,0,0,0,0,1", "5,0,0,0,0,yes"), encoding="utf-8")

@@ -50,3 +50,8 @@ class NonNumericArrayError(InvalidArrayError, TypeError):
 
     Also a ``TypeError``, as numpy and scikit-learn raise for such input.
     """
+
+
+class TrainingDiverged(MefuseError):
+    """Training produced a loss or weights that are NaN or infinite (a learning rate too high,
+    features with extreme values): the model would score nothing, so the run stops."""

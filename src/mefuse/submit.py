@@ -47,6 +47,11 @@ SUBMISSION_COLUMNS: tuple[str, ...] = ("Id", *FOURDMR_CLASSES)
 _INTEGER = re.compile(r"[0-9]+")
 """ASCII digits only: ``\\d`` would accept other scripts' digits (``١``), which the challenge's
 scorer does not read as numbers."""
+_CANONICAL_ID = re.compile(r"0|[1-9][0-9]*")
+"""An Id as the scorer writes it back: no leading zero (``012`` and ``12`` compare unequal as
+text, equal as numbers; the validator accepts only the form on which both agree)."""
+_MAX_ID = 2**63 - 1
+"""The largest Id a 64-bit integer column holds (pandas reads a longer one as text or float)."""
 _MAX_PROBLEMS = 20
 
 
@@ -115,19 +120,30 @@ def render(frame: pd.DataFrame) -> str:
 def submission_problems(text: str, expected: Iterable[int] | None = None) -> list[str]:
     """Everything wrong with a submission's text (empty when it is valid).
 
-    Checks: exact header and column order, one Id per row (a non-negative integer), values
-    exactly ``0`` or ``1``, no missing cell, no duplicate Id, rows sorted by Id, at least one row,
-    and, when ``expected`` is given, exactly those Ids.
+    Checks: exact header and column order, one Id per row (a non-negative integer with no
+    leading zero that fits 64 bits), values exactly ``0`` or ``1``, no missing cell, no quoted
+    cell, no duplicate Id, rows sorted by Id, at least one row, at most one blank line at the
+    end, and, when ``expected`` is given, exactly those Ids: what the challenge's scorer could
+    read otherwise than mefuse does is refused.
     """
     problems: list[str] = []
     if text.startswith("\ufeff"):
         problems.append("the file starts with a byte-order mark; save it as plain UTF-8")
         text = text[1:]
+    quoted = next((n for n, line in enumerate(text.splitlines(), start=1) if '"' in line), None)
+    if quoted is not None:
+        problems.append(f"line {quoted} holds a quote character (\"); write cells unquoted "
+                        "(the scorer may not read a quoted cell as the number it holds)")
     rows = list(csv.reader(io.StringIO(text)))
-    while rows and not rows[-1]:  # blank lines at the end (an extra final newline) are harmless
+    blank_tail = 0
+    while rows and not rows[-1]:
         rows.pop()
+        blank_tail += 1
     if not rows:
         return [*problems, "the file is empty"]
+    if blank_tail > 1:  # an extra final newline is common and harmless; several are not
+        problems.append(f"the file ends with {blank_tail} blank lines; end it with a single "
+                        "newline after the last row")
     header = [h.strip() for h in rows[0]]
     want = list(SUBMISSION_COLUMNS)
     if rows[0] != want:
@@ -161,6 +177,12 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
         if not _INTEGER.fullmatch(row[0]):
             problems.append(f"line {line}: Id {row[0]!r} is not a non-negative integer written "
                             "with ASCII digits 0-9")
+        elif not _CANONICAL_ID.fullmatch(row[0]):
+            problems.append(f"line {line}: Id {row[0]!r} has a leading zero; write it as "
+                            f"{int(row[0])} (the scorer may compare Ids as text)")
+        elif int(row[0]) > _MAX_ID:
+            problems.append(f"line {line}: Id {row[0]} is beyond the 64-bit integers the scorer "
+                            f"reads Ids as (at most {_MAX_ID})")
         else:
             ids.append(int(row[0]))
         for name, value in zip(want[1:], row[1:], strict=True):
@@ -192,6 +214,8 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
 def validate_submission(path: str | Path, expected: Iterable[int] | None = None) -> int:
     """Check a submission file; return its number of rows or raise :class:`DataError`."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"submission file {path} is a folder, not a CSV file")
     if not path.is_file():
         raise DataError(f"submission file {path} does not exist")
     try:

@@ -15,7 +15,6 @@ macro-F1 in percent squared, so "a third of the variance" reads off directly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from mefuse.train.headline import LABELS, headline_of
 from mefuse.train.results import CVResult
 from mefuse.utils.atomic import write_text
 from mefuse.utils.csvsafe import write_csv
+from mefuse.utils.jsonfile import read_json_object
 
 VARIANT_LABELS: dict[str, str] = {
     **{strategy: strategy for strategy in STRATEGIES},
@@ -58,12 +58,22 @@ class BenchTables:
     comparisons: pd.DataFrame
 
 
+CELL_KEYS = frozenset({"cell_id", "feature_set", "kinds", "set", "variant"})
+"""What every cell of a bench plan names (the tables describe cells by them)."""
+REDO_CELL = "delete the cell's folder and run 'mefuse bench' again to compute it anew"
+
+
 def load_bench(out: str | Path) -> BenchTables:
     """Read the plan and every finished cell of a bench folder."""
     out = Path(out)
-    if not (out / PLAN).is_file():
+    if not (out / PLAN).exists():
         raise DataError(f"{out} is not a bench folder (no {PLAN}); run 'mefuse bench' first")
-    plan = json.loads((out / PLAN).read_text(encoding="utf-8"))
+    plan = read_json_object(out / PLAN, "bench plan", "run 'mefuse bench' again to write it")
+    if not isinstance(plan.get("cells"), list) or not all(
+            isinstance(c, dict) and set(c) >= CELL_KEYS for c in plan["cells"]):
+        raise DataError(f"{out / PLAN} is not a bench plan (its 'cells' entry must list "
+                        f"objects with {', '.join(sorted(CELL_KEYS))}); run 'mefuse bench' "
+                        "again to write it")
     cell_rows, seed_rows, missing = [], [], []
     classes: list[str] = []
     for cell in plan["cells"]:
@@ -72,7 +82,10 @@ def load_bench(out: str | Path) -> BenchTables:
             missing.append(cell["cell_id"])
             continue
         result = CVResult.read(folder, arrays=False)
-        runtime = json.loads((folder / "cell.json").read_text(encoding="utf-8"))["runtime_s"]
+        record = read_json_object(folder / "cell.json", "bench cell record", REDO_CELL)
+        runtime = record.get("runtime_s")
+        if not isinstance(runtime, int | float):
+            raise DataError(f"{folder / 'cell.json'} has no 'runtime_s' number; {REDO_CELL}")
         classes = classes or list(result.classes)
         cell_rows.append(_cell_row(cell, result, runtime))
         seed_rows += _seed_rows(cell, result)

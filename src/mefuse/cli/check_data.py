@@ -10,7 +10,10 @@ label distribution, the adapter's problems and every source that failed, and exi
 
 from __future__ import annotations
 
+import os
+import re
 import statistics
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,9 +174,60 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
 
 
 # --------------------------------------------------------------------------- printing
+SHOWN_PER_KIND = 5
+"""Problems of one kind printed before the rest are counted (a label sheet with 100,000 bad
+rows would otherwise print 100,000 lines; the full list goes to a file)."""
+SHOWN_SOURCES = 50
+"""Failed sources listed in the table without ``--verbose``."""
+
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|\S*[/\\]\S*|\d+")
+
+
+def problem_kind(message: str) -> str:
+    """What a problem says with its particulars (quoted values, paths, numbers) masked:
+    ``"x.csv row 7: Id 'a' is not an integer"`` and the same for row 8 are of one kind."""
+    return _VARYING.sub("#", message)
+
+
+def first_of_each_kind(messages: Sequence[str], limit: int
+                       ) -> tuple[list[str], dict[str, int]]:
+    """The first ``limit`` messages of each kind, in order, and for the last message shown of
+    each kind that had more, how many more there were."""
+    seen: Counter[str] = Counter()
+    last_shown: dict[str, str] = {}
+    listed: list[str] = []
+    for message in messages:
+        kind = problem_kind(message)
+        seen[kind] += 1
+        if seen[kind] <= limit:
+            listed.append(message)
+            last_shown[kind] = message
+    left_out = {last_shown[k]: n - limit for k, n in seen.items() if n > limit}
+    return listed, left_out
+
+
+def write_problems(report: CheckReport, path: Path | None) -> Path:
+    """Write every problem (errors, then notes), one a line, to ``path`` or to a new file in
+    the temporary folder; return where."""
+    from mefuse.utils.atomic import write_text
+
+    lines = [*(f"error: {e}" for e in report.errors),
+             *(f"note: {n}" for n in report.dataset.notes)]
+    if path is None:
+        handle, name = tempfile.mkstemp(prefix="mefuse-check-data-", suffix=".txt")
+        os.close(handle)
+        path = Path(name)
+    write_text(path, "".join(f"{line}\n" for line in lines))
+    return path
+
+
 def print_report(report: CheckReport, console: Console | None = None, *,
-                 verbose: bool = False) -> None:
-    """Print the report with rich: counts, labels, problems, failed (or all) sources."""
+                 verbose: bool = False, problems_file: Path | None = None) -> None:
+    """Print the report with rich: counts, labels, problems, failed (or all) sources.
+
+    Past :data:`SHOWN_PER_KIND` problems of one kind and :data:`SHOWN_SOURCES` failed sources
+    (without ``verbose``), the rest are counted and every problem is written to
+    ``problems_file`` (or a new temporary file, named in the output)."""
     console = console or make_console()
     info = report.summary()
     data = report.dataset
@@ -206,10 +260,21 @@ def print_report(report: CheckReport, console: Console | None = None, *,
         for name, count in info["label_counts"].items():
             labels.add_row(name, str(count), f"{count / len(data.labelled):.0%}")
         console.print(labels)
-    for note in data.notes:
-        console.print(f"[blue]note:[/blue] {note}", highlight=False)
     failed = [c for c in report.sources if not c.ok]
-    shown = report.sources if verbose else failed
+    shown = report.sources if verbose else failed[:SHOWN_SOURCES]
+    errors = report.errors
+    source_errors = {f"{c.sequence_id}: {m}" for c in failed for m in (c.error, c.window) if m}
+    other_errors = [e for e in errors if e not in source_errors]
+    listed, left_out = first_of_each_kind(other_errors, SHOWN_PER_KIND)
+    notes, notes_left_out = first_of_each_kind(data.notes, SHOWN_PER_KIND)
+    cut = len(shown) < len(failed) or bool(left_out) or bool(notes_left_out)
+    full_list = write_problems(report, problems_file) if cut or problems_file else None
+    where = f" (all of them in {full_list})" if full_list else ""
+    for note in notes:
+        console.print(f"[blue]note:[/blue] {note}", highlight=False)
+        if note in notes_left_out:
+            console.print(f"... and {notes_left_out[note]:,} more notes like the one above"
+                          f"{where}", highlight=False)
     if shown:
         table = Table(title="sources" if verbose else "sources with problems",
                       title_justify="left")
@@ -221,11 +286,16 @@ def print_report(report: CheckReport, console: Console | None = None, *,
                           "" if check.frames is None else str(check.frames),
                           f"[red]{status}[/red]" if not check.ok else status)
         console.print(table)
-    errors = report.errors
-    source_errors = {f"{c.sequence_id}: {m}" for c in failed for m in (c.error, c.window) if m}
-    for error in errors:
-        if error not in source_errors:
-            console.print(f"[red]error:[/red] {error}", highlight=False)
+        if len(shown) < len(failed):
+            console.print(f"... and {len(failed) - len(shown):,} more sources with problems"
+                          f"{where}", highlight=False)
+    for error in listed:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        if error in left_out:
+            console.print(f"... and {left_out[error]:,} more problems like the one above"
+                          f"{where}", highlight=False)
+    if full_list and not cut:
+        console.print(f"every problem is listed in {full_list}", highlight=False)
     if errors:
         console.print(f"[red bold]{len(errors)} problem(s) to fix[/red bold] "
                       f"({info['sources_failed']} of {len(report.sources)} sources failed)")
@@ -256,6 +326,9 @@ def check_data_command(
         "frames=Cropped (see docs/guide/datasets.md)")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
+    problems: Annotated[Path | None, typer.Option(
+        "--problems", help="write every problem to this file, one a line (default: a new "
+        "temporary file, when there are too many to print)")] = None,
     list_: Annotated[bool, typer.Option(
         "--list", callback=_list_adapters, is_eager=True, expose_value=False,
         help="list the dataset adapters and exit")] = False,
@@ -263,7 +336,7 @@ def check_data_command(
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
     report = check_data(dataset, root, labels, views,
                         options=parse_key_values(option, "--dataset-option"))
-    print_report(report, make_console(), verbose=verbose)
+    print_report(report, make_console(), verbose=verbose, problems_file=problems)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns
         # typer.Exit into a return value that mefuse.cli.main.main() drops (status 0).

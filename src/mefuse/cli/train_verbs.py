@@ -204,9 +204,11 @@ def predict(
     per-clip and per-sequence probabilities and decisions."""
     from mefuse.preprocess.views import views_for
     from mefuse.train.fit import predict_store
+    from mefuse.train.trainer import FusionEstimator
     from mefuse.utils.csvsafe import write_csv
     from mefuse.utils.outputs import header_starts
 
+    estimator = FusionEstimator.load(model)  # a missing or damaged model is named first
     if views != "auto":
         views_for(views)
         if not inputs:
@@ -223,11 +225,9 @@ def predict(
     if inputs:
         from mefuse.cli.data_verbs import parse_options
         from mefuse.inference import predict_inputs
-        from mefuse.train.trainer import FusionEstimator
 
         if clips is not None:
             raise DataError("--clips selects clips of a store; with INPUTS every input is scored")
-        estimator = FusionEstimator.load(model)
         names = [v.get("extractor") for v in estimator.provenance.get("extractors", {}).values()]
         options = parse_options(option, [n for n in names if n])
         clip_frame, sequence_frame, summary = predict_inputs(
@@ -244,7 +244,7 @@ def predict(
             raise DataError("give video files or frame folders to score, or --store STORE")
         if option:
             raise DataError("--option applies to INPUTS (a store's features are already made)")
-        clip_frame, sequence_frame = predict_store(model, store, clips)
+        clip_frame, sequence_frame = predict_store(estimator, store, clips)
     write_csv(clip_frame, out)
     write_csv(sequence_frame, sequence_path)
     console.print(prediction_table(sequence_frame))

@@ -30,6 +30,20 @@ from mefuse.utils.csvsafe import read_csv, write_csv
 REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject")
 
 
+def read_clip_csv(path: str | Path) -> pd.DataFrame:
+    """A clip table's CSV as a frame (identifiers as strings), or a :class:`DataError` naming
+    the file: missing, a folder, empty, not UTF-8 or not CSV."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"clip table {path} is a folder, not a CSV file")
+    if not path.is_file():
+        raise DataError(f"clip table {path} does not exist")
+    try:
+        return read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class ClipTable:
     """A validated clip table.
@@ -125,14 +139,7 @@ class ClipTable:
         as extraction); a table with some of them is checked as usual.
         """
         path = Path(path)
-        if not path.is_file():
-            raise DataError(f"clip table {path} does not exist")
-        try:
-            frame = read_csv(
-                path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"clip table {path} cannot be read as CSV: {exc}") from exc
+        frame = read_clip_csv(path)
         names = tuple(classes) if classes is not None else FOURDMR_CLASSES
         if unlabelled and not any(name in frame.columns for name in names):
             return cls.for_prediction(frame, names, source=str(path))

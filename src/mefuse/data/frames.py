@@ -19,15 +19,21 @@ Conventions every consumer can rely on:
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mefuse.errors import DataError
+
+if TYPE_CHECKING:
+    import cv2
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 """Image file extensions read as frames (compared case-insensitively)."""
@@ -204,7 +210,9 @@ class VideoSource(FrameSource):
         self.path = Path(file)
         if not self.path.is_file():
             raise FrameSourceError(f"video file {self.path} does not exist")
-        self._capture = cv2.VideoCapture(str(self.path))
+        if self.path.stat().st_size == 0:
+            raise FrameSourceError(f"video file {self.path} is empty (0 bytes)")
+        self._capture = open_capture(self.path)
         if not self._capture.isOpened():
             self._capture.release()
             raise FrameSourceError(
@@ -304,6 +312,39 @@ class VideoSource(FrameSource):
         if not self._closed:
             self._capture.release()
             self._closed = True
+
+
+_OPEN_LOCK = threading.Lock()
+
+
+def open_capture(path: Path) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` on ``path`` through FFmpeg, with the native libraries' own log
+    lines about a file they cannot read kept out of the terminal.
+
+    A file that does not open gets mefuse's error naming it (:class:`FrameSourceError`); what
+    FFmpeg ("moov atom not found", "EBML header parsing failed"), OpenCV's backend warnings and
+    its built-in AVI reader ("Unexpected element ...", written straight to stderr when every
+    other backend has failed) print on their own is a stray line beside it. So FFmpeg's log
+    level is set to quiet before its first use in the process (``OPENCV_FFMPEG_LOGLEVEL``, read
+    then; a value the user set is kept), FFmpeg is asked for by name (it is the backend any
+    other choice would try first), and OpenCV's log level is raised to errors for the open
+    call only. ``MEFUSE_NATIVE_LOGS=1`` leaves every library as it is.
+    """
+    import cv2
+
+    if os.environ.get("MEFUSE_NATIVE_LOGS"):
+        return cv2.VideoCapture(str(path))
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):  # a build without FFmpeg
+        return cv2.VideoCapture(str(path))
+    logging = cv2.utils.logging
+    with _OPEN_LOCK:  # the log level is per process: no other open may restore it meanwhile
+        previous = logging.getLogLevel()
+        logging.setLogLevel(min(previous, logging.LOG_LEVEL_ERROR))
+        try:
+            return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        finally:
+            logging.setLogLevel(previous)
 
 
 def open_frames(path: str | Path) -> FrameSource:

@@ -33,7 +33,7 @@ import numpy as np
 from mefuse.data.clips import is_safe_id
 from mefuse.errors import ConfigError, DataError
 from mefuse.store import FeatureStore, check_key
-from mefuse.utils.npyfile import load_npy, read_header
+from mefuse.utils.npyfile import as_float32, load_npy, read_header
 
 Layout = Literal["faceverse", "generic"]
 SUFFIXES = (".npy", ".csv")
@@ -260,7 +260,7 @@ def import_coefficients(
                         raise DataError(f"{path}: columns {span[0]}:{span[1]} asked for, but it "
                                         f"has {matrix.shape[1]} values per frame")
                     matrix = matrix[:, span[0]:span[1]]
-                writer.write(clip_id, matrix.astype(np.float32))
+                writer.write(clip_id, as_float32(matrix, str(path)))
             except DataError as exc:
                 report.failed[clip_id] = str(exc)
                 if progress:

@@ -262,14 +262,20 @@ def _bench_page(source: Path, detail: int) -> dict[str, Any]:
 def write_report(source: str | Path, out: str | Path | None = None, *, detail: int = 3) -> Path:
     """Write ``report.html`` and ``img/*.png`` for a cv run or bench folder; return the page."""
     source = Path(source)
-    if (source / RESULTS).is_file():
+    if (source / RESULTS).exists():  # a folder or unreadable file there: CVResult says so
         result = CVResult.read(source)
         page: dict[str, Any] = {
             "title": "mefuse cross-validation report", "subtitle": str(source.resolve()),
             "bench": None, "nav": [],
             "runs": [run_section(result, describe_run(result.config), "run")]}
-    elif (source / "bench.json").is_file():
+    elif (source / "bench.json").exists():
         page = _bench_page(source, detail)
+    elif not source.exists():
+        raise DataError(f"{source} does not exist; give a 'mefuse cv' run folder or a "
+                        "'mefuse bench' folder")
+    elif source.is_file():
+        raise DataError(f"{source} is a file; give the folder that holds results.json (a "
+                        "'mefuse cv' run) or bench.json (a 'mefuse bench' folder)")
     else:
         raise DataError(f"{source} holds neither results.json (a 'mefuse cv' run) nor "
                         "bench.json (a 'mefuse bench' folder)")

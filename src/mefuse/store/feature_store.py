@@ -40,7 +40,7 @@ from mefuse.utils.atomic import (
     write_json,
     write_npy,
 )
-from mefuse.utils.npyfile import inspect_npy, load_npy
+from mefuse.utils.npyfile import as_float32, inspect_npy, load_npy
 
 MANIFEST = "manifest.json"
 CONFIG_FIELDS: tuple[str, ...] = ("extractor", "params", "weights", "preprocess")
@@ -122,13 +122,7 @@ class FeatureStore:
                 )
             if not np.issubdtype(array.dtype, np.number):
                 raise DataError(f"{path}: clip {clip!r} holds {array.dtype}, not numbers")
-            array = array.astype(np.float32, copy=False)
-            if not np.isfinite(array).all():
-                bad = np.argwhere(~np.isfinite(array))[0]
-                raise DataError(
-                    f"{path}: clip {clip!r} has NaN or Inf values (first at frame {bad[0]}, "
-                    f"feature {bad[1]})"
-                )
+            array = as_float32(array, f"{path}: clip {clip!r}")
             if width is None:
                 width = (array.shape[1], clip)
             elif array.shape[1] != width[0]:
@@ -252,11 +246,10 @@ class StoreWriter:
 
     def write(self, clip_id: str, features: np.ndarray) -> None:
         """Write one clip's ``(frames, dim)`` features atomically."""
-        array = np.asarray(features, dtype=np.float32)
+        array = np.asarray(features)
         if array.ndim != 2 or array.shape[0] < 1:
             raise DataError(f"clip {clip_id!r}: features must be (frames, dim), got {array.shape}")
-        if not np.isfinite(array).all():
-            raise DataError(f"clip {clip_id!r}: extractor {self.key!r} produced NaN or Inf")
+        array = as_float32(array, f"clip {clip_id!r}: the features of extractor {self.key!r}")
         if self._dim is None:
             self._dim = int(array.shape[1])
         elif array.shape[1] != self._dim:

@@ -47,6 +47,8 @@ from mefuse.train.trainer import (
     EmptyClassWarning,
     FusionEstimator,
     build_network,
+    check_finite_loss,
+    check_finite_weights,
     choose_thresholds,
     inner_config,
     inner_split,
@@ -314,6 +316,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
             if optim.grad_clip > 0:
                 clip_grad_norms_(grads, optim.grad_clip)
             optimiser.step(grads, lr, active)
+        _check_losses(losses.detach(), fits, _epoch, config)
         if on_epoch is not None:
             on_epoch(count)
     out = []
@@ -321,7 +324,19 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
         network = networks[g]
         state = {n.removeprefix("network."): t[g].detach().cpu().clone()
                  for n, t in {**params, **buffers}.items()}
+        check_finite_weights([state[n.removeprefix("network.")] for n in names],
+                             fits[g].context, optim)
         network.cpu().load_state_dict(state)
         network.eval()
         out.append(network)
     return out
+
+
+def _check_losses(losses: torch.Tensor, fits: Sequence[FitSpec], epoch: int,
+                  config: TrainConfig) -> None:
+    """Stop the stack when a fit's loss of the epoch's last step is NaN or infinite, naming
+    that fit (one check per epoch, on losses already computed, as the loop does)."""
+    finite = torch.isfinite(losses)
+    if not bool(finite.all()):
+        g = int(torch.nonzero(~finite)[0, 0])
+        check_finite_loss(losses[g], fits[g].context, epoch, config.optim)

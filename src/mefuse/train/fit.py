@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mefuse.data.clips import ClipTable
+from mefuse.data.clips import ClipTable, read_clip_csv
 from mefuse.errors import DataError
 from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.train.config import TrainConfig
@@ -17,7 +17,6 @@ from mefuse.train.data import load_modalities
 from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import merge_views
 from mefuse.train.trainer import FusionEstimator
-from mefuse.utils.csvsafe import read_csv
 from mefuse.utils.progress import progress_bar
 
 
@@ -106,12 +105,8 @@ def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
     if isinstance(clips, ClipTable):
         return clips
     path = Path(clips) if clips is not None else store.root / "clips.csv"
-    if path.is_file():
-        frame = read_csv(path, dtype={"clip_id": str, "sequence_id": str, "view": str,
-                                      "subject": str})
-        return ClipTable.for_prediction(frame, estimator.classes, source=str(path))
-    if clips is not None:
-        raise DataError(f"clip table {path} does not exist")
+    if path.exists() or clips is not None:
+        return ClipTable.for_prediction(read_clip_csv(path), estimator.classes, source=str(path))
     common = set.intersection(*(set(store.clip_ids(m)) for m in estimator.config.modalities))
     if not common:
         raise DataError(f"no clip in {store.root} has all of {estimator.config.modalities}")

@@ -9,7 +9,6 @@ field's name or type.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -21,6 +20,7 @@ from mefuse.errors import DataError
 from mefuse.train.headline import Headline, headline_of
 from mefuse.utils.atomic import atomic_open, make_dirs, write_json
 from mefuse.utils.csvsafe import read_csv, write_csv
+from mefuse.utils.jsonfile import read_json_object
 
 
 class FoldRecord(TypedDict):
@@ -84,6 +84,7 @@ class RunSummary(TypedDict):
 
 
 RESULTS = "results.json"
+RERUN = "run 'mefuse cv' again to write it anew"
 PREDICTIONS = "predictions.csv"
 ATTENTION = "attention.npz"
 
@@ -133,20 +134,69 @@ class CVResult:
         predictions and attention maps when present."""
         out = Path(out_dir)
         path = out / RESULTS if out.is_dir() else out
-        if not path.is_file():
+        if not path.exists():
             raise DataError(f"{path} does not exist; run 'mefuse cv' first")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_object(path, "cv results", RERUN)
+        _check_fields(path, data)
         predictions = None
         if arrays and (path.parent / PREDICTIONS).is_file():
-            predictions = read_csv(path.parent / PREDICTIONS,
-                                      dtype={"clip_id": str, "sequence_id": str, "subject": str})
+            predictions = _read_predictions(path.parent / PREDICTIONS)
         attention = {}
         if arrays and (path.parent / ATTENTION).is_file():
-            with np.load(path.parent / ATTENTION, allow_pickle=False) as archive:
-                attention = {k: archive[k] for k in archive.files}
+            attention = _read_attention(path.parent / ATTENTION)
         summary = data["summary"]
         if "headline" not in summary:  # written before the headline was recorded
             summary["headline"] = headline_of(summary, data["config"])
         return cls(data["config"], data["classes"], data["folds"], data["pooled"],
                    summary, data["runtime_s"], data["provenance"],
                    data.get("warnings", []), predictions, attention)
+
+
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "classes": list, "folds": list, "pooled": list, "summary": dict,
+    "runtime_s": (int, float), "provenance": dict}
+"""The entries of ``results.json`` and their JSON types (``warnings`` is optional)."""
+
+
+def _check_fields(path: Path, data: dict[str, Any]) -> None:
+    """Refuse, naming the entry, a results file that lacks an entry or holds the wrong type."""
+    missing = [k for k in FIELD_TYPES if k not in data]
+    if missing:
+        raise DataError(f"{path} is not the results of a 'mefuse cv' run: it has no "
+                        f"{', '.join(map(repr, missing))} "
+                        f"{'entry' if len(missing) == 1 else 'entries'}; {RERUN}")
+    for key, kind in FIELD_TYPES.items():
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            raise DataError(f"{path}: entry {key!r} is a {type(data[key]).__name__}, not the "
+                            f"{key} of a 'mefuse cv' run; {RERUN}")
+    if not all(isinstance(r, dict) for r in [*data["folds"], *data["pooled"]]):
+        raise DataError(f"{path}: entries 'folds' and 'pooled' must list JSON objects; {RERUN}")
+
+
+def _read_predictions(path: Path) -> pd.DataFrame:
+    """``predictions.csv``, or a :class:`DataError` naming it (cut short, not UTF-8, empty)."""
+    try:
+        return read_csv(path, dtype={"clip_id": str, "sequence_id": str, "subject": str},
+                        encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"byte {exc.object[exc.start]:#04x} at offset {exc.start} is not UTF-8 text"
+    except pd.errors.EmptyDataError:
+        problem = "it is empty"
+    except (pd.errors.ParserError, ValueError) as exc:
+        problem = " ".join(str(exc).split())
+    raise DataError(f"{path} cannot be read as the predictions of a cv run ({problem}); {RERUN}")
+
+
+def _read_attention(path: Path) -> dict[str, np.ndarray]:
+    """``attention.npz`` (never a pickle), or a :class:`DataError` naming it."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} cannot be read as the attention maps of a cv run (not a zip "
+                        f"archive: damaged or cut short); {RERUN}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {k: archive[k] for k in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise DataError(f"{path} cannot be read as the attention maps of a cv run "
+                        f"({' '.join(str(exc).split()) or type(exc).__name__}); {RERUN}") from None

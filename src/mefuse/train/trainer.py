@@ -21,20 +21,25 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from torch import nn
 
 from mefuse import __version__
-from mefuse.errors import DataError
+from mefuse.errors import ConfigError, DataError, TrainingDiverged
 from mefuse.model.fusion import FusionClassifier
-from mefuse.train.config import OptimConfig, TrainConfig
+from mefuse.train.config import OptimConfig, TrainConfig, build_config
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.train.modalities import pool_names
 from mefuse.utils.atomic import atomic_open
 from mefuse.utils.device import resolve_device
+from mefuse.utils.torchload import load_weights_only, pickle_protocol
 
 MODEL_FORMAT = "mefuse-model/3"
 """Version 3: each pool's K and V are two layers (keys ``pools.N.key.*``, ``pools.N.value.*``).
 Version 2 (one joint ``pools.N.key_value`` layer) still loads: the pool splits it."""
 
 READABLE_FORMATS = ("mefuse-model/2", MODEL_FORMAT)
+
+MODEL_KEYS = ("config", "seed", "classes", "input_dims", "state_dict", "mean", "std",
+              "thresholds")
+"""Entries every readable model file has (``choice`` and ``provenance`` are optional)."""
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
@@ -104,7 +109,7 @@ class FusionEstimator:
         self.standardiser.fit(data.arrays)
         arrays = self.standardiser.transform(data.arrays)
         self.network = self._train([arrays[i] for i in self._used()], labels,
-                                   self.fitted_config())
+                                   self.fitted_config(), context)
         return self
 
     def fitted_config(self) -> TrainConfig:
@@ -144,7 +149,8 @@ class FusionEstimator:
                 )
 
     def _train(self, arrays: list[np.ndarray], labels: np.ndarray,
-               config: TrainConfig | None = None) -> FusionClassifier:
+               config: TrainConfig | None = None,
+               context: str = "training set") -> FusionClassifier:
         config = config or self.config
         model_config, optim = config.model, config.optim
         device = resolve_device(config.device)
@@ -177,8 +183,11 @@ class FusionEstimator:
                     nn.utils.clip_grad_norm_(network.parameters(), optim.grad_clip)
                 optimiser.step()
                 scheduler.step()
+            # once per epoch, on the loss already computed: weights gone NaN stay NaN
+            check_finite_loss(loss.detach(), context, _epoch, optim)
             if self.on_epoch is not None:
                 self.on_epoch(_epoch, float(loss.detach()))
+        check_finite_weights(network.parameters(), context, optim)
         network.eval()
         return network.cpu()
 
@@ -303,10 +312,14 @@ class FusionEstimator:
         if path.stat().st_size == 0:
             raise DataError(f"model file {path} is empty")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_weights_only(path)
         except Exception as exc:  # pickle, zip and unsupported-type errors alike
+            protocol = pickle_protocol(path)
+            note = (f"; it was pickled with protocol {protocol}, torch's weights-only loader "
+                    "reads protocol 2 (torch.save's default)") if protocol not in (None, 2) \
+                else ""
             raise DataError(f"{path} is not a mefuse model file: torch cannot read it as a "
-                            f"weights-only checkpoint ({_load_failure(exc)})") from exc
+                            f"weights-only checkpoint ({_load_failure(exc)}{note})") from exc
         if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
             found = state.get("format") if isinstance(state, dict) else None
             if isinstance(found, str) and found.startswith("mefuse-model/"):
@@ -314,20 +327,64 @@ class FusionEstimator:
                                 f"{' and '.join(READABLE_FORMATS)}: retrain it with "
                                 "'mefuse train'")
             raise DataError(f"{path} is not a mefuse model file (no {MODEL_FORMAT!r} format tag)")
-        config = TrainConfig(**state["config"])
+        try:
+            return cls._restore(state)
+        except (DataError, ConfigError) as exc:
+            raise DataError(f"{path} is a damaged mefuse model file: {exc}; retrain it with "
+                            "'mefuse train'") from exc
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                RuntimeError) as exc:  # a value of the wrong type where the checks stop
+            raise DataError(f"{path} is a damaged mefuse model file ({type(exc).__name__}: "
+                            f"{_load_failure(exc)}); retrain it with 'mefuse train'") from exc
+
+    @classmethod
+    def _restore(cls, state: dict[str, Any]) -> FusionEstimator:
+        """The estimator a loaded checkpoint describes, or a :class:`DataError` naming the first
+        entry that is missing or does not fit the rest (a file edited or written by other code:
+        torch's own errors would surface as a traceback about tensor shapes)."""
+        missing = [k for k in MODEL_KEYS if k not in state]
+        if missing:
+            raise DataError(f"it has no {', '.join(map(repr, missing))} entry")
+        config = build_config(TrainConfig, state["config"], "its configuration")
         estimator = cls(config, int(state["seed"]))
-        estimator.classes = list(state["classes"])
+        classes = state["classes"]
+        if (not isinstance(classes, list) or not classes
+                or not all(isinstance(c, str) for c in classes)):
+            raise DataError("its 'classes' entry is not a list of class names")
+        estimator.classes = list(classes)
         estimator.choice = str(state.get("choice", "fused"))
+        if estimator.choice != "fused" and estimator.choice not in config.modalities:
+            raise DataError(f"it chose modality {estimator.choice!r}, which is not one of its "
+                            f"modalities {config.modalities}")
         estimator.input_dims = [int(d) for d in state["input_dims"]]
+        n = len(config.modalities)
+        if len(estimator.input_dims) != n or len(state["mean"]) != n or len(state["std"]) != n:
+            raise DataError(f"its configuration has {n} modalities, its 'input_dims', 'mean' and "
+                            f"'std' entries have {len(estimator.input_dims)}, "
+                            f"{len(state['mean'])} and {len(state['std'])}")
+        for name, dim, mean, std in zip(config.modalities, estimator.input_dims, state["mean"],
+                                        state["std"], strict=True):
+            if tuple(mean.shape) != (dim,) or tuple(std.shape) != (dim,):
+                raise DataError(f"the standardiser of modality {name!r} does not have its "
+                                f"width {dim}")
+        thresholds = state["thresholds"]
+        if tuple(thresholds.shape) != (len(classes),):
+            raise DataError(f"it has {len(classes)} class names and {len(thresholds)} "
+                            "thresholds")
         dims = [estimator.input_dims[i] for i in estimator._used()]
-        estimator.network = build_network(estimator.fitted_config(), dims,
-                                          len(estimator.classes))
-        estimator.network.load_state_dict(state["state_dict"])
-        estimator.network.eval()
+        network = build_network(estimator.fitted_config(), dims, len(estimator.classes))
+        try:
+            network.load_state_dict(state["state_dict"])
+        except RuntimeError as exc:
+            raise DataError(f"its weights do not fit the network its settings describe "
+                            f"({len(classes)} classes, widths {dims}): "
+                            f"{_state_dict_mismatch(exc)}") from None
+        network.eval()
+        estimator.network = network
         estimator.standardiser = Standardiser([t.numpy() for t in state["mean"]],
                                               [t.numpy() for t in state["std"]])
-        estimator.thresholds = state["thresholds"].numpy()
-        estimator.provenance = dict(state.get("provenance", {}))
+        estimator.thresholds = thresholds.numpy()
+        estimator.provenance = dict(state.get("provenance") or {})
         return estimator
 
 
@@ -438,6 +495,41 @@ def choose_thresholds(inner: FusionEstimator, data: ModalityData, labels: np.nda
         candidates = THRESHOLD_GRID[np.isclose(scores, best)]
         thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
     return thresholds
+
+
+def check_finite_loss(loss: torch.Tensor, context: str, epoch: int, optim: OptimConfig) -> None:
+    """Stop a fit whose training loss is NaN or infinite, naming the fit and the epoch.
+
+    ``loss`` is the last batch's loss of epoch ``epoch`` (0-based). Once a step has made the
+    weights NaN every later loss is NaN, so one check per epoch on a loss the loop computed
+    anyway finds the divergence at the cost of one comparison (a model trained on would only
+    score zeros).
+    """
+    if not bool(torch.isfinite(loss).all()):
+        raise TrainingDiverged(
+            f"training diverged: the loss of the {context} is {float(loss.max()):g} at epoch "
+            f"{epoch + 1} of {optim.epochs} (learning rate {optim.lr:g}); lower the learning "
+            "rate (--lr, optim.lr), keep gradient clipping on (optim.grad_clip) and check the "
+            "features for extreme values")
+
+
+def check_finite_weights(parameters: Any, context: str, optim: OptimConfig) -> None:
+    """Stop a fit whose trained weights hold NaN or Inf (the last step may break weights
+    after the last loss was checked): once per fit, after training."""
+    if not all(bool(torch.isfinite(p).all()) for p in parameters):
+        raise TrainingDiverged(
+            f"training diverged: the weights of the {context} hold NaN or Inf after epoch "
+            f"{optim.epochs} of {optim.epochs} (learning rate {optim.lr:g}); lower the learning "
+            "rate (--lr, optim.lr) and check the features for extreme values")
+
+
+def _state_dict_mismatch(exc: RuntimeError) -> str:
+    """The first two problems ``load_state_dict`` lists ("Missing key(s) ...", "size mismatch
+    for ..."), on one line; its message starts with a header line and may list hundreds."""
+    problems = [line.strip().rstrip(".").strip() for line in str(exc).splitlines()[1:]
+                if line.strip()]
+    text = "; ".join(problems[:2]) or str(exc)
+    return text if len(text) <= 400 else text[:400] + "..."
 
 
 def _load_failure(exc: Exception) -> str:

@@ -88,6 +88,48 @@ def load_npy(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot be read as a .npy array ({exc})") from None
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_float32(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` as float32, or a :class:`DataError` that starts with ``what`` and says where
+    the first value that float32 cannot hold is.
+
+    NaN and Inf are refused as such; a finite value beyond float32's range (a float64 1e300)
+    is refused as out of range: cast, it would become Inf, and numpy would print an overflow
+    warning beside an error that wrongly blamed NaN or Inf in the file. Checked before the
+    cast, so nothing is printed.
+    """
+    if array.dtype == np.float32:
+        finite = np.isfinite(array)
+        if not finite.all():
+            raise DataError(f"{what} has NaN or Inf values ({_first(~finite)})")
+        return array
+    if not np.issubdtype(array.dtype, np.floating):
+        wide = np.asarray(array, dtype=np.float64)  # integers: float64 holds their magnitude
+    else:
+        wide = array
+    finite = np.isfinite(wide)
+    if not finite.all():
+        raise DataError(f"{what} has NaN or Inf values ({_first(~finite)})")
+    outside = np.abs(wide) > FLOAT32_MAX
+    if outside.any():
+        first = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise DataError(f"{what} has values out of float32 range ({_first(outside)}: "
+                        f"{float(wide[first]):g}; float32 holds magnitudes up to "
+                        f"{FLOAT32_MAX:.3g})")
+    return array.astype(np.float32, copy=False)
+
+
+def _first(mask: np.ndarray) -> str:
+    """Where the first true entry of ``mask`` is: "first at frame F, feature D" for a clip's
+    ``(frames, dim)`` array, its index otherwise."""
+    first = [int(i) for i in np.argwhere(mask)[0]]
+    if len(first) == 2:
+        return f"first at frame {first[0]}, feature {first[1]}"
+    return f"first at index {tuple(first) if len(first) != 1 else first[0]}"
+
+
 def _size(path: Path) -> int:
     try:
         return os.stat(path).st_size

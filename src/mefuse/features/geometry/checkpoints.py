@@ -65,10 +65,10 @@ def locate(spec: CheckpointSpec, checkpoint: str | os.PathLike[str] | None) -> P
 
 def load_checkpoint(path: Path, spec: CheckpointSpec) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, with errors that name the file."""
-    import torch
+    from mefuse.utils.torchload import load_weights_only
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_weights_only(path)
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower():
             raise ConfigError(
