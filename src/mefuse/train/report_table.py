@@ -31,7 +31,7 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     table.add_column("F1 present" if pooled else "macro-F1", justify="right", no_wrap=True,
                      min_width=11)
     for name in result.classes:
-        table.add_column(name[:5], justify="right")
+        table.add_column(name, justify="right")
     table.add_column("gate " + "/".join(summary["gate_mean"]))
     for row in result.folds:
         table.add_row(
@@ -75,7 +75,7 @@ def confusion_matrix_table(result: CVResult) -> Table | None:
                   title_justify="left")
     table.add_column("true / pred", no_wrap=True)
     for name in result.classes:
-        table.add_column(name[:5], justify="right", no_wrap=True)
+        table.add_column(name, justify="right", no_wrap=True)
     table.add_column("total", justify="right")
     counts, share = matrix.to_numpy(dtype=float), shares.to_numpy(dtype=float)
     for i, name in enumerate(result.classes):
