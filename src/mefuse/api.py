@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse.errors import ConfigError, DataError
+from mefuse.store import FeatureStore
 from mefuse.train.config import ModelConfig
 from mefuse.utils.arguments import Names, checked_arguments
 
@@ -49,23 +50,22 @@ class StoreData:
     classes: list[str]
 
 
-def _table(store: str | Path, clips: str | Path | None, classes: Sequence[str] | None):
+def _table(store: FeatureStore, clips: str | Path | None, classes: Sequence[str] | None):
     """The clip table; ``classes`` default to those the store recorded at extraction."""
-    from mefuse.data.clips import ClipTable
     from mefuse.store.task import resolve_store_task
 
     if classes is None:
         settings: dict[str, Any] = {}
-        resolve_store_task(store, settings, api=True)
+        resolve_store_task(store.root, settings, api=True)
         classes = settings.get("classes")
-    return ClipTable.read(Path(clips) if clips else Path(store) / "clips.csv", classes)
+    return store.clips(clips, classes, hint=False)
 
 
 @checked_arguments
 def clips_table(store: str | Path, clips: str | Path | None = None,
                 classes: Sequence[str] | None = None) -> pd.DataFrame:
     """The clip table of a store (``<store>/clips.csv`` unless ``clips`` names another)."""
-    return _table(store, clips, classes).frame.copy()
+    return _table(FeatureStore.open(store), clips, classes).frame.copy()
 
 
 @checked_arguments
@@ -73,14 +73,13 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
                clips: str | Path | None = None, classes: Sequence[str] | None = None,
                labelled_only: bool = True) -> StoreData:
     """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""
-    from mefuse.train.data import load_modalities
-
-    table = _table(store, clips, classes)
+    feature_store = FeatureStore.open(store)
+    table = _table(feature_store, clips, classes)
     if labelled_only:
         table = table.subset(table.labelled)
     if len(table) == 0:
         raise DataError(f"no {'labelled ' if labelled_only else ''}clip in the clip table")
-    data = load_modalities(store, table.clip_ids, list(modalities), frames)
+    data = feature_store.load_modalities(table.clip_ids, list(modalities), frames)
     labels = table.labels if labelled_only else np.zeros((len(table), len(table.classes)))
     return StoreData(
         X=np.concatenate(data.arrays, axis=2), y=np.asarray(labels, dtype=np.int64),
@@ -89,18 +88,16 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
         classes=list(table.classes))
 
 
-def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, Any]
+def _settings(store: FeatureStore, modalities: Sequence[str], settings: dict[str, Any]
               ) -> dict[str, Any]:
     """Settings with the modality names matched to the store's extractor keys, and the task
     and classes the store recorded at extraction as defaults (a ``task=`` or ``classes=`` that
     contradicts them is a :class:`~mefuse.errors.ConfigError`)."""
-    from mefuse.store import FeatureStore
     from mefuse.store.task import resolve_store_task
-    from mefuse.train.modalities import resolve_modalities
 
-    names, _ = resolve_modalities(list(modalities), FeatureStore(store).extractor_keys())
+    names, _ = store.resolve(list(modalities))
     settings = {**settings, "modalities": names}
-    resolve_store_task(store, settings, given_task=settings.get("task"),
+    resolve_store_task(store.root, settings, given_task=settings.get("task"),
                        given_classes=settings.get("classes"), api=True)
     return settings
 
@@ -115,8 +112,11 @@ def cross_validate(store: str | Path, modalities: Names, *,
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
 
-    config = build_config(CVConfig, _settings(store, modalities, settings), "cross_validate()")
-    return run_cv(store, _table(store, clips, config.classes), config, progress=progress)
+    feature_store = FeatureStore.open(store)
+    config = build_config(CVConfig, _settings(feature_store, modalities, settings),
+                          "cross_validate()")
+    return run_cv(feature_store, _table(feature_store, clips, config.classes), config,
+                  progress=progress)
 
 
 @checked_arguments
@@ -127,8 +127,11 @@ def train_model(store: str | Path, modalities: Names, *, clips: str | Path | Non
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    config = build_config(TrainConfig, _settings(store, modalities, settings), "train_model()")
-    return fit_on_store(store, _table(store, clips, config.classes), config, seed=seed)
+    feature_store = FeatureStore.open(store)
+    config = build_config(TrainConfig, _settings(feature_store, modalities, settings),
+                          "train_model()")
+    return fit_on_store(feature_store, _table(feature_store, clips, config.classes), config,
+                        seed=seed)
 
 
 @checked_arguments
@@ -155,7 +158,7 @@ def predict(model: Any, *, store: str | Path | None = None,
                           "options apply to inputs= (videos and frame folders) only")
     from mefuse.train.fit import predict_store
 
-    return predict_store(model, store, clips)
+    return predict_store(model, FeatureStore.open(store), clips)
 
 
 def _model(model: Any) -> Any:
