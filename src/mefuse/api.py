@@ -88,13 +88,14 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
         classes=list(table.classes))
 
 
-def _settings(store: FeatureStore, modalities: Sequence[str], settings: dict[str, Any]
-              ) -> dict[str, Any]:
+def _settings(store: FeatureStore | str | Path, modalities: Sequence[str],
+              settings: dict[str, Any]) -> dict[str, Any]:
     """Settings with the modality names matched to the store's extractor keys, and the task
     and classes the store recorded at extraction as defaults (a ``task=`` or ``classes=`` that
     contradicts them is a :class:`~mefuse.errors.ConfigError`)."""
     from mefuse.store.task import resolve_store_task
 
+    store = FeatureStore.open(store)
     names, _ = store.resolve(list(modalities))
     settings = {**settings, "modalities": names}
     resolve_store_task(store.root, settings, given_task=settings.get("task"),
