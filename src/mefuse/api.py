@@ -7,7 +7,8 @@ in a notebook is the one ``mefuse cv`` would give:
 - :func:`load_store`: features as arrays (per modality, and side by side for
   :class:`~mefuse.estimator.FusionModel`), labels and subjects;
 - :func:`cross_validate`, :func:`train_model`: ``mefuse cv`` and ``mefuse train``;
-- :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders.
+- :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders;
+- :func:`check_data`: ``mefuse check-data``, a dataset checked before extraction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.store import FeatureStore
 from mefuse.train.config import ModelConfig
 from mefuse.utils.arguments import Names, checked_arguments
+
+if TYPE_CHECKING:
+    from mefuse.data.check import CheckReport
 
 Frames = Annotated[(int, *ModelConfig.model_fields["frames"].metadata)]
 """Frames per clip: the bounds a model takes (1 to 512), so that what :func:`load_store` returns
@@ -160,6 +164,37 @@ def predict(model: Any, *, store: str | Path | None = None,
     from mefuse.train.fit import predict_store
 
     return predict_store(model, FeatureStore.open(store), clips)
+
+
+def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
+               views: Sequence[str] | str = "auto", *, options: dict[str, Any] | None = None,
+               read_first: bool = True) -> CheckReport:
+    """``mefuse check-data``: what is missing or inconsistent in a dataset, before extracting.
+
+    ``kind`` is a dataset adapter (``4dmr``, ``casme2``, ``samm``, ``folder``...; ``mefuse
+    check-data --list``), ``root`` its folder, ``labels`` its label sheet (default: the
+    adapter's usual file under ``root``), ``views`` a ``--views`` choice (``auto``: the
+    dataset's usual layout, ``both``, ``left``, ``right``, ``none``) or the view names
+    themselves, ``options`` the adapter's settings (``--dataset-option KEY=VALUE``).
+    ``read_first``: decode the first frame of each window (proves the files are images).
+
+    Returns a :class:`~mefuse.data.check.CheckReport`: ``report.ok`` (nothing to fix),
+    ``report.errors`` (one line per problem), ``report.dataset.notes``, ``report.summary()``
+    (the counts as a dict) and ``print(report)``. Raises only for what stops the adapter itself
+    (unknown kind, missing root or label sheet, missing columns)::
+
+        report = mefuse.check_data("casme2", "data/CASME2")
+        if not report.ok:
+            print(report)
+    """
+    from mefuse.data.check import check_dataset
+    from mefuse.features.extract import PreprocessConfig
+    from mefuse.preprocess.views import resolve_views, views_for
+
+    choice = resolve_views(views, kind) if isinstance(views, str) else None
+    chosen = views_for(choice) if choice is not None else tuple(views)
+    return check_dataset(kind, root, labels, chosen, min_frames=PreprocessConfig.min_frames,
+                         views_choice=choice, options=options, read_first=read_first)
 
 
 def _model(model: Any) -> Any:
