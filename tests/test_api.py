@@ -85,3 +85,46 @@ def test_cross_validate_train_and_predict_on_a_store(store, tmp_path):
     clips, sequences = mefuse.predict(model, store=store)
     assert len(clips) == len(mefuse.clips_table(store))
     assert "p_Negative" in sequences.columns
+
+
+# --------------------------------------------------------------------------- check_data
+def _generic_dataset(root, frames: int, end: int):
+    """A ``folder`` dataset of one sequence with ``frames`` PNG frames and window 0..end."""
+    import cv2
+    import pandas as pd
+
+    (root / "a").mkdir(parents=True)
+    for index in range(frames):
+        cv2.imwrite(str(root / "a" / f"{index}.png"), np.full((8, 8, 3), 50, np.uint8))
+    pd.DataFrame([{"path": "a", "subject": "s", "start": 0, "end": end}]).to_csv(
+        root / "clips.csv", index=False)
+    return root
+
+
+def test_check_data_is_a_door_of_the_api(tmp_path):
+    good = mefuse.check_data("folder", _generic_dataset(tmp_path / "good", 3, 2), views="none")
+    assert good.ok and good.errors == []
+    info = good.summary()
+    assert (info["sequences"], info["clips"], info["frames_max"]) == (1, 1, 3)
+    assert info["views"] == ["full"] and good.views_choice == "none"
+    assert "ok: every source opens" in str(good) and "1 sequences" in str(good)
+    assert repr(good).startswith("<CheckReport folder at ") and repr(good).endswith(", ok>")
+    bad = mefuse.check_data("folder", _generic_dataset(tmp_path / "bad", 2, 5), views=["full"])
+    assert not bad.ok and "does not fit the 2 frames" in bad.errors[-1]
+    assert "1 problem(s) to fix" in str(bad) and "does not fit" in str(bad)
+    assert repr(bad).endswith("1 problem(s)>")
+
+
+def test_check_data_refuses_what_stops_the_adapter(tmp_path):
+    from mefuse.errors import ConfigError, DataError
+
+    with pytest.raises(DataError, match="does not exist"):
+        mefuse.check_data("folder", tmp_path / "missing")
+    with pytest.raises(ConfigError):
+        mefuse.check_data("nosuch", tmp_path)
+
+
+def test_the_cli_module_keeps_the_old_name_of_the_check():
+    from mefuse.cli.check_data import check_data
+
+    assert check_data is mefuse.check_data

@@ -12,6 +12,7 @@ import pytest
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError
+from mefuse.store import FeatureStore
 from mefuse.utils.csvsafe import neutralise, read_csv, restore, write_csv
 from mefuse.utils.outputs import OutputPlan, header_starts
 
@@ -96,11 +97,11 @@ def test_store_files_and_two_outputs_on_one_file_are_refused(tmp_path):
     (store / "clips.csv").write_text("clip_id\n")
     for out, words in ((store / "clips.csv", "store's clips.csv"),
                        (store / "flow" / "a.npy", "inside the feature store's features")):
-        plan = OutputPlan().uses_store(store)
+        plan = OutputPlan().uses_store(FeatureStore(store))
         plan.writes(out, "predictions -o")
         with pytest.raises(ConfigError, match=words):
             plan.check()
-    plan = OutputPlan().uses_store(store)
+    plan = OutputPlan().uses_store(FeatureStore(store))
     plan.writes(store / "predictions.csv", "predictions -o")  # beside the store's files: fine
     plan.writes(tmp_path / "a.csv", "submission -o")
     plan.writes(tmp_path / "a.csv", "model file --save-model")

@@ -151,3 +151,29 @@ def test_a_clip_id_from_another_source_is_refused_and_the_same_source_is_not(tmp
     check_clip_sources(tmp_path, table("videos/a.mp4"))
     with pytest.raises(DataError, match="clip 'a' is already in the store .* from videos/a.mp4"):
         check_clip_sources(tmp_path, table("/data/videos/b.mp4"))
+
+
+# --------------------------------------------------------------------------- the door
+def test_feature_store_opens_at_the_door_and_owns_its_files(tmp_path):
+    from mefuse.demo.features import DemoSpec, make_demo_store
+    from mefuse.store import layout
+
+    with pytest.raises(DataError, match="does not exist"):
+        FeatureStore.open(tmp_path / "missing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        FeatureStore.open(tmp_path / "file")
+    created = FeatureStore.create(tmp_path / "new" / "store")
+    assert created.root.is_dir() and FeatureStore.open(created) is created
+    root = tmp_path / "demo"
+    table = make_demo_store(root, DemoSpec(subjects=3, sequences_per_subject=2))
+    store = FeatureStore.open(root)
+    assert store.clips_path == root / layout.CLIPS == root / "clips.csv"
+    assert store.task_path.name == "task.json" and "clips.csv" in store.own_files
+    assert store.clips().clip_ids == table.clip_ids
+    assert list(store.clips(classes=list(table.classes)[:2]).classes) == list(table.classes)[:2]
+    assert store.resolve(["signal", "noise"]) == (["signal", "noise"], [])
+    data = store.load_modalities(table.clip_ids[:4], ["signal", "noise"], 6)
+    assert data.names == ["signal", "noise"] and data.clip_ids == table.clip_ids[:4]
+    assert [a.shape[:2] for a in data.arrays] == [(4, 6), (4, 6)]
+    assert all(a.dtype == np.float32 for a in data.arrays)

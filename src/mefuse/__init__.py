@@ -8,6 +8,7 @@ The Python API (see the README's "Python API" section)::
     result = mefuse.cross_validate("store", ["mesh3d", "flow"])    # as 'mefuse cv'
     model = mefuse.train_model("store", ["mesh3d", "flow"])        # as 'mefuse train'
     clips, sequences = mefuse.predict(model, inputs=["clip.mp4"])  # as 'mefuse predict'
+    report = mefuse.check_data("casme2", "data/CASME2")           # as 'mefuse check-data'
     mefuse.FusionModel(modalities=data.modalities, widths=data.widths)  # scikit-learn
 
 Names load on first use, so ``import mefuse`` stays fast (torch is imported only when needed).
@@ -29,6 +30,7 @@ _LAZY: dict[str, str] = {
     "cross_validate": "mefuse.api",
     "train_model": "mefuse.api",  # not "train": that is the subpackage mefuse.train
     "predict": "mefuse.api",
+    "check_data": "mefuse.api",
     "StoreData": "mefuse.api",
     "FusionModel": "mefuse.estimator",
     "MefuseError": "mefuse.errors",

@@ -7,7 +7,8 @@ in a notebook is the one ``mefuse cv`` would give:
 - :func:`load_store`: features as arrays (per modality, and side by side for
   :class:`~mefuse.estimator.FusionModel`), labels and subjects;
 - :func:`cross_validate`, :func:`train_model`: ``mefuse cv`` and ``mefuse train``;
-- :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders.
+- :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders;
+- :func:`check_data`: ``mefuse check-data``, a dataset checked before extraction.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
 
 from mefuse.errors import ConfigError, DataError
+from mefuse.store import FeatureStore
 from mefuse.train.config import ModelConfig
 from mefuse.utils.arguments import Names, checked_arguments
+
+if TYPE_CHECKING:
+    from mefuse.data.check import CheckReport
 
 Frames = Annotated[(int, *ModelConfig.model_fields["frames"].metadata)]
 """Frames per clip: the bounds a model takes (1 to 512), so that what :func:`load_store` returns
@@ -49,23 +54,22 @@ class StoreData:
     classes: list[str]
 
 
-def _table(store: str | Path, clips: str | Path | None, classes: Sequence[str] | None):
+def _table(store: FeatureStore, clips: str | Path | None, classes: Sequence[str] | None):
     """The clip table; ``classes`` default to those the store recorded at extraction."""
-    from mefuse.data.clips import ClipTable
     from mefuse.store.task import resolve_store_task
 
     if classes is None:
         settings: dict[str, Any] = {}
-        resolve_store_task(store, settings, api=True)
+        resolve_store_task(store.root, settings, api=True)
         classes = settings.get("classes")
-    return ClipTable.read(Path(clips) if clips else Path(store) / "clips.csv", classes)
+    return store.clips(clips, classes, hint=False)
 
 
 @checked_arguments
 def clips_table(store: str | Path, clips: str | Path | None = None,
                 classes: Sequence[str] | None = None) -> pd.DataFrame:
     """The clip table of a store (``<store>/clips.csv`` unless ``clips`` names another)."""
-    return _table(store, clips, classes).frame.copy()
+    return _table(FeatureStore.open(store), clips, classes).frame.copy()
 
 
 @checked_arguments
@@ -73,14 +77,13 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
                clips: str | Path | None = None, classes: Sequence[str] | None = None,
                labelled_only: bool = True) -> StoreData:
     """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""
-    from mefuse.train.data import load_modalities
-
-    table = _table(store, clips, classes)
+    feature_store = FeatureStore.open(store)
+    table = _table(feature_store, clips, classes)
     if labelled_only:
         table = table.subset(table.labelled)
     if len(table) == 0:
         raise DataError(f"no {'labelled ' if labelled_only else ''}clip in the clip table")
-    data = load_modalities(store, table.clip_ids, list(modalities), frames)
+    data = feature_store.load_modalities(table.clip_ids, list(modalities), frames)
     labels = table.labels if labelled_only else np.zeros((len(table), len(table.classes)))
     return StoreData(
         X=np.concatenate(data.arrays, axis=2), y=np.asarray(labels, dtype=np.int64),
@@ -89,18 +92,17 @@ def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
         classes=list(table.classes))
 
 
-def _settings(store: str | Path, modalities: Sequence[str], settings: dict[str, Any]
-              ) -> dict[str, Any]:
+def _settings(store: FeatureStore | str | Path, modalities: Sequence[str],
+              settings: dict[str, Any]) -> dict[str, Any]:
     """Settings with the modality names matched to the store's extractor keys, and the task
     and classes the store recorded at extraction as defaults (a ``task=`` or ``classes=`` that
     contradicts them is a :class:`~mefuse.errors.ConfigError`)."""
-    from mefuse.store import FeatureStore
     from mefuse.store.task import resolve_store_task
-    from mefuse.train.modalities import resolve_modalities
 
-    names, _ = resolve_modalities(list(modalities), FeatureStore(store).extractor_keys())
+    store = FeatureStore.open(store)
+    names, _ = store.resolve(list(modalities))
     settings = {**settings, "modalities": names}
-    resolve_store_task(store, settings, given_task=settings.get("task"),
+    resolve_store_task(store.root, settings, given_task=settings.get("task"),
                        given_classes=settings.get("classes"), api=True)
     return settings
 
@@ -115,8 +117,11 @@ def cross_validate(store: str | Path, modalities: Names, *,
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
 
-    config = build_config(CVConfig, _settings(store, modalities, settings), "cross_validate()")
-    return run_cv(store, _table(store, clips, config.classes), config, progress=progress)
+    feature_store = FeatureStore.open(store)
+    config = build_config(CVConfig, _settings(feature_store, modalities, settings),
+                          "cross_validate()")
+    return run_cv(feature_store, _table(feature_store, clips, config.classes), config,
+                  progress=progress)
 
 
 @checked_arguments
@@ -127,8 +132,11 @@ def train_model(store: str | Path, modalities: Names, *, clips: str | Path | Non
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    config = build_config(TrainConfig, _settings(store, modalities, settings), "train_model()")
-    return fit_on_store(store, _table(store, clips, config.classes), config, seed=seed)
+    feature_store = FeatureStore.open(store)
+    config = build_config(TrainConfig, _settings(feature_store, modalities, settings),
+                          "train_model()")
+    return fit_on_store(feature_store, _table(feature_store, clips, config.classes), config,
+                        seed=seed)
 
 
 @checked_arguments
@@ -155,7 +163,38 @@ def predict(model: Any, *, store: str | Path | None = None,
                           "options apply to inputs= (videos and frame folders) only")
     from mefuse.train.fit import predict_store
 
-    return predict_store(model, store, clips)
+    return predict_store(model, FeatureStore.open(store), clips)
+
+
+def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
+               views: Sequence[str] | str = "auto", *, options: dict[str, Any] | None = None,
+               read_first: bool = True) -> CheckReport:
+    """``mefuse check-data``: what is missing or inconsistent in a dataset, before extracting.
+
+    ``kind`` is a dataset adapter (``4dmr``, ``casme2``, ``samm``, ``folder``...; ``mefuse
+    check-data --list``), ``root`` its folder, ``labels`` its label sheet (default: the
+    adapter's usual file under ``root``), ``views`` a ``--views`` choice (``auto``: the
+    dataset's usual layout, ``both``, ``left``, ``right``, ``none``) or the view names
+    themselves, ``options`` the adapter's settings (``--dataset-option KEY=VALUE``).
+    ``read_first``: decode the first frame of each window (proves the files are images).
+
+    Returns a :class:`~mefuse.data.check.CheckReport`: ``report.ok`` (nothing to fix),
+    ``report.errors`` (one line per problem), ``report.dataset.notes``, ``report.summary()``
+    (the counts as a dict) and ``print(report)``. Raises only for what stops the adapter itself
+    (unknown kind, missing root or label sheet, missing columns)::
+
+        report = mefuse.check_data("casme2", "data/CASME2")
+        if not report.ok:
+            print(report)
+    """
+    from mefuse.data.check import check_dataset
+    from mefuse.features.extract import PreprocessConfig
+    from mefuse.preprocess.views import resolve_views, views_for
+
+    choice = resolve_views(views, kind) if isinstance(views, str) else None
+    chosen = views_for(choice) if choice is not None else tuple(views)
+    return check_dataset(kind, root, labels, chosen, min_frames=PreprocessConfig.min_frames,
+                         views_choice=choice, options=options, read_first=read_first)
 
 
 def _model(model: Any) -> Any:

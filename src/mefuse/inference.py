@@ -214,7 +214,7 @@ def predict_inputs(
             for extractor in extractors:
                 extractor.close()
         summary.warnings.extend(layout_warnings(trained, used, table, summary.failures))
-        feature_store = FeatureStore(root)
+        feature_store = FeatureStore.open(root)
         done = set.intersection(*(set(feature_store.clip_ids(key))
                                   for key in recipe.extractors))
         failed = {f.clip_id for f in summary.failures}
@@ -222,7 +222,7 @@ def predict_inputs(
         if len(scored) == 0:
             reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
             raise DataError(f"no input could be featurised ({reasons})")
-        clips, sequences = predict_store(estimator, root, scored, views=used)
+        clips, sequences = predict_store(estimator, feature_store, scored, views=used)
         shares = faceless_shares(read_quality(root))
         clips["faceless_share"] = clips["clip_id"].map(shares.groupby(level=0).last())
     return clips, sequences, summary

@@ -41,6 +41,7 @@ import pandas as pd
 from mefuse import FOURDMR_CLASSES
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
+from mefuse.store import FeatureStore
 from mefuse.utils.atomic import write_text
 
 SUBMISSION_COLUMNS: tuple[str, ...] = ("Id", *FOURDMR_CLASSES)
@@ -256,7 +257,7 @@ def require_tuned(estimator, allow_fixed: bool) -> None:
             "--allow-fixed-thresholds to submit anyway")
 
 
-def predict_submission(model, store: str | Path, clips: ClipTable, *,
+def predict_submission(model, store: FeatureStore | str | Path, clips: ClipTable, *,
                        negative_excludes_positive: bool = False, allow_fixed: bool = False
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Submission rows and per-sequence probabilities for the clips of a test store.
@@ -276,7 +277,7 @@ def predict_submission(model, store: str | Path, clips: ClipTable, *,
     return frame, sequences.sort_values("Id", kind="stable").reset_index(drop=True)
 
 
-def train_for_submission(store: str | Path, clips: ClipTable, config, seed: int = 0):
+def train_for_submission(store: FeatureStore | str | Path, clips: ClipTable, config, seed: int = 0):
     """Fit on every labelled clip with per-class thresholds tuned on an inner training split."""
     from mefuse.train.fit import fit_on_store
 

@@ -40,7 +40,7 @@ from mefuse.bench.grid import DEFAULT_VARIANTS, SET_KINDS, Cell, build_cells, ce
 from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
-from mefuse.store import CONFIG_FIELDS, FeatureStore
+from mefuse.store import CONFIG_FIELDS, FeatureStore, layout
 from mefuse.train.results import RESULTS
 from mefuse.utils.atomic import (
     make_dirs,
@@ -104,7 +104,7 @@ class BenchOutcome:
 
 
 def plan_bench(
-    store: str | Path,
+    store: FeatureStore | str | Path,
     clips: ClipTable,
     base: Mapping[str, Any],
     *,
@@ -114,7 +114,7 @@ def plan_bench(
     variants: Sequence[str] = DEFAULT_VARIANTS,
     sets: Sequence[str] = SET_KINDS,
     kinds: dict[str, str] | None = None,
-    clips_source: str = "clips.csv",
+    clips_source: str = layout.CLIPS,
 ) -> BenchPlan:
     """The grid's cells for ``store``: ids, and configurations validated before anything runs.
 
@@ -128,7 +128,7 @@ def plan_bench(
             raise ConfigError(f"the bench sets {key!r} per cell; leave it out of the base "
                               "configuration (choose extractors with --modality, --appearance, "
                               "--geometry and strategies with --variants)")
-    feature_store = FeatureStore(store)
+    feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     groups = group_keys(feature_store, keys, appearance=appearance, geometry=geometry,
                         kinds=kinds)
     cells = build_cells(groups, variants, sets)
@@ -145,7 +145,7 @@ def plan_bench(
         what = {k: v for k, v in dumped.items() if k not in EXECUTION_FIELDS}
         planned.append(PlannedCell(cell, cell_id(cell, what, fingerprint), dumped,
                                    tuple(groups.kind_of(m) for m in cell.modalities)))
-    return BenchPlan(Path(store), clips_source, groups, dict(base), planned)
+    return BenchPlan(feature_store.root, clips_source, groups, dict(base), planned)
 
 
 def clip_table_fingerprint(clips: ClipTable) -> str:
@@ -296,7 +296,7 @@ def _guarded(store: str, clips: ClipTable, planned: PlannedCell, cells_dir: str
     return planned.cell_id, None, time.perf_counter() - started
 
 
-def compute_cell(store: str | Path, clips: ClipTable, planned: PlannedCell,
+def compute_cell(store: FeatureStore | str | Path, clips: ClipTable, planned: PlannedCell,
                  cells_dir: Path) -> Path:
     """Cross-validate one cell and move its complete result folder into place atomically."""
     from mefuse.train.config import CVConfig
@@ -304,7 +304,7 @@ def compute_cell(store: str | Path, clips: ClipTable, planned: PlannedCell,
 
     final = cells_dir / planned.cell_id
     started = time.perf_counter()
-    result = run_cv(store, clips, CVConfig(**planned.config), progress=False)
+    result = run_cv(FeatureStore.open(store), clips, CVConfig(**planned.config), progress=False)
     tmp = Path(tempfile.mkdtemp(prefix=f".{planned.cell_id}.", dir=cells_dir))
     try:
         result.write(tmp)

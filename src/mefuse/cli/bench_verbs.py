@@ -30,7 +30,6 @@ from mefuse.cli.options import (
     ThresholdsOpt,
     config_data,
     parse_classes,
-    read_clips,
     store_task_defaults,
 )
 from mefuse.utils.console import make_console
@@ -93,6 +92,7 @@ def bench(
     from mefuse.bench.runner import CELLS, is_done, plan_bench, run_bench
     from mefuse.bench.tables import TABLES_MD, write_tables
     from mefuse.scale.cluster import check_executor
+    from mefuse.store import FeatureStore
 
     check_executor(executor, address)
 
@@ -103,16 +103,17 @@ def bench(
         optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
         thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
     )
+    feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
         console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "
                       "each cell sets its own[/dim]")
-    table = read_clips(store, clips, data.get("classes"))
-    plan = plan_bench(store, table, data, keys=modality or None,
+    table = feature_store.clips(clips, data.get("classes"))
+    plan = plan_bench(feature_store, table, data, keys=modality or None,
                       appearance=_keys(appearance), geometry=_keys(geometry),
                       variants=_keys(variants), sets=_keys(sets),
-                      clips_source=str(clips or store / "clips.csv"))
+                      clips_source=str(clips or feature_store.clips_path))
     groups = plan.groups.as_dict()
     console.print("extractors: " + "; ".join(f"{g} {', '.join(k)}" for g, k in groups.items()
                                              if k))

@@ -1,22 +1,18 @@
 """``mefuse check-data``: say what is missing or inconsistent in a dataset before extracting.
 
-Extraction on a real dataset takes hours; a missing folder or a label typo found at the end
-wastes them. This verb runs the dataset adapter, opens every sequence's frame source (a folder
-listing, or a video's header and last frame; one frame decoded to prove the files are images)
-and checks each onset-offset window against the frames really there. It prints counts, the
-label distribution, the adapter's problems and every source that failed, and exits with status
-1 when anything must be fixed (notes alone do not count).
+The checking is the data layer's (:mod:`mefuse.data.check`, with its door
+:func:`mefuse.api.check_data`); this verb prints the report: counts, the label distribution,
+the adapter's problems and every source that failed, and exits with status 1 when anything must
+be fixed (notes alone do not count).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import statistics
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,153 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mefuse.cli.options import DATASET_HELP, echo_listing
-from mefuse.errors import MefuseError
+from mefuse.data.check import CheckReport, SourceCheck, check_source
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console
 from mefuse.utils.options import parse_key_values
-
-
-@dataclass
-class SourceCheck:
-    """What opening one sequence's frame source showed."""
-
-    sequence_id: str
-    source: Path
-    frames: int | None = None
-    shape: tuple[int, ...] | None = None
-    dtype: str | None = None
-    error: str | None = None
-    window: str | None = None  # a start/end that does not fit the frames
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.window is None
-
-
-@dataclass
-class CheckReport:
-    """The result of :func:`check_data`; ``errors`` empty means the dataset is usable."""
-
-    dataset: Any  # mefuse.data.adapters.Dataset (imported lazily)
-    views: tuple[str, ...]
-    clips: int = 0
-    sources: list[SourceCheck] = field(default_factory=list)
-    table_error: str | None = None
-    views_choice: str | None = None
-    """The resolved ``--views`` choice (``auto`` made concrete), when given as a choice."""
-    labels_given: bool = False
-
-    @property
-    def errors(self) -> list[str]:
-        out = list(self.dataset.errors)
-        if not self.dataset.records:
-            out.append("no usable sequence")
-        if self.labels_given and self.dataset.records and not self.dataset.labelled:
-            out.append("the label file labels no sequence (empty, header only, or no id "
-                       "matches the frames on disk)")
-        if self.table_error:
-            out.append(f"clip table: {self.table_error}")
-        for check in self.sources:
-            if check.error:
-                out.append(f"{check.sequence_id}: {check.error}")
-            if check.window:
-                out.append(f"{check.sequence_id}: {check.window}")
-        return list(dict.fromkeys(out))
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def summary(self) -> dict[str, Any]:
-        """Counts as plain data (for tests, logs and JSON)."""
-        data = self.dataset
-        frames = [c.frames for c in self.sources if c.frames is not None]
-        return {
-            "dataset": data.name,
-            "root": str(data.root),
-            "task": data.task,
-            "classes": list(data.classes),
-            "sequences": len(data.records),
-            "subjects": len(data.subjects),
-            "labelled": len(data.labelled),
-            "unlabelled": len(data.records) - len(data.labelled),
-            "clips": self.clips,
-            "views": list(self.views),
-            "label_counts": data.label_counts(),
-            "sources_ok": sum(c.ok for c in self.sources),
-            "sources_failed": sum(not c.ok for c in self.sources),
-            "frames_min": min(frames) if frames else None,
-            "frames_median": statistics.median(frames) if frames else None,
-            "frames_max": max(frames) if frames else None,
-            "errors": len(self.errors),
-            "notes": len(data.notes),
-        }
-
-
-def _views(views: Sequence[str] | str) -> tuple[str, ...]:
-    if isinstance(views, str):
-        from mefuse.preprocess.views import views_for
-
-        return views_for(views)
-    return tuple(views)
-
-
-def check_source(record: Any, *, read_first: bool = True, min_frames: int = 2) -> SourceCheck:
-    """Open one record's frame source, count its frames and check its window.
-
-    Only the first frame of the window is decoded (``read_first``), to prove the files are
-    images of the expected kind; nothing else is. A window shorter than ``min_frames`` is refused
-    here as ``extract`` refuses it.
-    """
-    from mefuse.data.frames import open_frames
-
-    check = SourceCheck(record.sequence_id, Path(record.source))
-    try:
-        with open_frames(record.source) as source:
-            check.frames = len(source)
-            start = 0 if record.start is None else int(record.start)
-            end = check.frames - 1 if record.end is None else int(record.end)
-            if not 0 <= start <= end < check.frames:
-                check.window = (f"window {start}..{end} does not fit the {check.frames} frames "
-                                f"of {record.source}")
-            elif end - start + 1 < min_frames:
-                check.window = (f"{end - start + 1} frame(s) in the window {start}..{end}; "
-                                f"extract needs at least {min_frames} (no motion in one frame)")
-            elif read_first:
-                frame = source.read(start)
-                check.shape, check.dtype = tuple(frame.shape), str(frame.dtype)
-    except MefuseError as exc:
-        check.error = str(exc)
-    except Exception as exc:  # a broken codec or file system must not stop the check
-        check.error = f"{type(exc).__name__}: {exc}"
-    return check
-
-
-def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
-               views: Sequence[str] | str = "auto", *, options: dict[str, Any] | None = None,
-               read_first: bool = True) -> CheckReport:
-    """Validate a dataset root: adapter problems, clip table, every frame source and window.
-
-    Raises only for what stops the adapter itself (unknown kind, missing root or label sheet,
-    missing columns); everything else is collected in the report.
-    """
-    from mefuse.data.adapters import clip_table, load_dataset
-    from mefuse.features.extract import PreprocessConfig
-    from mefuse.preprocess.views import resolve_views
-
-    dataset = load_dataset(kind, root, labels=labels, **(options or {}))
-    choice = resolve_views(views, kind) if isinstance(views, str) else None
-    report = CheckReport(dataset=dataset, views=_views(choice or views), views_choice=choice,
-                         labels_given=labels is not None)
-    try:
-        report.clips = len(clip_table(dataset, report.views))
-    except MefuseError as exc:
-        report.table_error = str(exc)
-    min_frames = PreprocessConfig.min_frames
-    report.sources = [check_source(r, read_first=read_first, min_frames=min_frames)
-                      for r in dataset.records]
-    return report
-
 
 # --------------------------------------------------------------------------- printing
 SHOWN_PER_KIND = 5
@@ -334,6 +187,8 @@ def check_data_command(
         help="list the dataset adapters and exit")] = False,
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
+    from mefuse.api import check_data
+
     report = check_data(dataset, root, labels, views,
                         options=parse_key_values(option, "--dataset-option"))
     print_report(report, make_console(), verbose=verbose, problems_file=problems)
@@ -343,5 +198,15 @@ def check_data_command(
         raise SystemExit(1)
 
 
-__all__ = ["CheckReport", "SourceCheck", "check_data", "check_data_command", "check_source",
+def __getattr__(name: str) -> Any:
+    """``check_data`` from its old home here (PEP 562; loaded on use so that the CLI's start
+    does not import the Python API)."""
+    if name == "check_data":
+        from mefuse.api import check_data
+
+        return check_data
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CheckReport", "SourceCheck", "check_data_command", "check_source",
            "print_report"]

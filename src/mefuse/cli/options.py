@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mefuse.data.clips import ClipTable
+    from mefuse.store import FeatureStore
 
 
 def seeds_callback(value: str | None) -> str | None:
@@ -168,35 +169,17 @@ def config_data(config: Path | None, preset: str | None = None, **flags: Any
     return merge(data, {k: v for k, v in nested.items() if v})
 
 
-def resolve_store_modalities(store: Path, data: dict[str, Any], console: Console) -> None:
+def resolve_store_modalities(store: FeatureStore, data: dict[str, Any], console: Console
+                             ) -> None:
     """Map the configuration's modality names to the store's extractor keys (in place)."""
-    from mefuse.store import FeatureStore
-    from mefuse.train.modalities import resolve_modalities
-
     if "modalities" not in data:
         raise DataError("name at least one modality: --modality KEY (or 'modalities' in --config)")
-    if not Path(store).is_dir():
+    if not store.root.is_dir():
         return  # loading says that the store is missing
     names = data["modalities"] if isinstance(data["modalities"], list) else [data["modalities"]]
-    data["modalities"], notes = resolve_modalities(names, FeatureStore(store).extractor_keys())
+    data["modalities"], notes = store.resolve(names)
     for note in notes:
         console.print(f"[dim]note: {note}[/dim]")
-
-
-def read_clips(store: Path, clips: Path | None, classes: list[str] | None) -> ClipTable:
-    """The clip table given by ``--clips``, or the store's own ``clips.csv``; a store without a
-    task record whose table lacks the default classes gets a hint at ``--classes``."""
-    from mefuse.data.clips import ClipTable
-    from mefuse.errors import DataError
-    from mefuse.store.task import no_record_hint, read_task_record
-
-    try:
-        return ClipTable.read(clips or store / "clips.csv", classes)
-    except DataError as exc:
-        if classes is None and "unknown class column" in str(exc) and read_task_record(
-                store) is None:
-            raise DataError(f"{exc}. {no_record_hint(store)}") from None
-        raise
 
 
 def single_label_hint(store: Path, table: ClipTable, task: str) -> None:

@@ -21,12 +21,12 @@ from mefuse.cli.options import (
     PresetOpt,
     SeedOpt,
     StrategyOpt,
-    read_clips,
     resolve_store_modalities,
     store_task_defaults,
     train_config_data,
 )
 from mefuse.errors import ConfigError
+from mefuse.store import FeatureStore
 from mefuse.utils.console import make_console
 from mefuse.utils.csvsafe import write_csv
 from mefuse.utils.outputs import OutputPlan, header_starts
@@ -86,15 +86,18 @@ def submit(
     thresholds are always tuned on an inner split of the training data)."""
     from mefuse import submit as sub
 
+    # the doors' stores, checked by their first read, after the flags' errors
+    test_store = FeatureStore(store) if store is not None else None
+    training_store = FeatureStore(train_store) if train_store is not None else None
     if validate is not None:
         expected = None
-        if store is not None:
-            expected = sub.expected_ids(sub.select_clips(read_clips(store, clips, None), split))
+        if test_store is not None:
+            expected = sub.expected_ids(sub.select_clips(test_store.clips(clips), split))
         rows = sub.validate_submission(validate, expected)
         checked = f", Ids match the {len(expected)} test sequences" if expected else ""
         console.print(f"{validate}: valid 4DMR submission, {rows} rows{checked}")
         return
-    if store is None:
+    if test_store is None:
         raise ConfigError("name the test store: --store DIR")
     if (model is None) == (train_store is None):
         raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
@@ -114,24 +117,24 @@ def submit(
     detail = out.with_name(out.stem + "_probabilities.csv")
     plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
     plan.reads(train_clips, "the training clip table").reads(config, "the configuration file")
-    plan.uses_store(store, "the test store").uses_store(train_store, "the training store")
+    plan.uses_store(test_store, "the test store").uses_store(training_store, "the training store")
     plan.writes(out, "submission -o")
     plan.writes(detail, "per-sequence probabilities", named=False,
                 previous=header_starts("sequence_id", "Id"))
     if save_model is not None:
         plan.writes(save_model, "model file --save-model")
     plan.check()
-    if train_store is not None:
-        estimator = _train(train_store, train_clips, train_config_data(config, preset, **flags),
+    if training_store is not None:
+        estimator = _train(training_store, train_clips, train_config_data(config, preset, **flags),
                            str(config) if config else "the preset and flags", seed)
         if save_model is not None:
             estimator.save(save_model)
             console.print(f"wrote {save_model}")
     else:
         estimator = model
-    test = sub.select_clips(read_clips(store, clips, None), split)
+    test = sub.select_clips(test_store.clips(clips), split)
     frame, sequences = sub.predict_submission(
-        estimator, store, test, negative_excludes_positive=negative_excludes_positive,
+        estimator, test_store, test, negative_excludes_positive=negative_excludes_positive,
         allow_fixed=allow_fixed_thresholds)
     path = sub.write_submission(frame, out, sub.expected_ids(test))
     write_csv(sequences, detail)
@@ -140,14 +143,14 @@ def submit(
                   f"Probabilities in {detail}")
 
 
-def _train(store: Path, clips: Path | None, data: dict, source: str, seed: int):
+def _train(store: FeatureStore, clips: Path | None, data: dict, source: str, seed: int):
     from mefuse import submit as sub
     from mefuse.train.config import TrainConfig, build_config
 
-    store_task_defaults(store, data, None, None)
+    store_task_defaults(store.root, data, None, None)
     resolve_store_modalities(store, data, console)
     train_config = build_config(TrainConfig, data, source)
-    table = read_clips(store, clips, train_config.classes)
+    table = store.clips(clips, train_config.classes)
     estimator = sub.train_for_submission(store, table, train_config, seed=seed)
     thresholds = ", ".join(f"{c} {t:.2f}" for c, t in zip(estimator.classes,
                                                           estimator.fitted_thresholds, strict=True))

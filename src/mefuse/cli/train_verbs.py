@@ -36,13 +36,13 @@ from mefuse.cli.options import (
     ThresholdsOpt,
     config_data,
     parse_classes,
-    read_clips,
     resolve_store_modalities,
     single_label_hint,
     store_task_defaults,
     train_config_data,
 )
 from mefuse.errors import DataError
+from mefuse.store import FeatureStore
 from mefuse.utils.console import make_console
 from mefuse.utils.outputs import OutputPlan
 
@@ -91,17 +91,18 @@ def cv(
         thresholds__mode=thresholds, model__position=position, model__motion=motion,
         engine=engine, max_stack=max_stack,
     )
+    feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
-    resolve_store_modalities(store, data, console)
+    resolve_store_modalities(feature_store, data, console)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
-    plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
+    plan = OutputPlan().uses_store(feature_store).reads(clips, "the clip table")
     plan.reads(config, "the configuration file")
     for name in ("results.json", "predictions.csv", "attention.npz"):
         plan.writes(out / name, f"cv results -o {out}:")
     plan.check()
-    table = read_clips(store, clips, cv_config.classes)
+    table = feature_store.clips(clips, cv_config.classes)
     single_label_hint(store, table, cv_config.task)
-    result = run_cv(store, table, cv_config, progress=not quiet)
+    result = run_cv(feature_store, table, cv_config, progress=not quiet)
     path = result.write(out)
     tables = [result_table(result)]
     matrix = confusion_matrix_table(result)
@@ -151,17 +152,18 @@ def train(
         optim__batch_size=batch_size, thresholds__mode=thresholds, model__position=position,
         model__motion=motion,
     )
+    feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
-    resolve_store_modalities(store, data, console)
+    resolve_store_modalities(feature_store, data, console)
     train_config = build_config(TrainConfig, data,
                                 str(config) if config else "the preset and flags")
-    plan = OutputPlan().uses_store(store).reads(clips, "the clip table")
+    plan = OutputPlan().uses_store(feature_store).reads(clips, "the clip table")
     plan.reads(config, "the configuration file")
     plan.writes(out, "model file -o")
     plan.check()
-    table = read_clips(store, clips, train_config.classes)
+    table = feature_store.clips(clips, train_config.classes)
     single_label_hint(store, table, train_config.task)
-    estimator = fit_on_store(store, table, train_config, seed=seed, progress=not quiet)
+    estimator = fit_on_store(feature_store, table, train_config, seed=seed, progress=not quiet)
     out.parent.mkdir(parents=True, exist_ok=True)
     estimator.save(out)
     gate = ", ".join(f"{k} {v:.2f}" for k, v in estimator.gate_weights().items())
@@ -215,7 +217,8 @@ def predict(
             raise DataError("--views applies to INPUTS (a store's features are already made)")
     sequence_path = out.with_name(out.stem + "_sequences.csv")
     plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
-    plan.uses_store(store)
+    feature_store = FeatureStore(store) if store is not None else None
+    plan.uses_store(feature_store)
     for item in inputs or []:
         plan.reads(item, "an input")
     plan.writes(out, "predictions -o")
@@ -240,11 +243,11 @@ def predict(
             console.print(f"[yellow]warning:[/yellow] {escape(message)}")
         warn_faceless(clip_frame, max_faceless)
     else:
-        if store is None:
+        if feature_store is None:
             raise DataError("give video files or frame folders to score, or --store STORE")
         if option:
             raise DataError("--option applies to INPUTS (a store's features are already made)")
-        clip_frame, sequence_frame = predict_store(estimator, store, clips)
+        clip_frame, sequence_frame = predict_store(estimator, feature_store, clips)
     write_csv(clip_frame, out)
     write_csv(sequence_frame, sequence_path)
     console.print(prediction_table(sequence_frame))

@@ -73,9 +73,9 @@ def demo_labels(rng: np.random.Generator, count: int, classes: int) -> np.ndarra
 def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0,
                     classes: tuple[str, ...] = FOURDMR_CLASSES) -> ClipTable:
     """Write the demo features under ``root`` and its ``clips.csv``; return the clip table."""
-    root = Path(root)
+    store = FeatureStore.create(root)
     if spec.complementary:
-        return _make_complementary(root, spec, seed, classes)
+        return _make_complementary(store, spec, seed, classes)
     rng = np.random.default_rng(seed)
     n_classes = len(classes)
     directions = rng.normal(size=(n_classes, spec.signal_dim))
@@ -85,7 +85,6 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
     offsets_signal = rng.normal(scale=spec.subject_spread, size=(spec.subjects, spec.signal_dim))
     offsets_noise = rng.normal(scale=spec.noise_stream_subject_spread,
                                size=(spec.subjects, spec.noise_dim))
-    store = FeatureStore(root)
     params = {"seed": seed, **{k: getattr(spec, k) for k in spec.__dataclass_fields__}}
     rows = []
     with store.writer("signal", {"extractor": "demo-signal", "params": params}) as signal_writer, \
@@ -105,7 +104,7 @@ def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0
                 noise_writer.write(clip_id, noise.astype(np.float32))
                 rows.append(_clip_row(clip_id, sequence_id, view, subject, classes,
                                       labels[index]))
-    return _write_table(rows, classes, root)
+    return _write_table(rows, classes, store)
 
 
 COMPLEMENTARY_STREAMS: tuple[str, str] = ("stream_a", "stream_b")
@@ -116,7 +115,7 @@ def complementary_classes(n_classes: int) -> tuple[list[int], list[int]]:
     return list(range(0, n_classes, 2)), list(range(1, n_classes, 2))
 
 
-def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[str, ...]
+def _make_complementary(store: FeatureStore, spec: DemoSpec, seed: int, classes: tuple[str, ...]
                         ) -> ClipTable:
     rng = np.random.default_rng(seed)
     n_classes = len(classes)
@@ -130,7 +129,6 @@ def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[st
     n_sequences = spec.subjects * spec.sequences_per_subject
     labels = demo_labels(rng, n_sequences, n_classes)
     offsets = [rng.normal(scale=spec.subject_spread, size=(spec.subjects, w)) for w in widths]
-    store = FeatureStore(root)
     params = {"seed": seed, **{k: getattr(spec, k) for k in spec.__dataclass_fields__}}
     rows = []
     with store.writer(COMPLEMENTARY_STREAMS[0], {"extractor": "demo-stream-a",
@@ -150,7 +148,7 @@ def _make_complementary(root: Path, spec: DemoSpec, seed: int, classes: tuple[st
                     writer.write(clip_id, frames.astype(np.float32))
                 rows.append(_clip_row(clip_id, sequence_id, view, subject, classes,
                                       labels[index]))
-    return _write_table(rows, classes, root)
+    return _write_table(rows, classes, store)
 
 
 def _movement(rng: np.random.Generator, spec: DemoSpec) -> tuple[int, np.ndarray]:
@@ -172,8 +170,9 @@ def _clip_row(clip_id: str, sequence_id: str, view: str, subject: int, classes: 
             "subject": f"sub{subject:02d}", **dict(zip(classes, labels.tolist(), strict=True))}
 
 
-def _write_table(rows: list[dict[str, Any]], classes: Sequence[str], root: Path) -> ClipTable:
+def _write_table(rows: list[dict[str, Any]], classes: Sequence[str], store: FeatureStore
+                 ) -> ClipTable:
     """The demo store's ``clips.csv``, validated as any clip table is."""
     table = ClipTable.from_frame(pd.DataFrame(rows), classes)
-    table.write(root / "clips.csv")
+    table.write(store.clips_path)
     return table

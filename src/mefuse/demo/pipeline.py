@@ -68,7 +68,7 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
              workers: int = 1, console: Console | None = None, progress: bool = True
              ) -> dict[str, CVResult]:
     """Run the demo end to end; returns each strategy's cross-validation result."""
-    from mefuse.data.clips import ClipTable
+    from mefuse.store import FeatureStore
     from mefuse.train.report_table import comparison_table
 
     console = console or make_console()
@@ -78,14 +78,15 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
     console.print(f"stage 1/{1 + len(RUNS)}: dataset and features (mesh3d, flow)")
     store = build_demo_store(out, sequences_per_subject=sequences_per_subject, workers=workers,
                              progress=progress)
-    table = ClipTable.read(store / "clips.csv")
+    feature_store = FeatureStore.open(store)
+    table = feature_store.clips(hint=False)
     results: dict[str, CVResult] = {}
     for stage, (name, (strategy, modalities, preset)) in enumerate(RUNS.items(), start=2):
         console.print(f"stage {stage}/{1 + len(RUNS)}: cross-validate {name}")
         config = CVConfig(**{**load_preset(preset), "modalities": modalities,
                              "strategy": strategy, "protocol": "subject-kfold",
                              "folds": DEMO_FOLDS, "seeds": list(seeds)})
-        result = run_cv(store, table, config, progress=progress)
+        result = run_cv(feature_store, table, config, progress=progress)
         result.write(out / "runs" / name)
         results[name] = result
         console.print(f"  {name}: macro-F1 {result.summary['macro_f1_mean']:.3f}")

@@ -4,6 +4,7 @@ It sits low in the layers (above data and preprocess, below the extractors) so t
 benchmarks, importers and the demo can read and write stores without importing any extractor.
 """
 
+from mefuse.store import layout
 from mefuse.store.feature_store import (
     CONFIG_FIELDS,
     ExtractorInfo,
@@ -14,5 +15,6 @@ from mefuse.store.feature_store import (
 )
 
 __all__ = [
-    "CONFIG_FIELDS", "ExtractorInfo", "FeatureStore", "StoreWriter", "check_key", "read_manifest",
+    "CONFIG_FIELDS", "ExtractorInfo", "FeatureStore", "StoreWriter", "check_key", "layout",
+    "read_manifest",
 ]

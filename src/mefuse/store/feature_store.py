@@ -26,13 +26,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mefuse import __version__
 from mefuse.data.clips import is_safe_id
 from mefuse.errors import DataError, StoreConfigMismatch
+from mefuse.store import layout
+from mefuse.store.layout import LOCK, MANIFEST
 from mefuse.utils.atomic import (
     exclusive_lock,
     remove_stale_temporaries,
@@ -42,7 +44,10 @@ from mefuse.utils.atomic import (
 )
 from mefuse.utils.npyfile import as_float32, inspect_npy, load_npy
 
-MANIFEST = "manifest.json"
+if TYPE_CHECKING:
+    from mefuse.data.clips import ClipTable
+    from mefuse.store.loading import ModalityData
+
 CONFIG_FIELDS: tuple[str, ...] = ("extractor", "params", "weights", "preprocess")
 """Manifest fields that define a configuration; a writer refuses to mix two of them."""
 
@@ -60,10 +65,103 @@ class ExtractorInfo:
         return self.manifest.get("dim")
 
 class FeatureStore:
-    """Read and write side of a feature store rooted at ``root``."""
+    """Read and write side of a feature store rooted at ``root``.
+
+    The doors (CLI verbs, :mod:`mefuse.api`) turn a path into a store once, with :meth:`open`
+    (reading) or :meth:`create` (writing); everything below them takes the store. The store's
+    own file names live in :mod:`mefuse.store.layout` and are offered here as paths.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+
+    @classmethod
+    def open(cls, root: str | Path | FeatureStore) -> FeatureStore:
+        """The existing store at ``root``; :class:`DataError` when it is missing or a file."""
+        store = root if isinstance(root, FeatureStore) else cls(root)
+        return store.require()
+
+    @classmethod
+    def create(cls, root: str | Path) -> FeatureStore:
+        """The store at ``root``, its folder made if needed (for writers)."""
+        store = cls(root)
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(store.root, exc) from None
+        return store
+
+    def require(self) -> FeatureStore:
+        """This store, after checking that its folder exists (the first read does it, so that a
+        door can open a store before the errors of its other arguments are reported)."""
+        if not self.root.is_dir():
+            if self.root.exists():
+                raise DataError(f"feature store {self.root} is a file, not a folder")
+            raise DataError(f"feature store {self.root} does not exist")
+        return self
+
+    # ------------------------------------------------------------------ own files
+    @property
+    def clips_path(self) -> Path:
+        return self.root / layout.CLIPS
+
+    @property
+    def failures_path(self) -> Path:
+        return self.root / layout.FAILURES
+
+    @property
+    def quality_path(self) -> Path:
+        return self.root / layout.QUALITY
+
+    @property
+    def task_path(self) -> Path:
+        return self.root / layout.TASK_RECORD
+
+    @property
+    def extract_record_path(self) -> Path:
+        return self.root / layout.EXTRACT_RECORD
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / layout.LOCK
+
+    @property
+    def own_files(self) -> tuple[str, ...]:
+        """Files of the root that are the store's own (never another verb's output)."""
+        return layout.OWN_FILES
+
+    # ------------------------------------------------------------------ door
+    def clips(self, clips: str | Path | None = None, classes: Sequence[str] | None = None,
+              *, hint: bool = True) -> ClipTable:
+        """The clip table ``clips``, or the store's own ``clips.csv``. ``hint``: a store
+        without a task record whose table lacks the default classes gets a hint at
+        ``--classes`` (the command line's words)."""
+        from mefuse.data.clips import ClipTable
+        from mefuse.store.task import no_record_hint, read_task_record
+
+        path = Path(clips) if clips else self.clips_path
+        try:
+            return ClipTable.read(path, classes)
+        except DataError as exc:
+            if (hint and classes is None and "unknown class column" in str(exc)
+                    and read_task_record(self.root) is None):
+                raise DataError(f"{exc}. {no_record_hint(self.root)}") from None
+            raise
+
+    def resolve(self, modalities: Sequence[str]) -> tuple[list[str], list[str]]:
+        """``modalities`` as this store's extractor keys, and one note per name that was
+        resolved to a longer key (:func:`mefuse.store.modalities.resolve_modalities`)."""
+        from mefuse.store.modalities import resolve_modalities
+
+        return resolve_modalities(modalities, self.extractor_keys())
+
+    def load_modalities(self, clip_ids: Sequence[str], modalities: Sequence[str],
+                        frames: int) -> ModalityData:
+        """``modalities`` of ``clip_ids``, each clip resampled to ``frames``, stacked per
+        modality (:func:`mefuse.store.loading.load_modalities`)."""
+        from mefuse.store.loading import load_modalities
+
+        return load_modalities(self, clip_ids, modalities, frames)
 
     # ------------------------------------------------------------------ read side
     def extractor_keys(self) -> list[str]:
@@ -137,8 +235,7 @@ class FeatureStore:
         folder = self.root / key
         if not folder.is_dir():
             available = ", ".join(self.extractor_keys()) or "none"
-            if not self.root.is_dir():
-                raise DataError(f"feature store {self.root} does not exist")
+            self.require()
             raise DataError(
                 f"feature store {self.root} has no extractor {key!r} (available: {available})"
             )
@@ -198,7 +295,7 @@ class StoreWriter:
         self._last_flush = time.monotonic()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / ".lock").touch()  # fail here, early, if the folder takes no files
+            (folder / LOCK).touch()  # fail here, early, if the folder takes no files
         except OSError as exc:
             raise storage_error(folder, exc) from None
         remove_stale_temporaries(folder)
@@ -320,7 +417,7 @@ class StoreWriter:
         return read_manifest(path)
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.folder / ".lock")
+        return exclusive_lock(self.folder / LOCK)
 
 
 def _normalise(config: Mapping[str, Any]) -> dict[str, Any]:

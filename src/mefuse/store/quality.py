@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
+from mefuse.store.layout import LOCK, QUALITY
+from mefuse.store.layout import QUALITY_JOURNAL as JOURNAL
 from mefuse.utils.atomic import _json_default, exclusive_lock
 from mefuse.utils.csvsafe import read_csv, write_csv
 
-QUALITY = "quality.csv"
-JOURNAL = ".quality.jsonl"
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
            "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept")
 
@@ -38,7 +38,7 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Merge ``rows`` into ``<root>/quality.csv`` (atomic, under the store's lock)."""
     root = Path(root)
     path = root / QUALITY
-    with exclusive_lock(root / ".lock"):
+    with exclusive_lock(root / LOCK):
         journal = _journal_rows(root)
         new = pd.DataFrame([*journal, *rows], columns=list(COLUMNS))
         new = new.drop_duplicates("clip_id", keep="last")
@@ -60,7 +60,7 @@ def journal_quality(root: str | Path, row: dict[str, Any]) -> None:
     """Append one clip's row to the store's journal, on disk before its features are."""
     root = Path(root)
     line = json.dumps(row, default=_json_default) + "\n"
-    with exclusive_lock(root / ".lock"), open(root / JOURNAL, "a", encoding="utf-8") as out:
+    with exclusive_lock(root / LOCK), open(root / JOURNAL, "a", encoding="utf-8") as out:
         out.write(line)
         out.flush()
         os.fsync(out.fileno())

@@ -26,12 +26,10 @@ import pandas as pd
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
 from mefuse.store.feature_store import FeatureStore
+from mefuse.store.layout import CLIPS, EXTRACT_RECORD, FAILURES, LOCK
 from mefuse.store.task import write_task_record
 from mefuse.utils.atomic import exclusive_lock, write_json
 from mefuse.utils.csvsafe import read_csv, write_csv
-
-FAILURES = "failures.csv"
-CLIPS = "clips.csv"
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,14 @@ def write_reports(store: FeatureStore, table: ClipTable, keys: list[str],
     ``failures.csv`` (merged the same way), written atomically under a lock shared by
     concurrent shards. ``attempted``: the clips this run was responsible for."""
     attempted = set(table.clip_ids) if attempted is None else attempted
-    with exclusive_lock(store.root / ".lock"):
+    with exclusive_lock(store.root / LOCK):
         present = set.intersection(*(set(store.clip_ids(k)) for k in keys))
         complete = table.subset(table.frame["clip_id"].isin(present).to_numpy())
         write_csv(merge_clip_rows(store.root / CLIPS, table, complete), store.root / CLIPS)
         merged = merge_failures(store.root / FAILURES, failures, attempted, present)
         write_csv(merged, store.root / FAILURES)
         write_task_record(store.root, table.classes, table.task)
-        write_json(store.root / "extract.json", {
+        write_json(store.root / EXTRACT_RECORD, {
             "extractors": keys, "clips_in_table": len(table), "clips_complete": len(complete),
             "last_run": last_run,
         })

@@ -30,9 +30,9 @@ from typing import Any
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.errors import ConfigError, DataError
+from mefuse.store.layout import TASK_RECORD
 from mefuse.utils.atomic import write_json
 
-TASK_RECORD = "task.json"
 TASKS: tuple[str, ...] = ("multilabel", "singlelabel")
 DEFAULT_TASK = "multilabel"
 """The configuration's default task (:class:`~mefuse.train.config.TrainConfig`)."""

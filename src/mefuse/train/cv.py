@@ -32,7 +32,7 @@ from mefuse.errors import DataError
 from mefuse.store import FeatureStore
 from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
-from mefuse.train.data import ModalityData, load_modalities
+from mefuse.train.data import ModalityData
 from mefuse.train.headline import make_headline
 from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import (
@@ -51,14 +51,15 @@ from mefuse.utils.progress import progress_bar
 
 
 def run_cv(
-    store: str | Path | FeatureStore, clips: ClipTable, config: CVConfig, *, progress: bool = False
+    store: FeatureStore | str | Path, clips: ClipTable, config: CVConfig, *,
+    progress: bool = False
 ) -> CVResult:
     """Cross-validate ``config`` on the labelled clips of ``clips`` with features from ``store``."""
     started = time.perf_counter()
-    feature_store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     clips, run_warnings = _labelled_clips(clips, config)
     classes = list(clips.classes)
-    data = load_modalities(feature_store, clips.clip_ids, config.modalities, config.model.frames)
+    data = feature_store.load_modalities(clips.clip_ids, config.modalities, config.model.frames)
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
     check_cv_memory(config, data, len(classes), sum(len(folds) for _, folds in plan))

@@ -13,23 +13,23 @@ from mefuse.data.clips import ClipTable, read_clip_csv
 from mefuse.errors import DataError
 from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.train.config import TrainConfig
-from mefuse.train.data import load_modalities
 from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import merge_views
 from mefuse.train.trainer import FusionEstimator
 from mefuse.utils.progress import progress_bar
 
 
-def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed: int = 0,
-                 *, progress: bool = False) -> FusionEstimator:
+def fit_on_store(store: FeatureStore | str | Path, clips: ClipTable, config: TrainConfig,
+                 seed: int = 0, *, progress: bool = False) -> FusionEstimator:
     """Train on every labelled clip of ``clips``; record the extractors' provenance (the
     store manifests' extractor, parameters, weights and preprocessing, which let
     ``mefuse predict`` rebuild the pipeline on new videos)."""
-    feature_store = FeatureStore(store)
+    feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     labelled = clips.subset(clips.labelled)
     if len(labelled) == 0:
         raise DataError("the clip table has no labelled clip to train on")
-    data = load_modalities(feature_store, labelled.clip_ids, config.modalities, config.model.frames)
+    data = feature_store.load_modalities(labelled.clip_ids, config.modalities,
+                                         config.model.frames)
     check_memory(estimate_memory(config, data.dims, len(labelled), labelled.labels.shape[1]),
                  config.device, hint=advice())
     estimator = FusionEstimator(config, seed=seed)
@@ -49,7 +49,7 @@ def fit_on_store(store: str | Path, clips: ClipTable, config: TrainConfig, seed:
     return estimator
 
 
-def predict_store(model: str | Path | FusionEstimator, store: str | Path,
+def predict_store(model: str | Path | FusionEstimator, store: FeatureStore | str | Path,
                   clips: str | Path | ClipTable | None = None, *, views: str | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-clip and per-sequence probabilities and decisions for the clips of a store.
@@ -60,7 +60,7 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
     in place of the training data's.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
-    feature_store = FeatureStore(store)
+    feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     config = estimator.config
     for name in config.modalities:
         trained = estimator.provenance.get("extractors", {}).get(name)
@@ -78,7 +78,7 @@ def predict_store(model: str | Path | FusionEstimator, store: str | Path,
                 "them from the model file"
             )
     table = _clip_table(feature_store, clips, estimator)
-    data = load_modalities(feature_store, table.clip_ids, config.modalities, config.model.frames)
+    data = feature_store.load_modalities(table.clip_ids, config.modalities, config.model.frames)
     probabilities = estimator.predict_proba(data)
     decisions = estimator.decide(probabilities)
     clip_frame = table.frame[["clip_id", "sequence_id", "view", "subject"]].copy()
@@ -104,7 +104,7 @@ def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
                 estimator: FusionEstimator) -> ClipTable:
     if isinstance(clips, ClipTable):
         return clips
-    path = Path(clips) if clips is not None else store.root / "clips.csv"
+    path = Path(clips) if clips is not None else store.clips_path
     if path.exists() or clips is not None:
         return ClipTable.for_prediction(read_clip_csv(path), estimator.classes, source=str(path))
     common = set.intersection(*(set(store.clip_ids(m)) for m in estimator.config.modalities))

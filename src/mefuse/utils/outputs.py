@@ -21,11 +21,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mefuse.errors import ConfigError
 
-STORE_FILES = ("clips.csv", "failures.csv", "quality.csv", "extract.json", ".lock")
-"""Files of a feature store's root that are the store's own (never an output of another verb)."""
+
+class StoreLike(Protocol):
+    """What the guard needs of a feature store (:class:`mefuse.store.FeatureStore`, which
+    names its own files: this layer sits below the store and does not spell them)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def own_files(self) -> tuple[str, ...]: ...
 
 
 def resolved(path: str | Path) -> Path:
@@ -89,12 +98,12 @@ class OutputPlan:
             self._folders.append((resolved(folder), role))
         return self
 
-    def uses_store(self, store: str | Path | None, role: str = "the feature store") -> OutputPlan:
+    def uses_store(self, store: StoreLike | None, role: str = "the feature store") -> OutputPlan:
         """A feature store: its own files and its extractor folders are never outputs."""
         if store is None:
             return self
-        root = resolved(store)
-        for name in STORE_FILES:
+        root = resolved(store.root)
+        for name in store.own_files:
             self._inputs.append((root / name, f"{role}'s {name}"))
         if root.is_dir():
             for child in root.iterdir():
