@@ -19,8 +19,8 @@ import pytest
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, StoreConfigMismatch
+from mefuse.extraction.local import PreprocessConfig, extract_table, parse_shard, shard_clips
 from mefuse.features.appearance.flow import FlowExtractor
-from mefuse.features.extract import PreprocessConfig, extract_table, parse_shard, shard_clips
 from mefuse.features.geometry.mesh3d import Mesh3DExtractor
 from mefuse.store import FeatureStore
 
@@ -98,7 +98,7 @@ def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips
         import sys, time
         from mefuse.data.clips import ClipTable
         from mefuse.features.appearance.flow import FlowExtractor
-        from mefuse.features.extract import PreprocessConfig, extract_table
+        from mefuse.extraction.local import PreprocessConfig, extract_table
 
         class Slow(FlowExtractor):
             def extract_clip(self, frames):

@@ -15,8 +15,8 @@ import pytest
 
 from faces import astronaut, grace_hopper
 from mefuse.data.clips import ClipTable
+from mefuse.extraction.local import PreprocessConfig, extract_table
 from mefuse.features.appearance.flow import FlowExtractor
-from mefuse.features.extract import PreprocessConfig, extract_table
 from mefuse.preprocess.detect import FaceDetector
 from mefuse.preprocess.faces import FULL_RANGE, SHORT_RANGE, FaceFinder
 from mefuse.store.quality import read_quality

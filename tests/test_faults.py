@@ -125,8 +125,8 @@ def test_an_invalid_manifest_is_named_and_overwrite_replaces_it(tmp_path, text):
 
 
 def test_extract_resume_redoes_a_corrupt_output_and_a_garbled_manifest_is_named(tmp_path):
+    from mefuse.extraction.local import extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import extract_table
     from test_extract import PRE, face_frames, table_for, write_clip
 
     sources = {f"c{i}": write_clip(tmp_path / "src" / f"c{i}", face_frames(3)) for i in range(2)}
@@ -144,7 +144,7 @@ def test_extract_resume_redoes_a_corrupt_output_and_a_garbled_manifest_is_named(
 
 
 def test_complex_coefficients_are_refused_on_import(tmp_path):
-    from mefuse.features.importers import import_coefficients
+    from mefuse.extraction.importers import import_coefficients
 
     source = tmp_path / "src"
     source.mkdir()
@@ -240,8 +240,8 @@ def _broken_table(tmp_path: Path, count: int) -> ClipTable:
 
 
 def test_failures_csv_is_merged_across_shards(tmp_path):
+    from mefuse.extraction.local import PreprocessConfig, extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
 
     table = _broken_table(tmp_path, 4)
     store = tmp_path / "store"
@@ -256,8 +256,8 @@ def test_failures_csv_is_merged_across_shards(tmp_path):
 
 
 def test_overwrite_with_shards_says_the_true_rule(tmp_path):
+    from mefuse.extraction.local import PreprocessConfig, extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
 
     table = _broken_table(tmp_path, 4)
     store = tmp_path / "store"
@@ -388,7 +388,7 @@ def test_import_key_cannot_escape_the_store(tmp_path, key):
 
 
 def test_imported_clip_ids_follow_the_clip_table_rule(tmp_path):
-    from mefuse.features.importers import import_coefficients
+    from mefuse.extraction.importers import import_coefficients
 
     source = tmp_path / "src"
     source.mkdir()

@@ -17,8 +17,8 @@ import pytest
 
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
-from mefuse.features.extract import PreprocessConfig
-from mefuse.features.parallel import ExtractorSpec, extract_parallel
+from mefuse.extraction.local import PreprocessConfig
+from mefuse.extraction.parallel import ExtractorSpec, extract_parallel
 
 PRE = PreprocessConfig(views="both", crop_size=128)
 SPECS = [ExtractorSpec("mesh3d"), ExtractorSpec("flow", {"size": 64})]
@@ -82,8 +82,8 @@ def test_two_processes_write_the_store_of_one_byte_for_byte(dataset, one_process
 def test_kill_9_midway_then_rerun_gives_the_same_bytes(dataset, one_process, tmp_path):
     store = tmp_path / "store"
     code = ("import sys; from mefuse.data.clips import ClipTable; "
-            "from mefuse.features.extract import PreprocessConfig; "
-            "from mefuse.features.parallel import ExtractorSpec, extract_parallel; "
+            "from mefuse.extraction.local import PreprocessConfig; "
+            "from mefuse.extraction.parallel import ExtractorSpec, extract_parallel; "
             "extract_parallel(ClipTable.read(sys.argv[1]), sys.argv[2], "
             "[ExtractorSpec('mesh3d'), ExtractorSpec('flow', {'size': 64})], "
             "PreprocessConfig(views='both', crop_size=128), jobs=2, progress=False)")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mefuse.errors import DataError
-from mefuse.features.extract import PreprocessConfig
+from mefuse.extraction.local import PreprocessConfig
 from mefuse.inference import Recipe, build_extractors, input_table, model_recipe
 from mefuse.train.trainer import FusionEstimator
 

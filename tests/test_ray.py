@@ -23,8 +23,8 @@ from mefuse.bench.runner import CELLS, plan_bench, run_bench  # noqa: E402
 from mefuse.data.clips import ClipTable  # noqa: E402
 from mefuse.demo.features import DemoSpec, make_demo_store  # noqa: E402
 from mefuse.errors import StoreConfigMismatch  # noqa: E402
-from mefuse.features.extract import PreprocessConfig  # noqa: E402
-from mefuse.features.parallel import ExtractorSpec, extract_parallel  # noqa: E402
+from mefuse.extraction.local import PreprocessConfig  # noqa: E402
+from mefuse.extraction.parallel import ExtractorSpec, extract_parallel  # noqa: E402
 from mefuse.scale.ray_extract import extract_with_ray  # noqa: E402
 
 pytestmark = pytest.mark.slow

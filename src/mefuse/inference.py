@@ -23,8 +23,8 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
+from mefuse.extraction.local import ExtractSummary, PreprocessConfig, extract_table
 from mefuse.features.base import Extractor, list_extractors
-from mefuse.features.extract import ExtractSummary, PreprocessConfig, extract_table
 from mefuse.preprocess.views import describe_views, views_for
 from mefuse.store import FeatureStore
 from mefuse.store.quality import faceless_shares, read_quality
@@ -75,7 +75,7 @@ def build_extractors(recipe: Recipe, options: dict[str, dict[str, Any]] | None =
     ``options`` (extractor name -> settings, as ``--option NAME.KEY=VALUE``) supply what a
     model file cannot carry, such as the path of an encoder's weights.
     """
-    from mefuse.features.extract import build_extractor_kwargs
+    from mefuse.extraction.local import build_extractor_kwargs
 
     registry = list_extractors()
     options = options or {}

@@ -110,9 +110,9 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
+    from mefuse.extraction.local import PreprocessConfig, parse_shard
+    from mefuse.extraction.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.features.base import check_extractor_options, list_extractors
-    from mefuse.features.extract import PreprocessConfig, parse_shard
-    from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
     from mefuse.preprocess.views import resolve_views, views_for
     from mefuse.scale.cluster import check_executor
     from mefuse.store.reports import Failure

@@ -45,8 +45,8 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
     """Dataset + extraction of the demo (``extractors`` by registry name); returns the feature
     store's path. Extractors already in the store are skipped clip by clip."""
     from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.extraction.local import PreprocessConfig, extract_table
     from mefuse.features.base import create_extractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
 
     dataset_root = out / "dataset"
     labels = make_demo_faces(dataset_root, DemoFacesSpec(

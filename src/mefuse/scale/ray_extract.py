@@ -23,13 +23,13 @@ from typing import Any
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
-from mefuse.features.extract import (
+from mefuse.extraction.local import (
     ExtractSummary,
     PreprocessConfig,
     extract_table,
     open_writers,
 )
-from mefuse.features.parallel import ExtractorSpec, build_all
+from mefuse.extraction.parallel import ExtractorSpec, build_all
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
 from mefuse.store import FeatureStore
 from mefuse.store.quality import write_quality

@@ -8,7 +8,7 @@ thread: N single-threaded processes use N cores without oversubscribing them.
 
 Why the parent writes: one :class:`~mefuse.store.feature_store.StoreWriter` per extractor, as in the
 one-process path, so the manifest, the resume rule and the reports are those of
-:func:`~mefuse.features.extract.extract_table`. Results are consumed in the order of the
+:func:`~mefuse.extraction.local.extract_table`. Results are consumed in the order of the
 sequences (a bounded look-ahead), so failures are listed in the same order and a store written
 by N processes is byte for byte the store written by one; a worker that dies loses only the
 sequences it held, which are reported as failures and redone by the next run.
@@ -32,8 +32,7 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError
-from mefuse.features.base import Extractor, check_extractor_options, list_extractors
-from mefuse.features.extract import (
+from mefuse.extraction.local import (
     ExtractSummary,
     Preparer,
     PreprocessConfig,
@@ -42,6 +41,7 @@ from mefuse.features.extract import (
     extract_table,
     failure_reason,
 )
+from mefuse.features.base import Extractor, check_extractor_options, list_extractors
 from mefuse.store import StoreWriter
 from mefuse.store.reports import Failure
 from mefuse.utils.lifeline import die_with_parent
