@@ -156,7 +156,7 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
     missing columns); everything else is collected in the report.
     """
     from mefuse.data.adapters import clip_table, load_dataset
-    from mefuse.extraction.local import PreprocessConfig
+    from mefuse.preprocess.config import PreprocessConfig
     from mefuse.preprocess.views import resolve_views
 
     dataset = load_dataset(kind, root, labels=labels, **(options or {}))
