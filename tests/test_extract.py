@@ -240,3 +240,35 @@ def test_extract_cli_takes_a_clip_table_without_class_columns(tmp_path, good_cli
     assert result.returncode == 0, result.stderr
     stored = ClipTable.read(store / "clips.csv")
     assert stored.clip_ids == ["c0", "c1"] and not stored.labelled.any()
+
+
+def test_an_extraction_job_is_checked_once_when_made():
+    """Every run option is checked where the job is made, with the flag's name, so a typo fails
+    before any data is read, whichever door (CLI, Python, predict, demo, Ray) made the job."""
+    job = ExtractionJob(PRE, shard="2/8", save_crops="crops", workers=0)
+    assert job.shard == (2, 8) and job.save_crops == Path("crops") and job.workers == 0
+    assert ExtractionJob(PRE, save_crops="").save_crops is None
+    assert ExtractionJob().preprocess == PreprocessConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.overwrite = True  # type: ignore[misc]
+    for options, words in [({"jobs": 0}, "--jobs must be at least 1, got 0"),
+                           ({"workers": -1}, "--workers must be 0 or more"),
+                           ({"batch_clips": 0}, "--batch-clips must be at least 1"),
+                           ({"shard": "3/3"}, "0 <= K < N"),
+                           ({"shard": (3, 3)}, "0 <= K < N, got 3/3"),
+                           ({"shard": "x"}, "--shard takes K/N"),
+                           ({"preprocess": {"crop_size": 64}}, "must be a PreprocessConfig")]:
+        with pytest.raises(ConfigError, match=words):
+            ExtractionJob(**{"preprocess": PRE, **options})  # type: ignore[arg-type]
+
+
+def test_extract_cli_refuses_a_bad_run_option_before_reading_data(tmp_path):
+    for flags, words in [(["--batch-clips", "0"], "--batch-clips must be at least 1, got 0"),
+                         (["--shard", "2/2"], "--shard K/N needs 0 <= K < N, got '2/2'"),
+                         (["--jobs", "0"], "--jobs must be at least 1, got 0")]:
+        result = subprocess.run(["mefuse", "extract", "-s", str(tmp_path / "s"), "-e", "flow",
+                                 "--clips", str(tmp_path / "none.csv"), *flags],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"error: {words}"]
+        assert not (tmp_path / "s").exists()
