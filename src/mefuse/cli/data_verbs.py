@@ -110,7 +110,7 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
-    from mefuse.extraction.job import ExtractionJob
+    from mefuse.extraction.job import ExtractionJob, parse_shard
     from mefuse.extraction.parallel import extract_parallel
     from mefuse.extraction.specs import ExtractorSpec
     from mefuse.features.base import check_extractor_options, list_extractors
@@ -132,8 +132,8 @@ def extract(
         check_extractor_options(name, registry[name], options[name])  # before any data is read
     specs = [ExtractorSpec(name, options[name], device) for name in extractor]
     job = ExtractionJob(preprocess, overwrite=overwrite, workers=workers,
-                        batch_clips=batch_clips, jobs=jobs, shard=shard, save_crops=save_crops,
-                        progress=not quiet)
+                        batch_clips=batch_clips, jobs=jobs, shard=parse_shard(shard),
+                        save_crops=save_crops, progress=not quiet)
     if executor == "ray" and shard:
         raise ConfigError("--shard splits work by hand; --executor ray splits it for you: "
                           "give one of them")
