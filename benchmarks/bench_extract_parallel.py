@@ -80,10 +80,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (0: every core)")
     options = parser.parse_args()
+    from mefuse.extraction.job import ExtractionJob, default_jobs
+    from mefuse.extraction.local import extract_table
+    from mefuse.extraction.parallel import extract_parallel
+    from mefuse.extraction.specs import ExtractorSpec
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
     from mefuse.features.geometry.mesh3d import Mesh3DExtractor
-    from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
+    from mefuse.preprocess.config import PreprocessConfig
 
     jobs = options.jobs or default_jobs()
     pre = PreprocessConfig(views="none", crop_size=256)
@@ -102,11 +105,12 @@ def main() -> None:
                 cpu = _cpu_seconds()
                 if side == "old":
                     extractors = [Mesh3DExtractor(), FlowExtractor()]
-                    summary = extract_table(table, store, extractors, pre, progress=False)
+                    summary = extract_table(table, store, extractors,
+                                            ExtractionJob(pre, progress=False))
                 else:
                     summary = extract_parallel(table, store, [ExtractorSpec("mesh3d"),
                                                               ExtractorSpec("flow")],
-                                               pre, jobs=jobs, progress=False)
+                                               ExtractionJob(pre, jobs=jobs, progress=False))
                 cpu = _cpu_seconds() - cpu
                 sides[side] = {"frames": summary.frames, "seconds": round(summary.seconds, 2),
                                "frames_per_s": round(summary.frames / summary.seconds, 1),

@@ -37,7 +37,7 @@ def per_call_ms(func, repeats: int = REPEATS) -> float:
 def main() -> None:
     from skimage import data
 
-    from mefuse.features.extract import PreprocessConfig
+    from mefuse.preprocess.config import PreprocessConfig
     from mefuse.preprocess.crop import crop_square
     from mefuse.preprocess.faces import FaceFinder
 

@@ -91,13 +91,15 @@ def stage_times(folder: Path, crop: int) -> dict[str, float]:
 
 
 def end_to_end(folders: list[Path], crop: int, store: Path, workers: int) -> dict[str, float]:
+    from mefuse.extraction.job import ExtractionJob
+    from mefuse.extraction.local import extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
     from mefuse.features.geometry.mesh3d import Mesh3DExtractor
+    from mefuse.preprocess.config import PreprocessConfig
 
-    summary = extract_table(clip_table(folders), store, [Mesh3DExtractor(), FlowExtractor()],
-                            PreprocessConfig(views="none", crop_size=crop), workers=workers,
-                            progress=False)
+    job = ExtractionJob(PreprocessConfig(views="none", crop_size=crop), workers=workers,
+                        progress=False)
+    summary = extract_table(clip_table(folders), store, [Mesh3DExtractor(), FlowExtractor()], job)
     return {"frames": summary.frames, "seconds": round(summary.seconds, 2),
             "frames_per_s": round(summary.frames / summary.seconds, 1),
             "failures": len(summary.failures)}
@@ -109,11 +111,14 @@ from pathlib import Path
 sys.path.insert(0, {bench!r})
 from bench_offline_path import clip_table
 from mefuse.features.appearance.flow import FlowExtractor
-from mefuse.features.extract import PreprocessConfig, extract_table
+from mefuse.extraction.job import ExtractionJob
+from mefuse.extraction.local import extract_table
 from mefuse.features.geometry.mesh3d import Mesh3DExtractor
+from mefuse.preprocess.config import PreprocessConfig
 folders = sorted(Path(sys.argv[1]).glob("clip*"))[: int(sys.argv[2])]
 extract_table(clip_table(folders), sys.argv[3], [Mesh3DExtractor(), FlowExtractor()],
-              PreprocessConfig(views="none", crop_size=256), workers=1, progress=False)
+              ExtractionJob(PreprocessConfig(views="none", crop_size=256), workers=1,
+                            progress=False))
 print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -19,12 +20,15 @@ import pytest
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, StoreConfigMismatch
+from mefuse.extraction.job import ExtractionJob, parse_shard, shard_clips
+from mefuse.extraction.local import extract_table
 from mefuse.features.appearance.flow import FlowExtractor
-from mefuse.features.extract import PreprocessConfig, extract_table, parse_shard, shard_clips
 from mefuse.features.geometry.mesh3d import Mesh3DExtractor
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.store import FeatureStore
 
 PRE = PreprocessConfig(views="none", crop_size=128)
+JOB = ExtractionJob(PRE, progress=False)
 
 
 def write_clip(folder: Path, frames: list[np.ndarray], ext: str = "png") -> Path:
@@ -69,7 +73,7 @@ def test_bad_input_is_reported_per_clip_and_the_others_finish(tmp_path, good_cli
     sources["deep"] = write_clip(tmp_path / "deep", [f.astype(np.uint16) * 257 for f in frames])
     store = tmp_path / "store"
     summary = extract_table(table_for(sources), store, [Mesh3DExtractor(), FlowExtractor(size=64)],
-                            PRE, progress=False)
+                            JOB)
     failed = {f.clip_id: f for f in summary.failures}
     assert set(failed) == {"unreadable", "empty", "noface", "single"}
     assert "frame2.png" in failed["unreadable"].reason
@@ -98,7 +102,9 @@ def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips
         import sys, time
         from mefuse.data.clips import ClipTable
         from mefuse.features.appearance.flow import FlowExtractor
-        from mefuse.features.extract import PreprocessConfig, extract_table
+        from mefuse.extraction.job import ExtractionJob
+        from mefuse.extraction.local import extract_table
+        from mefuse.preprocess.config import PreprocessConfig
 
         class Slow(FlowExtractor):
             def extract_clip(self, frames):
@@ -106,7 +112,7 @@ def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips
                 return super().extract_clip(frames)
 
         extract_table(ClipTable.read({str(clips_csv)!r}), sys.argv[1], [Slow(size=64)],
-                      PreprocessConfig(views="none", crop_size=128), progress=False)
+                      ExtractionJob(PreprocessConfig(views="none", crop_size=128), progress=False))
     """)
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     subprocess.run([sys.executable, "-c", script, str(clean), "0"], check=True, timeout=300)
@@ -139,16 +145,16 @@ def test_kill_midway_then_rerun_equals_an_uninterrupted_run(tmp_path, good_clips
 def test_changed_configuration_is_refused_unless_overwrite(tmp_path, good_clips):
     table = table_for(dict(list(good_clips.items())[:2]))
     store = tmp_path / "store"
-    extract_table(table, store, [FlowExtractor(size=64)], PRE, progress=False)
+    extract_table(table, store, [FlowExtractor(size=64)], JOB)
     with pytest.raises(StoreConfigMismatch, match="size"):
-        extract_table(table, store, [FlowExtractor(size=96)], PRE, progress=False)
+        extract_table(table, store, [FlowExtractor(size=96)], JOB)
     with pytest.raises(StoreConfigMismatch, match="crop_size"):
         extract_table(table, store, [FlowExtractor(size=64)],
-                      PreprocessConfig(views="none", crop_size=160), progress=False)
-    summary = extract_table(table, store, [FlowExtractor(size=96)], PRE, overwrite=True,
-                            progress=False)
+                      ExtractionJob(PreprocessConfig(views="none", crop_size=160), progress=False))
+    summary = extract_table(table, store, [FlowExtractor(size=96)],
+                            dataclasses.replace(JOB, overwrite=True))
     assert summary.written == 2
-    again = extract_table(table, store, [FlowExtractor(size=96)], PRE, progress=False)
+    again = extract_table(table, store, [FlowExtractor(size=96)], JOB)
     assert again.written == 0 and again.skipped == 2
 
 
@@ -197,13 +203,12 @@ def test_a_second_clip_table_is_merged_into_the_store_never_replacing_it(tmp_pat
 
     store = tmp_path / "store"
     first = dict(list(good_clips.items())[:4])
-    extract_table(table_for(first), store, [FlowExtractor(size=64)], PRE, progress=False)
+    extract_table(table_for(first), store, [FlowExtractor(size=64)], JOB)
     labelled = ClipTable.read(store / "clips.csv")
     assert labelled.labelled.all() and len(labelled) == 4
     second = table_for(dict(list(good_clips.items())[4:])).frame
     second[["Negative", "Positive", "Repression", "Surprise", "Others"]] = np.nan
-    extract_table(ClipTable.from_frame(second), store, [FlowExtractor(size=64)], PRE,
-                  progress=False)
+    extract_table(ClipTable.from_frame(second), store, [FlowExtractor(size=64)], JOB)
     merged = ClipTable.read(store / "clips.csv")
     assert merged.clip_ids == [*first, "c4", "c5"]
     assert int(merged.labelled.sum()) == 4  # every label is kept
@@ -211,14 +216,13 @@ def test_a_second_clip_table_is_merged_into_the_store_never_replacing_it(tmp_pat
     # a rerun of the first table (unlabelled this time) keeps the labels it had
     again = table_for(first).frame
     again[["Negative", "Positive", "Repression", "Surprise", "Others"]] = np.nan
-    extract_table(ClipTable.from_frame(again), store, [FlowExtractor(size=64)], PRE,
-                  progress=False)
+    extract_table(ClipTable.from_frame(again), store, [FlowExtractor(size=64)], JOB)
     assert int(ClipTable.read(store / "clips.csv").labelled.sum()) == 4
     # one id from another source is an error, before anything is extracted or written
     before = (store / "clips.csv").read_bytes()
     clash = table_for({"c0": good_clips["c5"]})
     with pytest.raises(DataError, match=r"clip 'c0' is already in the store .* from "):
-        extract_table(clash, store, [FlowExtractor(size=64)], PRE, progress=False)
+        extract_table(clash, store, [FlowExtractor(size=64)], JOB)
     assert (store / "clips.csv").read_bytes() == before
 
 
@@ -236,3 +240,35 @@ def test_extract_cli_takes_a_clip_table_without_class_columns(tmp_path, good_cli
     assert result.returncode == 0, result.stderr
     stored = ClipTable.read(store / "clips.csv")
     assert stored.clip_ids == ["c0", "c1"] and not stored.labelled.any()
+
+
+def test_an_extraction_job_is_checked_once_when_made():
+    """Every run option is checked where the job is made, with the flag's name, so a typo fails
+    before any data is read, whichever door (CLI, Python, predict, demo, Ray) made the job."""
+    job = ExtractionJob(PRE, shard="2/8", save_crops="crops", workers=0)
+    assert job.shard == (2, 8) and job.save_crops == Path("crops") and job.workers == 0
+    assert ExtractionJob(PRE, save_crops="").save_crops is None
+    assert ExtractionJob().preprocess == PreprocessConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.overwrite = True  # type: ignore[misc]
+    for options, words in [({"jobs": 0}, "--jobs must be at least 1, got 0"),
+                           ({"workers": -1}, "--workers must be 0 or more"),
+                           ({"batch_clips": 0}, "--batch-clips must be at least 1"),
+                           ({"shard": "3/3"}, "0 <= K < N"),
+                           ({"shard": (3, 3)}, "0 <= K < N, got 3/3"),
+                           ({"shard": "x"}, "--shard takes K/N"),
+                           ({"preprocess": {"crop_size": 64}}, "must be a PreprocessConfig")]:
+        with pytest.raises(ConfigError, match=words):
+            ExtractionJob(**{"preprocess": PRE, **options})  # type: ignore[arg-type]
+
+
+def test_extract_cli_refuses_a_bad_run_option_before_reading_data(tmp_path):
+    for flags, words in [(["--batch-clips", "0"], "--batch-clips must be at least 1, got 0"),
+                         (["--shard", "2/2"], "--shard K/N needs 0 <= K < N, got '2/2'"),
+                         (["--jobs", "0"], "--jobs must be at least 1, got 0")]:
+        result = subprocess.run(["mefuse", "extract", "-s", str(tmp_path / "s"), "-e", "flow",
+                                 "--clips", str(tmp_path / "none.csv"), *flags],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"error: {words}"]
+        assert not (tmp_path / "s").exists()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,11 +16,18 @@ import pytest
 
 from faces import astronaut, grace_hopper
 from mefuse.data.clips import ClipTable
+from mefuse.extraction.job import ExtractionJob
+from mefuse.extraction.local import extract_table
 from mefuse.features.appearance.flow import FlowExtractor
-from mefuse.features.extract import PreprocessConfig, extract_table
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.preprocess.detect import FaceDetector
 from mefuse.preprocess.faces import FULL_RANGE, SHORT_RANGE, FaceFinder
 from mefuse.store.quality import read_quality
+
+
+def _job(**settings: Any) -> ExtractionJob:
+    """A quiet extraction job with 64 px crops and these preprocessing settings."""
+    return ExtractionJob(PreprocessConfig(crop_size=64, **settings), progress=False)
 
 
 def close_up() -> np.ndarray:
@@ -83,7 +91,7 @@ def test_extract_crops_late_and_close_up_faces_and_writes_quality(tmp_path):
             for c, p in sources.items()]
     table = ClipTable.from_frame(pd.DataFrame(rows))
     summary = extract_table(table, tmp_path / "store", [FlowExtractor(size=32)],
-                            PreprocessConfig(crop_size=64, keep_faceless=True), progress=False)
+                            _job(keep_faceless=True))
     assert summary.written == 2 and [f.clip_id for f in summary.failures] == ["noface"]
     assert "no face in the first 4 frames" in summary.failures[0].reason
     quality = read_quality(tmp_path / "store").set_index("clip_id")
@@ -157,7 +165,7 @@ def test_title_card_detection_is_rejected_and_the_late_face_gives_the_box(tmp_pa
     source = write_clip(tmp_path / "titled", [card] * 80 + [face] * 20)
     table = one_clip_table({"titled": source})
     summary = extract_table(table, tmp_path / "strict", [FlowExtractor(size=32)],
-                            PreprocessConfig(crop_size=64), progress=False)
+                            _job())
     quality = read_quality(tmp_path / "strict").set_index("clip_id").loc["titled"]
     assert quality["face_frame"] == 80 and quality["face_model"] == FULL_RANGE
     assert quality["face_rejected"] == 80  # the card's detection, once per frame
@@ -169,7 +177,7 @@ def test_title_card_detection_is_rejected_and_the_late_face_gives_the_box(tmp_pa
     assert "faces: found and kept in 0 of 1 clips" in summary.faces_line()
     assert "1 dropped for too many crops without a face" in summary.faces_line()
     kept = extract_table(table, tmp_path / "kept", [FlowExtractor(size=32)],
-                         PreprocessConfig(crop_size=64, keep_faceless=True), progress=False)
+                         _job(keep_faceless=True))
     assert kept.written == 1 and not kept.failures
     assert "faces: found and kept in 1 of 1 clips; 1 after the first frame" in kept.faces_line()
     assert "80 detection(s) in 1 clip(s) rejected" in kept.faces_line()
@@ -183,7 +191,7 @@ def test_faceless_textured_clip_fails_and_writes_no_features(tmp_path):
     for settings in ({}, {"keep_faceless": True}):  # keeping cannot keep a clip without a box
         store = tmp_path / f"store{len(settings)}"
         summary = extract_table(table, store, [FlowExtractor(size=32)],
-                                PreprocessConfig(crop_size=64, **settings), progress=False)
+                                _job(**settings))
         assert summary.written == 0
         (failure,) = summary.failures
         assert failure.stage == "detect"
@@ -201,7 +209,7 @@ def test_face_that_leaves_mid_clip_fails_at_faces_unless_kept(tmp_path):
                                                  [face] * 6 + [wall(face.shape)] * 6)})
     def run(name: str, **settings: object):
         return extract_table(table, tmp_path / name, [FlowExtractor(size=32)],
-                             PreprocessConfig(crop_size=64, **settings), progress=False)
+                             _job(**settings))
 
     default = run("default")
     assert default.written == 0

@@ -125,26 +125,26 @@ def test_an_invalid_manifest_is_named_and_overwrite_replaces_it(tmp_path, text):
 
 
 def test_extract_resume_redoes_a_corrupt_output_and_a_garbled_manifest_is_named(tmp_path):
+    from mefuse.extraction.local import extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import extract_table
-    from test_extract import PRE, face_frames, table_for, write_clip
+    from test_extract import JOB, face_frames, table_for, write_clip
 
     sources = {f"c{i}": write_clip(tmp_path / "src" / f"c{i}", face_frames(3)) for i in range(2)}
     table = table_for(sources)
     store = tmp_path / "store"
-    extract_table(table, store, [FlowExtractor(size=64)], PRE, progress=False)
+    extract_table(table, store, [FlowExtractor(size=64)], JOB)
     good = np.load(store / "flow" / "c1.npy")
     (store / "flow" / "c1.npy").write_bytes(b"\x93NUMPY")
-    again = extract_table(table, store, [FlowExtractor(size=64)], PRE, progress=False)
+    again = extract_table(table, store, [FlowExtractor(size=64)], JOB)
     assert (again.written, again.skipped) == (1, 1)
     np.testing.assert_array_equal(np.load(store / "flow" / "c1.npy"), good)
     (store / "flow" / "manifest.json").write_text("{")
     with pytest.raises(StoreConfigMismatch, match="manifest.json is not valid JSON"):
-        extract_table(table, store, [FlowExtractor(size=64)], PRE, progress=False)
+        extract_table(table, store, [FlowExtractor(size=64)], JOB)
 
 
 def test_complex_coefficients_are_refused_on_import(tmp_path):
-    from mefuse.features.importers import import_coefficients
+    from mefuse.extraction.importers import import_coefficients
 
     source = tmp_path / "src"
     source.mkdir()
@@ -240,39 +240,47 @@ def _broken_table(tmp_path: Path, count: int) -> ClipTable:
 
 
 def test_failures_csv_is_merged_across_shards(tmp_path):
+    from mefuse.extraction.job import ExtractionJob
+    from mefuse.extraction.local import extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
+    from mefuse.preprocess.config import PreprocessConfig
 
     table = _broken_table(tmp_path, 4)
     store = tmp_path / "store"
     pre = PreprocessConfig(views="none", crop_size=64)
+
+    def job(**options):
+        return ExtractionJob(pre, progress=False, **options)
     for shard in ((0, 2), (1, 2)):
-        extract_table(table, store, [FlowExtractor(size=32)], pre, shard=shard, progress=False)
+        extract_table(table, store, [FlowExtractor(size=32)], job(shard=shard))
     failures = pd.read_csv(store / "failures.csv")
     assert sorted(failures["clip_id"]) == ["b0", "b1", "b2", "b3"]
     # a rerun of one shard replaces that shard's rows only, without duplicating them
-    extract_table(table, store, [FlowExtractor(size=32)], pre, shard=(1, 2), progress=False)
+    extract_table(table, store, [FlowExtractor(size=32)], job(shard=(1, 2)))
     assert sorted(pd.read_csv(store / "failures.csv")["clip_id"]) == ["b0", "b1", "b2", "b3"]
 
 
 def test_overwrite_with_shards_says_the_true_rule(tmp_path):
+    from mefuse.extraction.job import ExtractionJob
+    from mefuse.extraction.local import extract_table
     from mefuse.features.appearance.flow import FlowExtractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
+    from mefuse.preprocess.config import PreprocessConfig
 
     table = _broken_table(tmp_path, 4)
     store = tmp_path / "store"
     pre = PreprocessConfig(views="none", crop_size=64)
-    extract_table(table, store, [FlowExtractor(size=32)], pre, progress=False)
+
+    def job(**options):
+        return ExtractionJob(pre, progress=False, **options)
+    extract_table(table, store, [FlowExtractor(size=32)], job())
     with pytest.raises(StoreConfigMismatch) as info:
-        extract_table(table, store, [FlowExtractor(size=48)], pre, shard=(1, 2),
-                      overwrite=True, progress=False)
+        extract_table(table, store, [FlowExtractor(size=48)], job(shard=(1, 2), overwrite=True))
     message = str(info.value)
     assert "applied by shard 0/2 only" in message and "size" in message
     assert "pass --overwrite" not in message
-    extract_table(table, store, [FlowExtractor(size=48)], pre, shard=(0, 2), overwrite=True,
-                  progress=False)
-    extract_table(table, store, [FlowExtractor(size=48)], pre, shard=(1, 2), overwrite=True,
-                  progress=False)  # now the store has this configuration
+    extract_table(table, store, [FlowExtractor(size=48)], job(shard=(0, 2), overwrite=True))
+    extract_table(table, store, [FlowExtractor(size=48)],
+                  job(shard=(1, 2), overwrite=True))  # now the store has this configuration
 
 
 # ------------------------------------------------------------------ 5: read-only, disk full
@@ -388,7 +396,7 @@ def test_import_key_cannot_escape_the_store(tmp_path, key):
 
 
 def test_imported_clip_ids_follow_the_clip_table_rule(tmp_path):
-    from mefuse.features.importers import import_coefficients
+    from mefuse.extraction.importers import import_coefficients
 
     source = tmp_path / "src"
     source.mkdir()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mefuse.errors import DataError, StoreConfigMismatch
-from mefuse.features.importers import first_integer, import_coefficients, read_npy
+from mefuse.extraction.importers import first_integer, import_coefficients, read_npy
 from mefuse.store import FeatureStore
 
 

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"preprocess"},
     {"store"},
     {"features"},
+    {"extraction"},
     {"model"},
     {"train"},
     {"bench", "report", "submit", "inference"},
@@ -110,7 +111,7 @@ def test_check_catches_an_upward_import(tmp_path: Path) -> None:
     (package / "train" / "__init__.py").write_text("")
     (package / "train" / "trainer.py").write_text("from ..utils import x\n")
     (package / "utils" / "bad.py").write_text("def f():\n    from mefuse.train import trainer\n")
-    assert upward_imports(tmp_path) == ["mefuse.utils.bad (layer 0) imports mefuse.train (layer 6)"]
+    assert upward_imports(tmp_path) == ["mefuse.utils.bad (layer 0) imports mefuse.train (layer 7)"]
 
 
 @pytest.mark.parametrize("module", ["mefuse.store", "mefuse.demo"])

@@ -19,7 +19,8 @@ import pytest
 from rich.table import Table
 
 from mefuse.cli.options import plain_docstring
-from mefuse.features.extract import PreparedClip, _FrameCount
+from mefuse.extraction.local import _FrameCount
+from mefuse.extraction.prepare import PreparedClip
 from mefuse.store.reports import Failure
 from mefuse.train.config import CVConfig, OptimConfig
 from mefuse.train.cv import run_cv
@@ -203,8 +204,8 @@ def test_create_extractor_refuses_unknown_options_of_forwarding_extractors():
 
 
 def test_device_reaches_extractors_that_forward_their_options():
+    from mefuse.extraction.specs import build_extractor_kwargs
     from mefuse.features.base import list_extractors
-    from mefuse.features.extract import build_extractor_kwargs
 
     registry = list_extractors()
     for name in ("clip", "siglip2", "dinov2"):

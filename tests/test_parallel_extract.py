@@ -17,8 +17,10 @@ import pytest
 
 from faces import astronaut, similarity
 from mefuse.data.clips import ClipTable
-from mefuse.features.extract import PreprocessConfig
-from mefuse.features.parallel import ExtractorSpec, extract_parallel
+from mefuse.extraction.job import ExtractionJob
+from mefuse.extraction.parallel import extract_parallel
+from mefuse.extraction.specs import ExtractorSpec
+from mefuse.preprocess.config import PreprocessConfig
 
 PRE = PreprocessConfig(views="both", crop_size=128)
 SPECS = [ExtractorSpec("mesh3d"), ExtractorSpec("flow", {"size": 64})]
@@ -59,8 +61,8 @@ def _files(store: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def one_process(dataset, tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("one") / "store"
-    summary = extract_parallel(ClipTable.read(dataset), store, SPECS, PRE, jobs=1,
-                               progress=False)
+    summary = extract_parallel(ClipTable.read(dataset), store, SPECS,
+                               ExtractionJob(PRE, jobs=1, progress=False))
     assert summary.written == 10 and {f.clip_id for f in summary.failures} == {
         "seq3_left", "seq3_right"}
     return store
@@ -68,25 +70,29 @@ def one_process(dataset, tmp_path_factory) -> Path:
 
 def test_two_processes_write_the_store_of_one_byte_for_byte(dataset, one_process, tmp_path):
     store = tmp_path / "store"
-    summary = extract_parallel(ClipTable.read(dataset), store, SPECS, PRE, jobs=2,
-                               progress=False)
+    summary = extract_parallel(ClipTable.read(dataset), store, SPECS,
+                               ExtractionJob(PRE, jobs=2, progress=False))
     assert summary.written == 10 and len(summary.failures) == 2
     expected = _files(one_process)
     assert {k for k in expected if k.endswith(".npy")} >= {"mesh3d/seq0_left.npy",
                                                          "flow/seq5_right.npy"}
     assert _files(store) == expected
-    again = extract_parallel(ClipTable.read(dataset), store, SPECS, PRE, jobs=2, progress=False)
+    again = extract_parallel(ClipTable.read(dataset), store, SPECS,
+                             ExtractionJob(PRE, jobs=2, progress=False))
     assert again.written == 0 and again.skipped == 10
 
 
 def test_kill_9_midway_then_rerun_gives_the_same_bytes(dataset, one_process, tmp_path):
     store = tmp_path / "store"
     code = ("import sys; from mefuse.data.clips import ClipTable; "
-            "from mefuse.features.extract import PreprocessConfig; "
-            "from mefuse.features.parallel import ExtractorSpec, extract_parallel; "
+            "from mefuse.preprocess.config import PreprocessConfig; "
+            "from mefuse.extraction.job import ExtractionJob; "
+            "from mefuse.extraction.parallel import extract_parallel; "
+            "from mefuse.extraction.specs import ExtractorSpec; "
             "extract_parallel(ClipTable.read(sys.argv[1]), sys.argv[2], "
             "[ExtractorSpec('mesh3d'), ExtractorSpec('flow', {'size': 64})], "
-            "PreprocessConfig(views='both', crop_size=128), jobs=2, progress=False)")
+            "ExtractionJob(PreprocessConfig(views='both', crop_size=128), jobs=2, "
+            "progress=False))")
     process = subprocess.Popen([sys.executable, "-c", code, str(dataset), str(store)],
                                start_new_session=True)
     deadline = time.time() + 120

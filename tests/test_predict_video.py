@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from mefuse.errors import DataError
-from mefuse.features.extract import PreprocessConfig
 from mefuse.inference import Recipe, build_extractors, input_table, model_recipe
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.train.trainer import FusionEstimator
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}

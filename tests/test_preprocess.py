@@ -8,7 +8,8 @@ import pytest
 
 from faces import astronaut, grace_hopper, similarity
 from mefuse.errors import ConfigError
-from mefuse.features.extract import Preparer, PreprocessConfig
+from mefuse.extraction.prepare import Preparer
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.preprocess.crop import crop_square
 from mefuse.preprocess.detect import Box, FaceDetector, find_face_box, square_box
 from mefuse.preprocess.sampling import resample, uniform_indices

@@ -23,13 +23,16 @@ from mefuse.bench.runner import CELLS, plan_bench, run_bench  # noqa: E402
 from mefuse.data.clips import ClipTable  # noqa: E402
 from mefuse.demo.features import DemoSpec, make_demo_store  # noqa: E402
 from mefuse.errors import StoreConfigMismatch  # noqa: E402
-from mefuse.features.extract import PreprocessConfig  # noqa: E402
-from mefuse.features.parallel import ExtractorSpec, extract_parallel  # noqa: E402
+from mefuse.extraction.job import ExtractionJob  # noqa: E402
+from mefuse.extraction.parallel import extract_parallel  # noqa: E402
+from mefuse.extraction.specs import ExtractorSpec  # noqa: E402
+from mefuse.preprocess.config import PreprocessConfig  # noqa: E402
 from mefuse.scale.ray_extract import extract_with_ray  # noqa: E402
 
 pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).with_name("ray"))
 PRE = PreprocessConfig(views="both", crop_size=128)
+JOB = ExtractionJob(PRE, progress=False)
 SPECS = [ExtractorSpec("mesh3d"), ExtractorSpec("flow", {"size": 64})]
 NODE = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000",
         "--disable-usage-stats"]
@@ -116,13 +119,13 @@ def test_extraction_on_two_nodes_with_a_killed_actor_equals_a_local_run(cluster,
                   "Repression": 0, "Surprise": 0, "Others": 0} for v in ("left", "right")]
     table = ClipTable.from_frame(pd.DataFrame(rows))
     local, remote = tmp_path / "local", tmp_path / "remote"
-    extract_parallel(table, local, SPECS, PRE, jobs=1, progress=False)
+    extract_parallel(table, local, SPECS, ExtractionJob(PRE, jobs=1, progress=False))
 
     outcome: dict[str, object] = {}
 
     def run() -> None:
         try:
-            outcome["summary"] = extract_with_ray(table, remote, SPECS, PRE, progress=False)
+            outcome["summary"] = extract_with_ray(table, remote, SPECS, JOB)
         except BaseException as exc:  # reported by the main thread
             outcome["error"] = exc
 
@@ -145,8 +148,7 @@ def test_extraction_on_two_nodes_with_a_killed_actor_equals_a_local_run(cluster,
     assert {k: v for k, v in remote_files.items() if k != "quality.csv"} == {
         k: v for k, v in local_files.items() if k != "quality.csv"}
     with pytest.raises(StoreConfigMismatch, match="size"):  # a user error, not a Ray trace
-        extract_with_ray(table, remote, [ExtractorSpec("flow", {"size": 96})], PRE,
-                         progress=False)
+        extract_with_ray(table, remote, [ExtractorSpec("flow", {"size": 96})], JOB)
 
 
 QUICK = {"protocol": "subject-kfold", "folds": 2, "seeds": [0],

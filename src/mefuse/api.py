@@ -188,7 +188,7 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
             print(report)
     """
     from mefuse.data.check import check_dataset
-    from mefuse.features.extract import PreprocessConfig
+    from mefuse.preprocess.config import PreprocessConfig
     from mefuse.preprocess.views import resolve_views, views_for
 
     choice = resolve_views(views, kind) if isinstance(views, str) else None

@@ -23,8 +23,12 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
+from mefuse.extraction.job import ExtractionJob
+from mefuse.extraction.local import extract_table
+from mefuse.extraction.run import ExtractSummary
+from mefuse.extraction.specs import build_extractor_kwargs
 from mefuse.features.base import Extractor, list_extractors
-from mefuse.features.extract import ExtractSummary, PreprocessConfig, extract_table
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.preprocess.views import describe_views, views_for
 from mefuse.store import FeatureStore
 from mefuse.store.quality import faceless_shares, read_quality
@@ -75,8 +79,6 @@ def build_extractors(recipe: Recipe, options: dict[str, dict[str, Any]] | None =
     ``options`` (extractor name -> settings, as ``--option NAME.KEY=VALUE``) supply what a
     model file cannot carry, such as the path of an encoder's weights.
     """
-    from mefuse.features.extract import build_extractor_kwargs
-
     registry = list_extractors()
     options = options or {}
     built: list[Extractor] = []
@@ -203,13 +205,13 @@ def predict_inputs(
     if max_faceless is not None:
         faces["max_faceless"] = max_faceless
     preprocess = dataclasses.replace(recipe.preprocess, views=used, **faces)
+    job = ExtractionJob(preprocess, workers=workers, progress=progress)
     table = input_table(inputs, used, estimator.classes)
     extractors = build_extractors(recipe, options, device)
     with tempfile.TemporaryDirectory(prefix="mefuse-predict-") as scratch:
         root = Path(store) if store is not None else Path(scratch)
         try:
-            summary = extract_table(table, root, extractors, preprocess,
-                                    progress=progress, workers=workers)
+            summary = extract_table(table, root, extractors, job)
         finally:
             for extractor in extractors:
                 extractor.close()

@@ -110,9 +110,11 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
+    from mefuse.extraction.job import ExtractionJob, parse_shard
+    from mefuse.extraction.parallel import extract_parallel
+    from mefuse.extraction.specs import ExtractorSpec
     from mefuse.features.base import check_extractor_options, list_extractors
-    from mefuse.features.extract import PreprocessConfig, parse_shard
-    from mefuse.features.parallel import ExtractorSpec, default_jobs, extract_parallel
+    from mefuse.preprocess.config import PreprocessConfig
     from mefuse.preprocess.views import resolve_views, views_for
     from mefuse.scale.cluster import check_executor
     from mefuse.store.reports import Failure
@@ -129,8 +131,9 @@ def extract(
             raise ConfigError(f"unknown extractor {name!r}; available: {', '.join(registry)}")
         check_extractor_options(name, registry[name], options[name])  # before any data is read
     specs = [ExtractorSpec(name, options[name], device) for name in extractor]
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    job = ExtractionJob(preprocess, overwrite=overwrite, workers=workers,
+                        batch_clips=batch_clips, jobs=jobs, shard=parse_shard(shard),
+                        save_crops=save_crops, progress=not quiet)
     if executor == "ray" and shard:
         raise ConfigError("--shard splits work by hand; --executor ray splits it for you: "
                           "give one of them")
@@ -144,17 +147,10 @@ def extract(
     if executor == "ray":
         from mefuse.scale.ray_extract import extract_with_ray
 
-        summary = extract_with_ray(table, store, specs, preprocess, address=address,
-                                   actors=jobs, device=device, overwrite=overwrite,
-                                   batch_clips=batch_clips, save_crops=save_crops,
-                                   progress=not quiet, problems=failures)
+        summary = extract_with_ray(table, store, specs, job, address=address, device=device,
+                                   problems=failures)
     else:
-        if jobs is None:
-            jobs = default_jobs() if all(s.weight_free for s in specs) else 1
-        summary = extract_parallel(
-            table, store, specs, preprocess, jobs=jobs, overwrite=overwrite, workers=workers,
-            batch_clips=batch_clips, shard=parse_shard(shard), save_crops=save_crops,
-            progress=not quiet, problems=failures)
+        summary = extract_parallel(table, store, specs, job, problems=failures)
     for failure in summary.failures:
         console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
                       f"{escape(failure.reason)}")

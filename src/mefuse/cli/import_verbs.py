@@ -37,7 +37,7 @@ def import_coeffs(
         help="replace features of another configuration under the same key")] = False,
 ) -> None:
     """Import per-frame coefficients (e.g. FaceVerse v4 run.py output) into a feature store."""
-    from mefuse.features.importers import import_coefficients
+    from mefuse.extraction.importers import import_coefficients
 
     report = import_coefficients(
         source, store, key or ("faceverse" if layout == "faceverse" else "imported"),

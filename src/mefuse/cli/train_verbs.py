@@ -258,7 +258,7 @@ def predict(
 def warn_faceless(clips: Any, max_faceless: float) -> None:
     """One warning per scored clip whose crops lack a face more often than ``max_faceless``
     (kept by ``--keep-faceless``): its scores describe frames without a face."""
-    from mefuse.features.extract import percent
+    from mefuse.extraction.prepare import percent
 
     for _, row in clips[clips["faceless_share"] > max_faceless].iterrows():
         console.print(f"[yellow]warning[/yellow] {escape(str(row['clip_id']))}: no face in "

@@ -45,8 +45,10 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
     """Dataset + extraction of the demo (``extractors`` by registry name); returns the feature
     store's path. Extractors already in the store are skipped clip by clip."""
     from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.extraction.job import ExtractionJob
+    from mefuse.extraction.local import extract_table
     from mefuse.features.base import create_extractor
-    from mefuse.features.extract import PreprocessConfig, extract_table
+    from mefuse.preprocess.config import PreprocessConfig
 
     dataset_root = out / "dataset"
     labels = make_demo_faces(dataset_root, DemoFacesSpec(
@@ -55,9 +57,8 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
     table = clip_table(data, ("left", "right"))
     store = out / "store"
     preprocess = PreprocessConfig(views="both", crop_size=DEMO_CROP)  # 4DMR: two cameras
-    summary = extract_table(table, store, [create_extractor(name) for name in extractors],
-                            preprocess,
-                            workers=workers, progress=progress)
+    job = ExtractionJob(preprocess, workers=workers, progress=progress)
+    summary = extract_table(table, store, [create_extractor(name) for name in extractors], job)
     if summary.failures:
         details = "; ".join(f"{f.clip_id}: {f.stage}: {f.reason}" for f in summary.failures[:5])
         print(f"{len(summary.failures)} demo clip(s) failed: {details}")

@@ -1,1 +1,2 @@
-"""Per-frame feature extractors, their registry, and the on-disk feature store."""
+"""Per-frame feature extractors and their registry (the pipeline that runs them is
+:mod:`mefuse.extraction`)."""

@@ -17,19 +17,16 @@ import contextlib
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
-from mefuse.features.extract import (
-    ExtractSummary,
-    PreprocessConfig,
-    extract_table,
-    open_writers,
-)
-from mefuse.features.parallel import ExtractorSpec, build_all
+from mefuse.extraction.job import ExtractionJob
+from mefuse.extraction.local import extract_table
+from mefuse.extraction.run import ExtractSummary, open_writers
+from mefuse.extraction.specs import ExtractorSpec, build_all
 from mefuse.scale.cluster import RETRIES, ray_session, unwrap
 from mefuse.store import FeatureStore
 from mefuse.store.quality import write_quality
@@ -41,8 +38,7 @@ from mefuse.utils.progress import progress_bar
 class ChunkExtractor:
     """The body of a Ray actor: extractors built once, then one chunk of clips per call."""
 
-    def __init__(self, specs: Sequence[ExtractorSpec], preprocess: PreprocessConfig,
-                 store: str, save_crops: str | None, batch_clips: int,
+    def __init__(self, specs: Sequence[ExtractorSpec], job: ExtractionJob, store: str,
                  threads: int | None) -> None:
         if threads:  # CPU actors: one thread each, the actors are the parallelism
             import cv2
@@ -51,23 +47,21 @@ class ChunkExtractor:
             if "torch" in sys.modules:
                 sys.modules["torch"].set_num_threads(threads)
         self.extractors = build_all(specs)
-        self.preprocess = preprocess
+        self.job = job
+        """The driver's job, with the store-wide settings (``overwrite``) left to
+        :meth:`open_store` and the chunk's own (one thread, no progress bar, no reports)."""
         self.store = store
-        self.save_crops = save_crops
-        self.batch_clips = batch_clips
 
     def open_store(self, overwrite: bool) -> list[str]:
         """Check (or, with ``overwrite``, replace) the store's configuration once, before any
         chunk runs; the extractor keys."""
         with contextlib.ExitStack() as stack:
-            open_writers(stack, FeatureStore(self.store), self.extractors, self.preprocess,
-                         overwrite=overwrite, shard=(0, 1))
+            open_writers(stack, FeatureStore(self.store), self.extractors,
+                         replace(self.job, overwrite=overwrite))
         return [e.key for e in self.extractors]
 
     def run(self, chunk: ClipTable) -> dict[str, Any]:
-        summary = extract_table(chunk, self.store, self.extractors, self.preprocess,
-                                batch_clips=self.batch_clips,
-                                save_crops=self.save_crops, progress=False, reports=False)
+        summary = extract_table(chunk, self.store, self.extractors, self.job, reports=False)
         return {"written": summary.written, "skipped": summary.skipped,
                 "frames": summary.frames, "failures": [asdict(f) for f in summary.failures],
                 "quality": summary.quality}
@@ -89,22 +83,22 @@ def extract_with_ray(
     table: ClipTable,
     store_root: str | Path,
     specs: Sequence[ExtractorSpec],
-    preprocess: PreprocessConfig,
+    job: ExtractionJob,
     *,
     address: str | None = None,
-    actors: int | None = None,
     chunks_per_actor: int = 4,
     device: str | None = None,
-    overwrite: bool = False,
-    batch_clips: int = 1,
-    save_crops: str | Path | None = None,
-    progress: bool = True,
     problems: Sequence[Failure] = (),
 ) -> ExtractSummary:
     """Extract ``table`` into the store with Ray actors; see the module docstring.
 
-    ``actors`` defaults to the cluster's GPUs for model extractors on CUDA, else to its CPUs.
+    ``job.jobs`` is the number of actors: by default the cluster's GPUs for model extractors on
+    CUDA, else its CPUs. ``job.workers`` is not used (each actor reads in one thread) and
+    ``job.shard`` must be the whole table (Ray splits the work itself).
     """
+    if job.shard != (0, 1):
+        raise ConfigError("--shard splits work by hand; --executor ray splits it for you: "
+                          "give one of them")
     if "source" not in table.frame.columns:
         raise ConfigError("the clip table has no 'source' column (frame folder or video)")
     started = time.perf_counter()
@@ -120,19 +114,20 @@ def extract_with_ray(
         if gpu and resources.get("GPU", 0) < 1:
             raise ConfigError(f"--device {device} with --executor ray, but the Ray cluster has "
                               "no GPU")
-        count = actors or max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
+        count = job.jobs or max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
         parts = sequence_chunks(table, count * chunks_per_actor)
         count = min(count, len(parts))
         options = {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "max_restarts": RETRIES,
                    "max_task_retries": RETRIES}
         actor_class = ray.remote(**options)(ChunkExtractor)
-        pool = [actor_class.remote(list(specs), preprocess, str(store.root),
-                                   str(Path(save_crops).resolve()) if save_crops else None,
-                                   batch_clips, None if gpu else 1) for _ in range(count)]
+        chunk_job = replace(job, overwrite=False, workers=1, progress=False,
+                            save_crops=job.save_crops.resolve() if job.save_crops else None)
+        pool = [actor_class.remote(list(specs), chunk_job, str(store.root), None if gpu else 1)
+                for _ in range(count)]
         try:
             # once, before any chunk: concurrent chunks must not clear each other's work
-            keys = _call(ray, pool[0].open_store.remote(overwrite))
-            results = _dispatch(ray, pool, parts, progress)
+            keys = _call(ray, pool[0].open_store.remote(job.overwrite))
+            results = _dispatch(ray, pool, parts, job.progress)
         finally:
             for actor in pool:
                 ray.kill(actor)

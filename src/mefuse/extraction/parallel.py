@@ -3,12 +3,13 @@
 Why processes and not threads: MediaPipe's graphs and OpenCV's DIS flow keep one core busy per
 call and hold the GIL in between, so threads cannot fill a second core. Each worker process
 builds its own extractors (its own MediaPipe graphs and OpenCV objects, from an
-:class:`ExtractorSpec`) and its own face detector, and runs with one OpenCV and one torch
-thread: N single-threaded processes use N cores without oversubscribing them.
+:class:`~mefuse.extraction.specs.ExtractorSpec`) and its own face detector, and runs with one
+OpenCV and one torch thread: N single-threaded processes use N cores without oversubscribing
+them.
 
 Why the parent writes: one :class:`~mefuse.store.feature_store.StoreWriter` per extractor, as in the
 one-process path, so the manifest, the resume rule and the reports are those of
-:func:`~mefuse.features.extract.extract_table`. Results are consumed in the order of the
+:func:`~mefuse.extraction.local.extract_table`. Results are consumed in the order of the
 sequences (a bounded look-ahead), so failures are listed in the same order and a store written
 by N processes is byte for byte the store written by one; a worker that dies loses only the
 sequences it held, which are reported as failures and redone by the next run.
@@ -16,14 +17,13 @@ sequences it held, which are reported as failures and redone by the next run.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,89 +32,18 @@ import pandas as pd
 
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError, StorageError
-from mefuse.features.base import Extractor, check_extractor_options, list_extractors
-from mefuse.features.extract import (
-    ExtractSummary,
-    Preparer,
-    PreprocessConfig,
-    build_extractor_kwargs,
-    extract_run,
-    extract_table,
-    failure_reason,
-)
+from mefuse.extraction.job import ExtractionJob, default_jobs
+from mefuse.extraction.local import extract_table
+from mefuse.extraction.prepare import Preparer
+from mefuse.extraction.run import ExtractSummary, extract_run, failure_reason
+from mefuse.extraction.specs import ExtractorSpec, build_all
+from mefuse.features.base import Extractor
+from mefuse.preprocess.config import PreprocessConfig
 from mefuse.store import StoreWriter
 from mefuse.store.reports import Failure
 from mefuse.utils.lifeline import die_with_parent
 from mefuse.utils.ordered import ordered_map
 from mefuse.utils.progress import progress_bar
-
-
-@dataclass(frozen=True)
-class ExtractorSpec:
-    """How to build one extractor in another process (a name and its keyword arguments).
-
-    Extractors hold native objects (MediaPipe graphs, models) that cannot be pickled; a spec
-    can, and every process builds its own extractor from it. The class's module is recorded
-    when the spec is made, so that a worker imports that module alone: importing every
-    built-in extractor (transformers, timm) would cost a worker seconds of start-up.
-    """
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-    device: str | None = None
-    module: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.module:
-            object.__setattr__(self, "module", self._class().__module__)
-
-    def _class(self) -> type[Extractor]:
-        if self.module:
-            importlib.import_module(self.module)
-            cls = getattr(sys.modules[self.module], "__dict__", {})
-            found = [c for c in cls.values() if isinstance(c, type)
-                     and issubclass(c, Extractor) and getattr(c, "name", None) == self.name]
-            if found:
-                return found[0]
-        registry = list_extractors()
-        if self.name not in registry:
-            raise ConfigError(f"unknown extractor {self.name!r}; available: "
-                              f"{', '.join(registry)}")
-        return registry[self.name]
-
-    def build(self) -> Extractor:
-        cls = self._class()
-        check_extractor_options(self.name, cls, self.options)
-        try:
-            return cls(**build_extractor_kwargs(cls, self.options, self.device))
-        except TypeError as exc:
-            raise ConfigError(f"extractor {self.name!r}: {exc}") from exc
-
-    @property
-    def weight_free(self) -> bool:
-        return self._class().weight_free
-
-
-def default_jobs() -> int:
-    """The cores this process may run on (a CPU set or a SLURM allocation may be fewer than
-    the machine's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def build_all(specs: Sequence[ExtractorSpec]) -> list[Extractor]:
-    """Build every spec; on a failure close the ones already built."""
-    built: list[Extractor] = []
-    try:
-        for spec in specs:
-            built.append(spec.build())
-    except BaseException:
-        for extractor in built:
-            extractor.close()
-        raise
-    return built
 
 
 @dataclass
@@ -194,25 +123,19 @@ def extract_parallel(
     table: ClipTable,
     store_root: str | Path,
     specs: Sequence[ExtractorSpec],
-    preprocess: PreprocessConfig,
+    job: ExtractionJob,
     *,
-    jobs: int,
-    overwrite: bool = False,
-    shard: tuple[int, int] = (0, 1),
-    save_crops: str | Path | None = None,
-    progress: bool = True,
     problems: Sequence[Failure] = (),
-    workers: int = 1,
-    batch_clips: int = 1,
 ) -> ExtractSummary:
-    """Extract like :func:`extract_table`, with ``jobs`` worker processes (see the module
-    docstring). ``jobs`` 1 runs the one-process path itself (with ``workers`` prefetch threads
-    and ``batch_clips`` clips per extractor call); model extractors are refused with more jobs
-    (each process would load the model: use ``--shard`` or the Ray executor for several GPUs).
+    """Extract like :func:`~mefuse.extraction.local.extract_table`, with ``job.jobs`` worker
+    processes (see the module docstring; ``None``: every core when every extractor is
+    weight-free, else 1). One job runs the one-process path itself (with ``job.workers``
+    prefetch threads and ``job.batch_clips`` clips per extractor call); model extractors are
+    refused with more jobs (each process would load the model: use ``--shard`` or the Ray
+    executor for several GPUs).
     """
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     heavy = [s.name for s in specs if not s.weight_free]
+    jobs = job.jobs if job.jobs is not None else (1 if heavy else default_jobs())
     if jobs > 1 and heavy:
         raise ConfigError(
             f"--jobs {jobs} runs weight-free extractors (mesh3d, flow) in parallel processes, "
@@ -221,24 +144,18 @@ def extract_parallel(
     extractors = build_all(specs)
     try:
         if jobs == 1:
-            return extract_table(table, store_root, extractors, preprocess, overwrite=overwrite,
-                                 workers=workers, batch_clips=batch_clips, shard=shard,
-                                 save_crops=save_crops, progress=progress, problems=problems)
-        return _run_processes(table, store_root, specs, extractors, preprocess, jobs=jobs,
-                              overwrite=overwrite, shard=shard, save_crops=save_crops,
-                              progress=progress, problems=problems)
+            return extract_table(table, store_root, extractors, job, problems=problems)
+        return _run_processes(table, store_root, specs, extractors, job, jobs=jobs,
+                              problems=problems)
     finally:
         for extractor in extractors:
             extractor.close()
 
 
 def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[ExtractorSpec],
-                   extractors: Sequence[Extractor], preprocess: PreprocessConfig, *,
-                   jobs: int, overwrite: bool, shard: tuple[int, int],
-                   save_crops: str | Path | None, progress: bool,
+                   extractors: Sequence[Extractor], job: ExtractionJob, *, jobs: int,
                    problems: Sequence[Failure]) -> ExtractSummary:
-    with extract_run(table, store_root, extractors, preprocess, overwrite=overwrite,
-                     shard=shard, problems=problems) as run:
+    with extract_run(table, store_root, extractors, job, problems=problems) as run:
         summary, todo, writers, groups, stack = (run.summary, run.todo, run.writers,
                                                  run.groups, run.stack)
         skip = {c: frozenset(k for k, w in writers.items() if w.has(c)) for c in todo["clip_id"]}
@@ -247,9 +164,9 @@ def _run_processes(table: ClipTable, store_root: str | Path, specs: Sequence[Ext
             pool = stack.enter_context(ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(list(specs), preprocess, str(save_crops) if save_crops else None,
-                          os.getpid())))
-            with progress_bar("extract", len(todo), progress) as advance:
+                initargs=(list(specs), job.preprocess,
+                          str(job.save_crops) if job.save_crops else None, os.getpid())))
+            with progress_bar("extract", len(todo), job.progress) as advance:
                 try:
                     for group, outcomes in zip(groups, ordered_map(
                             pool, _work, groups, 2 * workers, skip), strict=False):
