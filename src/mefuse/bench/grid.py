@@ -6,7 +6,7 @@ across kinds (each geometry extractor with each appearance extractor, and with a
 kind), and all extractors together. Fused sets run under each fusion variant: ``concat``, ``sum``,
 ``gated`` (the paper's model) and the two beyond-paper options applied to the gated model,
 ``position`` (temporal position embedding) and ``motion`` (frame minus first frame), and the
-fusion options of :mod:`mefuse.model.options`, each alone on the gated model (``moddrop``,
+fusion options of :mod:`mefuse.model.fusion_checks`, each alone on the gated model (``moddrop``,
 ``aux``, ``entropy``, ``late``) and together as the recommended preset (``recommended``). Every
 variant sets the whole fusion section, so options of a base configuration never leak into a
 column that is not theirs (the plain columns are always the paper's model).

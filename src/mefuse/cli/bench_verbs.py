@@ -29,6 +29,7 @@ from mefuse.cli.options import (
     TaskOpt,
     ThresholdsOpt,
     config_data,
+    config_flags,
     parse_classes,
     read_clips,
     store_task_defaults,
@@ -96,13 +97,7 @@ def bench(
 
     check_executor(executor, address)
 
-    data = config_data(
-        config, preset, protocol=protocol, folds=folds,
-        seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
-        classes=parse_classes(classes), level=level, device=device, model__frames=frames,
-        optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
-        thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
-    )
+    data = config_data(config, preset, **config_flags(locals()))
     store_task_defaults(store, data, task, parse_classes(classes))
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
