@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mefuse.bench.grid import default_variant_names
 from mefuse.cli.options import (
     AddressOpt,
     BatchOpt,
@@ -39,6 +40,17 @@ from mefuse.utils.console import make_console
 console = make_console()
 
 
+def variants_help() -> str:
+    """``--variants`` help, read from the variant table of :mod:`mefuse.bench.grid` (a row
+    added there is a choice here)."""
+    from mefuse.bench.grid import VARIANT_TABLE
+
+    columns = ", ".join(v.name if v.name == v.label else f"{v.name} ({v.label})"
+                        for v in VARIANT_TABLE)
+    return escape(f"comma-separated strategy variants: {columns}; single is each extractor "
+                  "alone, the others fuse")
+
+
 def _keys(value: str | None) -> list[str]:
     return [k.strip() for k in value.split(",") if k.strip()] if value else []
 
@@ -57,11 +69,8 @@ def bench(
         help="comma-separated keys to treat as appearance (2D) features")] = None,
     geometry: Annotated[str | None, typer.Option(
         help="comma-separated keys to treat as geometry (3D) features")] = None,
-    variants: Annotated[str, typer.Option(
-        help="strategies: single (each extractor alone), concat, sum, gated, the gated model "
-        "with position or motion, and the fusion options moddrop, aux, entropy, late and "
-        "recommended (the recommended preset's fusion)")] = (
-        "single,concat,sum,gated,position,motion"),
+    variants: Annotated[str, typer.Option(help=variants_help())] = ",".join(
+        default_variant_names()),
     sets: Annotated[str, typer.Option(
         help="feature sets: alone, pairs (across kinds), all (every key together)")] = (
         "alone,pairs,all"),
@@ -159,7 +168,8 @@ def _protocol_note(cells_dir: Path, cell_ids: list[str]) -> str | None:
 
 
 def _print_cells(tables: Any) -> None:
-    from mefuse.bench.tables import VARIANT_LABELS, headline_label
+    from mefuse.bench.grid import variant_label
+    from mefuse.bench.tables import headline_label
 
     if tables.cells.empty:
         return
@@ -169,7 +179,7 @@ def _print_cells(tables: Any) -> None:
         view.add_column(name, justify="left" if name in ("feature set", "strategy") else "right",
                         no_wrap=name == score)
     for _, r in tables.cells.iterrows():
-        view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
+        view.add_row(r["feature_set"], variant_label(r["variant"]),
                      f"{r['headline']:.3f}±{r['headline_std']:.3f}",
                      f"{1e4 * r['macro_f1_var']:.2f}" if score == "Macro-F1" else "–",
                      f"{r['uf1_mean']:.3f}", f"{r['uar_mean']:.3f}")
