@@ -106,7 +106,9 @@ ClassesOpt = Annotated[str | None, typer.Option(
     help="comma-separated class columns (default: the classes the store recorded at "
     "extraction, else the 4DMR five)")]
 FramesOpt = Annotated[int | None, typer.Option(
-    help=default_help("frames each clip is resampled to", "model.frames"))]
+    help=default_help("frames each clip is resampled to when loaded (the model's input "
+                      "length; extract's --sample-frames decides what is stored)",
+                      "model.frames"))]
 EpochsOpt = Annotated[int | None, typer.Option(
     help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
 LrOpt = Annotated[float | None, typer.Option(
