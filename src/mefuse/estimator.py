@@ -105,7 +105,7 @@ class ConfigSection(BaseEstimator):
         """Equal when of one kind with equal values (a clone equals its original)."""
         if type(other) is not type(self):
             return NotImplemented
-        return self.get_params(deep=False) == other.get_params(deep=False)  # type: ignore[attr-defined]
+        return self.get_params(deep=False) == other.get_params(deep=False)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(sorted(self.get_params(deep=False).items()))))
