@@ -7,6 +7,7 @@ import pytest
 
 import mefuse
 from mefuse.demo.features import DemoSpec, make_demo_store
+from mefuse.estimator import ModelParams, OptimParams
 
 SMALL = DemoSpec(subjects=6, sequences_per_subject=4, views=("left",), signal_dim=8,
                  noise_dim=12, min_frames=6, max_frames=10)
@@ -42,11 +43,12 @@ def test_estimator_clone_params_and_cross_val_score_with_groups(store):
     from sklearn.model_selection import GroupKFold, cross_val_score
 
     data = mefuse.load_store(store, ["signal", "noise"], frames=8)
-    model = mefuse.FusionModel(modalities=data.modalities, widths=data.widths, epochs=3,
-                               batch_size=8, dim=16, hidden=16)
+    model = mefuse.FusionModel(modalities=data.modalities, widths=data.widths,
+                               optim=OptimParams(epochs=3, batch_size=8),
+                               model=ModelParams(dim=16, hidden=16))
     copy = clone(model)
     assert copy.get_params() == model.get_params() and copy is not model
-    assert copy.set_params(epochs=2).epochs == 2 and model.epochs == 3
+    assert copy.set_params(optim__epochs=2).optim.epochs == 2 and model.optim.epochs == 3
     scores = cross_val_score(model, data.X, data.y, groups=data.groups, cv=GroupKFold(3),
                              scoring="f1_macro")
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
@@ -67,8 +69,8 @@ def test_estimator_single_label_and_bad_widths(store):
     data = mefuse.load_store(store, ["signal"], frames=8)
     y = data.y.argmax(axis=1)
     names = np.array(["Negative", "Positive", "Repression", "Surprise", "Others"])[y]
-    model = mefuse.FusionModel(modalities=["signal"], strategy="single", epochs=2, dim=16,
-                               hidden=16)
+    model = mefuse.FusionModel(modalities=["signal"], strategy="single",
+                               optim=OptimParams(epochs=2), model=ModelParams(dim=16, hidden=16))
     with pytest.raises(NotFittedError):
         model.predict(data.X)
     model.fit(data.X, names)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mefuse.estimator import FusionModel
+from mefuse.estimator import FusionModel, ModelParams, OptimParams
 
-FAST = FusionModel(epochs=8, lr=1e-2, batch_size=32, dim=8, hidden=8, queries=1, dropout=0.0,
-                   feature_dropout=0.0)
+FAST = FusionModel(optim=OptimParams(epochs=8, lr=1e-2, batch_size=32),
+                   model=ModelParams(dim=8, hidden=8, queries=1, dropout=0.0,
+                                     feature_dropout=0.0))
 
 EXPECTED_FAILED: dict[str, str] = {}
 """Checks FusionModel is known to fail, each with its reason (none at present)."""

@@ -12,11 +12,12 @@ import pytest
 import mefuse
 from mefuse.demo.features import DemoSpec, make_demo_store
 from mefuse.errors import ConfigError, InvalidArrayError, MefuseError
+from mefuse.estimator import ModelParams, OptimParams
 from test_cli_errors import run_mefuse
 
 SMALL = DemoSpec(subjects=4, sequences_per_subject=3, views=("left",), signal_dim=6,
                  noise_dim=4, min_frames=4, max_frames=6)
-QUICK = {"epochs": 1, "dim": 8, "hidden": 8, "queries": 1}
+QUICK = {"optim": OptimParams(epochs=1), "model": ModelParams(dim=8, hidden=8, queries=1)}
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from torch.func import functional_call, stack_module_state
 
 from mefuse.errors import ConfigError
 from mefuse.model import FusionClassifier
-from mefuse.model.options import stream_keep_mask
+from mefuse.model.fusion_checks import stream_keep_mask
 from mefuse.train.config import FusionConfig, TrainConfig, build_config
 
 
@@ -21,7 +21,7 @@ def _inputs(batch: int = 3, frames: int = 5) -> list[torch.Tensor]:
 def _keep_all_noise(model: FusionClassifier, batch: int, frames: int,
                     modality: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Noise that drops nothing (uniform draws of 1), except the given stream draws."""
-    noise = {k: torch.ones(v) for k, v in model.noise_shapes(batch, frames).items()}
+    noise = {k: torch.ones(v) for k, v in model.noise_shapes(batch).items()}
     if modality is not None:
         noise["modality"] = modality
     return noise
@@ -39,7 +39,7 @@ def test_modality_dropout_renormalises_the_gate_over_the_kept_stream():
     torch.manual_seed(0)
     model = FusionClassifier([4, 6], 3, dim=8, hidden=8, modality_dropout=0.5,
                              dropout=0.0, feature_dropout=0.0)
-    assert model.noise_shapes(3, 5)["modality"] == (3, 2)
+    assert model.noise_shapes(3)["modality"] == (3, 2)
     with torch.no_grad():
         model.gate.copy_(torch.tensor([0.3, -0.7]))
     x = _inputs()
@@ -109,7 +109,7 @@ def test_new_options_train_the_same_stacked_under_vmap(kwargs):
     models = [FusionClassifier([4, 6], 3, dim=8, hidden=8, **kwargs) for _ in range(2)]
     x = [torch.stack([t, t + 0.5]) for t in _inputs()]
     target = torch.stack([torch.eye(3), torch.eye(3).flip(0)])
-    noises = [m.sample_noise(3, 5, torch.Generator().manual_seed(i))
+    noises = [m.sample_noise(3, torch.Generator().manual_seed(i))
               for i, m in enumerate(models)]
     stacked_noise = {k: torch.stack([n[k] for n in noises]) for k in noises[0]}
     params, buffers = stack_module_state(models)
@@ -165,13 +165,13 @@ def test_probe_heads_leave_the_fused_model_untouched():
     """``aux_detach`` heads learn from detached summaries: every shared parameter gets exactly
     the gradient of the plain model, and the heads still learn (their own gradient is not 0)."""
     torch.manual_seed(0)
-    plain = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8)
-    probed = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8,
+    plain = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8)
+    probed = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
                               aux_weight=1.0, aux_detach=True)
     probed.load_state_dict(plain.state_dict(), strict=False)
     x = [torch.randn(4, 7, 6), torch.randn(4, 7, 5)]
     target = (torch.rand(4, 3) > 0.5).float()
-    noise = probed.sample_noise(4, 7, torch.Generator().manual_seed(1))
+    noise = probed.sample_noise(4, torch.Generator().manual_seed(1))
     plain_noise = {k: v for k, v in noise.items() if not k.startswith("modality_head")}
     plain.training_loss(x, target, plain_noise).backward()
     probed.training_loss(x, target, noise).backward()
@@ -183,7 +183,7 @@ def test_probe_heads_leave_the_fused_model_untouched():
         else:
             torch.testing.assert_close(parameter.grad, shared[name].grad, rtol=0, atol=0)
     # without detaching, the heads' loss reaches the pools
-    joint = FusionClassifier([6, 5], 3, strategy="gated", dim=8, num_queries=2, hidden=8,
+    joint = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
                              aux_weight=1.0)
     joint.load_state_dict(probed.state_dict())
     joint.training_loss(x, target, noise).backward()

@@ -14,7 +14,7 @@ from mefuse.model.head import classification_head
 
 def test_pool_matches_direct_computation():
     torch.manual_seed(0)
-    pool = MultiQueryAttentionPool(in_dim=5, dim=4, num_queries=3)
+    pool = MultiQueryAttentionPool(in_dim=5, dim=4, queries=3)
     frames = torch.randn(2, 6, 5)
     pooled, attention = pool(frames)
 
@@ -79,7 +79,7 @@ def test_pool_keeps_the_initial_weights_and_checkpoints_of_the_joint_layer():
 
 
 def test_pool_shares_one_key_and_value_projection():
-    pool = MultiQueryAttentionPool(in_dim=10, dim=8, num_queries=6)
+    pool = MultiQueryAttentionPool(in_dim=10, dim=8, queries=6)
     linear = [m for m in pool.modules() if isinstance(m, torch.nn.Linear)]
     # one K and one V projection for all queries, nothing per query
     assert [(m.in_features, m.out_features) for m in linear] == [(10, 8), (10, 8)]
@@ -131,7 +131,7 @@ def test_shapes_for_any_length_and_number_of_modalities(strategy, frames, modali
             FusionClassifier([3] * modalities, 5, strategy=strategy)
         return
     dims = [3 + 2 * m for m in range(modalities)]
-    model = FusionClassifier(dims, num_classes=5, strategy=strategy, dim=8, num_queries=3,
+    model = FusionClassifier(dims, num_classes=5, strategy=strategy, dim=8, queries=3,
                              max_frames=64, position=True)
     logits, attention = model.forward_with_attention([torch.randn(2, frames, d) for d in dims])
     assert logits.shape == (2, 5)
@@ -183,7 +183,7 @@ def test_randomness_is_explicit_and_vmap_reproduces_one_fit_at_a_time():
         torch.manual_seed(seed)
         models.append(FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3))
     inputs = [torch.randn(5, 7, 4), torch.randn(5, 7, 6)]
-    noises = [m.sample_noise(5, 7, torch.Generator().manual_seed(10 + i))
+    noises = [m.sample_noise(5, torch.Generator().manual_seed(10 + i))
               for i, m in enumerate(models)]
     target = torch.randint(0, 2, (5, 3)).float()
     one_by_one = torch.stack([m.training_loss(inputs, target, n)
@@ -220,16 +220,16 @@ def test_training_loss_weights_clips_and_ignores_padding():
 
 def test_noise_drawn_into_a_buffer_equals_fresh_draws():
     model = FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3)
-    fresh = model.sample_noise(3, 7, torch.Generator().manual_seed(4))
+    fresh = model.sample_noise(3, torch.Generator().manual_seed(4))
     buffer = {name: torch.full((5, *shape[1:]), -1.0)
-              for name, shape in model.noise_shapes(5, 7).items()}
-    filled = model.sample_noise(3, 7, torch.Generator().manual_seed(4), out=buffer)
+              for name, shape in model.noise_shapes(5).items()}
+    filled = model.sample_noise(3, torch.Generator().manual_seed(4), out=buffer)
     assert filled is buffer and set(filled) == set(fresh)
     for name, tensor in fresh.items():
         assert torch.equal(buffer[name][:3], tensor)
         assert torch.all(buffer[name][3:] == -1.0)  # rows past the batch are left alone
     with pytest.raises(ValueError, match="contiguous"):
-        model.sample_noise(6, 7, out=buffer)  # more rows than the buffer holds
+        model.sample_noise(6, out=buffer)  # more rows than the buffer holds
 
 
 def test_a_classifier_saved_with_the_joint_key_value_layer_loads_and_predicts_the_same():

@@ -33,6 +33,8 @@ Frames = Annotated[(int, *ModelConfig.model_fields["frames"].metadata)]
 """Frames per clip: the bounds a model takes (1 to 512), so that what :func:`load_store` returns
 fits :class:`~mefuse.estimator.FusionModel`, and a slip such as ``frames=1e9`` is refused before
 it allocates (clips x frames x width floats) instead of asking for terabytes."""
+DEFAULT_FRAMES: int = ModelConfig.model_fields["frames"].default
+"""The configuration's default clip length (``model.frames``), defined once there."""
 
 
 @dataclass
@@ -73,7 +75,7 @@ def clips_table(store: str | Path, clips: str | Path | None = None,
 
 
 @checked_arguments
-def load_store(store: str | Path, modalities: Names, *, frames: Frames = 18,
+def load_store(store: str | Path, modalities: Names, *, frames: Frames = DEFAULT_FRAMES,
                clips: str | Path | None = None, classes: Sequence[str] | None = None,
                labelled_only: bool = True) -> StoreData:
     """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""

@@ -4,7 +4,13 @@ It wraps :class:`mefuse.train.trainer.FusionEstimator` (the training itself is n
 here) in scikit-learn's conventions, so the fusion model works with ``clone``,
 ``cross_val_score``, ``GridSearchCV`` and group splitters:
 
-- parameters are stored verbatim by ``__init__`` and validated at ``fit`` time;
+- parameters are stored verbatim by ``__init__`` and validated at ``fit`` time. The
+  configuration's sections are nested parameters (:class:`ModelParams`, :class:`FusionParams`,
+  :class:`OptimParams`, :class:`ThresholdParams`, built from the pydantic sections of
+  :mod:`mefuse.train.config`), so ``get_params()`` lists ``fusion__aux_weight``,
+  ``model__dim``, ``optim__lr``... and ``set_params``, ``clone`` and ``GridSearchCV`` reach
+  every option, e.g. ``FusionModel(optim=OptimParams(epochs=5))`` or
+  ``set_params(fusion__aux_weight=1.0)``;
 - ``X`` is one float array ``(clips, frames, width)``: the modalities' per-frame features side
   by side, ``widths`` saying how many columns each modality takes (as
   :func:`mefuse.api.load_store` returns them). A 3-D array indexes like any sklearn input, so
@@ -26,12 +32,119 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from numbers import Integral
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from pydantic import BaseModel, ValidationError
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from mefuse.errors import ConfigError, InvalidArrayError, MefuseError, NonNumericArrayError
+from mefuse.train.config import FusionConfig, ModelConfig, OptimConfig, ThresholdConfig
+
+
+class InvalidParameterError(ConfigError, ValueError):
+    """A parameter value the configuration refuses (a ValueError, as scikit-learn asks)."""
+
+
+class ConfigSection(BaseEstimator):
+    """One section of the training configuration as nested scikit-learn parameters.
+
+    Its parameters are the fields of a pydantic section (:attr:`config`), so ``get_params``
+    of the estimator that holds it lists ``fusion__aux_weight`` and ``set_params`` reaches it
+    with scikit-learn's own ``a__b`` routing; a field added to the section is a parameter here
+    with no code. Values are stored as given; :meth:`set_params` and :meth:`validated` check
+    them with pydantic and name the parameter in errors. Calling a section returns the
+    validated pydantic section.
+    """
+
+    config: ClassVar[type[BaseModel]]
+    name: ClassVar[str]
+    """The estimator parameter that holds the section (the prefix in errors)."""
+    excluded: ClassVar[tuple[str, ...]] = ()
+    """Fields the estimator sets itself (``frames``: read from ``X``)."""
+
+    def __init__(self, **values: Any) -> None:
+        names = self._get_param_names()
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise InvalidParameterError(f"{self.name} has no parameter {unknown[0]!r}; "
+                                        f"parameters: {', '.join(names)}")
+        for key in names:
+            field = self.config.model_fields[key]
+            setattr(self, key, values[key] if key in values
+                    else field.get_default(call_default_factory=True))
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted(n for n in cls.config.model_fields if n not in cls.excluded)
+
+    def set_params(self, **params: Any) -> ConfigSection:
+        """Set fields (scikit-learn's ``set_params``) once pydantic accepts them: a refused
+        value leaves the section as it was."""
+        if set(params) <= set(self._get_param_names()):
+            self._validate({**self.get_params(deep=False), **params})
+        super().set_params(**params)
+        return self
+
+    def validated(self) -> BaseModel:
+        """The section as its validated pydantic model; errors name ``section__field``."""
+        return self._validate(self.get_params(deep=False))
+
+    def _validate(self, values: dict[str, Any]) -> BaseModel:
+        try:
+            return self.config(**values)
+        except ValidationError as exc:
+            lines = [f"{self.name}__{'.'.join(map(str, e['loc']))}: "
+                     f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()]
+            raise InvalidParameterError("invalid parameter " + "; ".join(lines)) from None
+
+    def __call__(self) -> BaseModel:
+        return self.validated()
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of one kind with equal values (a clone equals its original)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.get_params(deep=False) == other.get_params(deep=False)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(sorted(self.get_params(deep=False).items()))))
+
+
+class ModelParams(ConfigSection):
+    """:class:`~mefuse.train.config.ModelConfig` as parameters ``model__*`` (frames from X)."""
+
+    config = ModelConfig
+    name = "model"
+    excluded = ("frames",)
+
+
+class FusionParams(ConfigSection):
+    """:class:`~mefuse.train.config.FusionConfig` as parameters ``fusion__*``."""
+
+    config = FusionConfig
+    name = "fusion"
+
+
+class OptimParams(ConfigSection):
+    """:class:`~mefuse.train.config.OptimConfig` as parameters ``optim__*``."""
+
+    config = OptimConfig
+    name = "optim"
+
+
+class ThresholdParams(ConfigSection):
+    """:class:`~mefuse.train.config.ThresholdConfig` as parameters ``thresholds__*``."""
+
+    config = ThresholdConfig
+    name = "thresholds"
+
+
+SECTIONS: dict[str, type[ConfigSection]] = {
+    cls.name: cls for cls in (ModelParams, FusionParams, OptimParams, ThresholdParams)}
+"""The estimator's section parameters (every nested section of the training configuration)."""
+_DEFAULTS = {name: cls() for name, cls in SECTIONS.items()}
+"""Default section values; :meth:`FusionModel.set_params` copies one before changing it."""
 
 
 class FusionModel(ClassifierMixin, BaseEstimator):
@@ -39,25 +152,30 @@ class FusionModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, modalities: Sequence[str] = ("features",),
                  widths: Sequence[int] | None = None, strategy: str = "gated",
-                 task: str = "auto", epochs: int = 60, lr: float = 1e-3, batch_size: int = 16,
-                 dim: int = 128, queries: int = 4, hidden: int = 128, dropout: float = 0.3,
-                 feature_dropout: float = 0.1, thresholds: str = "fixed",
+                 task: str = "auto", model: ConfigSection = _DEFAULTS["model"],
+                 fusion: ConfigSection = _DEFAULTS["fusion"],
+                 optim: ConfigSection = _DEFAULTS["optim"],
+                 thresholds: ConfigSection = _DEFAULTS["thresholds"],
                  device: str = "cpu", seed: int = 0) -> None:
         self.modalities = modalities
         self.widths = widths
         self.strategy = strategy
         self.task = task
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.dim = dim
-        self.queries = queries
-        self.hidden = hidden
-        self.dropout = dropout
-        self.feature_dropout = feature_dropout
+        self.model = model
+        self.fusion = fusion
+        self.optim = optim
         self.thresholds = thresholds
         self.device = device
         self.seed = seed
+
+    def set_params(self, **params: Any) -> FusionModel:
+        """scikit-learn's ``set_params``; a section changed through ``section__field`` is
+        copied first, so the shared default (or a section object the caller still holds) is
+        never changed behind their back."""
+        for section in {key.partition("__")[0] for key in params if "__" in key}:
+            if isinstance(getattr(self, section, None), ConfigSection) and section in SECTIONS:
+                setattr(self, section, clone(getattr(self, section)))
+        return super().set_params(**params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -176,16 +294,22 @@ class FusionModel(ClassifierMixin, BaseEstimator):
     def _config(self, frames: int, task: str, classes: list[str]):
         from mefuse.train.config import TrainConfig, build_config
 
-        data = {
+        data: dict[str, Any] = {
             "modalities": list(self.modalities), "strategy": self.strategy, "task": task,
             "classes": classes, "device": self.device,
-            "model": {"frames": frames, "dim": self.dim, "queries": self.queries,
-                      "hidden": self.hidden, "dropout": self.dropout,
-                      "feature_dropout": self.feature_dropout},
-            "optim": {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size},
-            "thresholds": {"mode": self.thresholds},
+            **{name: self._section(name) for name in SECTIONS},
         }
+        data["model"]["frames"] = frames
         return build_config(TrainConfig, data, "FusionModel's parameters")
+
+    def _section(self, name: str) -> dict[str, Any]:
+        """A section parameter's values, checked to be the section's own kind."""
+        value = getattr(self, name)
+        if not isinstance(value, SECTIONS[name]):
+            raise ConfigError(f"{name} must be {SECTIONS[name].__name__}(...), e.g. "
+                              f"{name}={SECTIONS[name].__name__}(...) from mefuse.estimator, "
+                              f"got {value!r}")
+        return value.get_params(deep=False)
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: Any, y: Any) -> FusionModel:

@@ -279,10 +279,10 @@ def predict_submission(model, store: FeatureStore | str | Path, clips: ClipTable
 
 def train_for_submission(store: FeatureStore | str | Path, clips: ClipTable, config, seed: int = 0):
     """Fit on every labelled clip with per-class thresholds tuned on an inner training split."""
+    from mefuse.train.config import derive
     from mefuse.train.fit import fit_on_store
 
-    tuned = config.model_copy(update={
-        "thresholds": config.thresholds.model_copy(update={"mode": "tuned"})})
-    if tuned.task != "multilabel":
+    if config.task != "multilabel":
         raise ConfigError("a 4DMR submission is multi-label; set task: multilabel")
+    tuned = derive(config, thresholds={"mode": "tuned"})
     return fit_on_store(store, clips, tuned, seed=seed)

@@ -6,7 +6,7 @@ across kinds (each geometry extractor with each appearance extractor, and with a
 kind), and all extractors together. Fused sets run under each fusion variant: ``concat``, ``sum``,
 ``gated`` (the paper's model) and the two beyond-paper options applied to the gated model,
 ``position`` (temporal position embedding) and ``motion`` (frame minus first frame), and the
-fusion options of :mod:`mefuse.model.options`, each alone on the gated model (``moddrop``,
+fusion options of :mod:`mefuse.model.fusion_checks`, each alone on the gated model (``moddrop``,
 ``aux``, ``entropy``, ``late``) and together as the recommended preset (``recommended``). Every
 variant sets the whole fusion section, so options of a base configuration never leak into a
 column that is not theirs (the plain columns are always the paper's model).
@@ -32,36 +32,89 @@ from mefuse.errors import ConfigError
 from mefuse.model.strategies import STRATEGIES
 from mefuse.utils.hashing import text_digest
 
-VARIANTS: tuple[str, ...] = (*STRATEGIES, "position", "motion", "moddrop", "aux", "entropy",
-                             "late", "recommended")
-"""Strategy variants, in table order."""
 
-FUSION_VARIANTS: tuple[str, ...] = VARIANTS[1:]
-DEFAULT_VARIANTS: tuple[str, ...] = VARIANTS[:6]
-"""The grid ``mefuse bench`` computes unless ``--variants`` asks for the fusion options too."""
+@dataclass(frozen=True)
+class Variant:
+    """One column of the grid: a name (``--variants``), a table label and its settings."""
+
+    name: str
+    label: str
+    updates: Mapping[str, Any]
+    """Configuration updates of the column (``strategy``, ``model`` and ``fusion`` sections).
+    The fusion section given here is completed with every other option off."""
+    default: bool = False
+    """In the grid ``mefuse bench`` computes unless ``--variants`` names others."""
+    preset: str | None = None
+    """A preset whose fusion section the column uses (``recommended``)."""
+
+
+VARIANT_TABLE: list[Variant] = [
+    *(Variant(strategy, strategy, {"strategy": strategy}, default=True)
+      for strategy in STRATEGIES),
+    Variant("position", "gated + position",
+            {"strategy": "gated", "model": {"position": True, "motion": False}}, default=True),
+    Variant("motion", "gated + motion",
+            {"strategy": "gated", "model": {"position": False, "motion": True}}, default=True),
+    Variant("moddrop", "gated + modality dropout",
+            {"strategy": "gated", "fusion": {"modality_dropout": 0.25}}),
+    Variant("aux", "gated + aux heads", {"strategy": "gated", "fusion": {"aux_weight": 1.0}}),
+    Variant("entropy", "gated + decisive gate",
+            {"strategy": "gated", "fusion": {"gate_entropy": 0.1}}),
+    Variant("late", "late fusion", {"strategy": "gated", "fusion": {"late": True}}),
+    Variant("recommended", "recommended", {"strategy": "gated"}, preset="recommended"),
+]
+"""The strategy variants, in table order: the one table the grid, the bench tables' labels and
+``mefuse bench --variants`` read. A new fusion option is one row here (its ``fusion`` update)."""
+
+
+def variant_names() -> tuple[str, ...]:
+    """Every variant's name, in table order."""
+    return tuple(v.name for v in VARIANT_TABLE)
+
+
+def fusion_variant_names() -> tuple[str, ...]:
+    """The variants of fused feature sets (all but ``single``), in table order."""
+    return tuple(v.name for v in VARIANT_TABLE if v.name != "single")
+
+
+def default_variant_names() -> tuple[str, ...]:
+    """The grid ``mefuse bench`` computes unless ``--variants`` asks for the fusion options."""
+    return tuple(v.name for v in VARIANT_TABLE if v.default)
+
+
+def variant(name: str) -> Variant:
+    """The table row called ``name``."""
+    for row in VARIANT_TABLE:
+        if row.name == name:
+            return row
+    raise ConfigError(f"unknown strategy variant {name!r}; choose from "
+                      f"{', '.join(variant_names())}")
+
+
+def variant_label(name: str) -> str:
+    """A variant's label in tables (its name when the table has no such row)."""
+    return next((v.label for v in VARIANT_TABLE if v.name == name), name)
+
+
+VARIANTS: tuple[str, ...] = variant_names()
+"""Strategy variants, in table order (as at import; :func:`variant_names` reads the table now)."""
+FUSION_VARIANTS: tuple[str, ...] = fusion_variant_names()
+DEFAULT_VARIANTS: tuple[str, ...] = default_variant_names()
 SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
-
-_OVERRIDES: dict[str, dict[str, Any]] = {
-    **{strategy: {"strategy": strategy} for strategy in STRATEGIES},
-    "position": {"strategy": "gated", "model": {"position": True, "motion": False}},
-    "motion": {"strategy": "gated", "model": {"position": False, "motion": True}},
-    "moddrop": {"strategy": "gated", "fusion": {"modality_dropout": 0.25}},
-    "aux": {"strategy": "gated", "fusion": {"aux_weight": 1.0}},
-    "entropy": {"strategy": "gated", "fusion": {"gate_entropy": 0.1}},
-    "late": {"strategy": "gated", "fusion": {"late": True}},
-}
 _PAPER_MODEL = {"position": False, "motion": False}
 
 
-def _fusion_of(variant: str) -> dict[str, Any]:
+def _fusion_of(name: str) -> dict[str, Any]:
     """The complete fusion section of a variant: off except its own options."""
     from mefuse.train.config import FusionConfig
     from mefuse.train.presets import load_preset
 
-    if variant == "recommended":
-        return FusionConfig(**load_preset("recommended")["fusion"]).model_dump()
-    own = _OVERRIDES.get(variant, {}).get("fusion", {})
-    return FusionConfig(**own).model_dump()
+    row = variant(name)
+    if row.preset is not None:
+        return FusionConfig(**load_preset(row.preset)["fusion"]).model_dump()
+    return FusionConfig(**row.updates.get("fusion", {})).model_dump()
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -82,10 +135,10 @@ class Cell:
         """``base`` (a CV configuration without modalities) with this cell's settings."""
         from mefuse.train.config import merge
 
-        override = dict(_OVERRIDES.get(self.variant, {"strategy": "gated"}))
+        override = {k: v for k, v in variant(self.variant).updates.items() if k != "fusion"}
         override["modalities"] = list(self.modalities)
         data = merge(dict(base), override)
-        if self.variant not in ("position", "motion"):
+        if "model" not in override:
             # beyond-paper model options only in their own columns
             data = merge(data, {"model": _PAPER_MODEL})
         data["fusion"] = _fusion_of(self.variant)
@@ -125,23 +178,26 @@ def feature_sets(groups: KeyGroups, sets: Sequence[str] = SET_KINDS
     return out
 
 
-def build_cells(groups: KeyGroups, variants: Sequence[str] = DEFAULT_VARIANTS,
+def build_cells(groups: KeyGroups, variants: Sequence[str] | None = None,
                 sets: Sequence[str] = SET_KINDS) -> list[Cell]:
-    """Every cell of the grid: single for each extractor alone, fusion variants for the rest."""
-    unknown = [v for v in variants if v not in VARIANTS]
+    """Every cell of the grid: single for each extractor alone, fusion variants for the rest
+    (``variants``: the columns to compute, default :func:`default_variant_names`)."""
+    chosen = default_variant_names() if variants is None else variants
+    known = variant_names()
+    unknown = [v for v in chosen if v not in known]
     if unknown:
         raise ConfigError(f"unknown strategy variant(s) {', '.join(unknown)}; choose from "
-                          f"{', '.join(VARIANTS)}")
+                          f"{', '.join(known)}")
     cells = []
     for set_kind, modalities in feature_sets(groups, sets):
         if len(modalities) == 1:
-            cells += [Cell(modalities, "single", set_kind)] if "single" in variants else []
+            cells += [Cell(modalities, "single", set_kind)] if "single" in chosen else []
         else:
-            cells += [Cell(modalities, v, set_kind) for v in VARIANTS
-                      if v in variants and v != "single"]
+            cells += [Cell(modalities, v, set_kind) for v in known
+                      if v in chosen and v != "single"]
     if not cells:
         raise ConfigError(f"the grid is empty: feature sets {list(sets)} with variants "
-                          f"{list(variants)} over keys {groups.keys} give no cell")
+                          f"{list(chosen)} over keys {groups.keys} give no cell")
     return cells
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mefuse.bench.grid import DEFAULT_VARIANTS, SET_KINDS, Cell, build_cells, cell_id
+from mefuse.bench.grid import SET_KINDS, Cell, build_cells, cell_id
 from mefuse.bench.groups import KeyGroups, group_keys
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, MefuseError
@@ -111,7 +111,7 @@ def plan_bench(
     keys: Sequence[str] | None = None,
     appearance: Sequence[str] = (),
     geometry: Sequence[str] = (),
-    variants: Sequence[str] = DEFAULT_VARIANTS,
+    variants: Sequence[str] | None = None,
     sets: Sequence[str] = SET_KINDS,
     kinds: dict[str, str] | None = None,
     clips_source: str = layout.CLIPS,

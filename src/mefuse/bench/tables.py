@@ -24,22 +24,18 @@ import numpy as np
 import pandas as pd
 
 from mefuse.bench.comparisons import bench_comparisons
-from mefuse.bench.grid import FUSION_VARIANTS
+from mefuse.bench.grid import VARIANT_TABLE, fusion_variant_names, variant_label
 from mefuse.bench.runner import CELLS, PLAN, is_done
 from mefuse.errors import DataError
-from mefuse.model.strategies import STRATEGIES
 from mefuse.train.headline import LABELS, headline_of
 from mefuse.train.results import CVResult
 from mefuse.utils.atomic import write_text
 from mefuse.utils.csvsafe import write_csv
 from mefuse.utils.jsonfile import read_json_object
 
-VARIANT_LABELS: dict[str, str] = {
-    **{strategy: strategy for strategy in STRATEGIES},
-    "position": "gated + position", "motion": "gated + motion",
-    "moddrop": "gated + modality dropout", "aux": "gated + aux heads",
-    "entropy": "gated + decisive gate", "late": "late fusion", "recommended": "recommended",
-}
+VARIANT_LABELS: dict[str, str] = {v.name: v.label for v in VARIANT_TABLE}
+"""Each variant's label in tables, as at import (:func:`~mefuse.bench.grid.variant_label` reads
+the table of :mod:`mefuse.bench.grid` now)."""
 GRID_CSV = "grid.csv"
 CELLS_CSV = "cells.csv"
 COMPARISONS_CSV = "comparisons.csv"
@@ -221,7 +217,7 @@ def markdown(tables: BenchTables) -> str:
                          right_from=2)]
     fused = cells[cells["set"] != "alone"]
     if not fused.empty:
-        variants = [v for v in FUSION_VARIANTS if v in set(fused["variant"])]
+        variants = [v for v in fusion_variant_names() if v in set(fused["variant"])]
         rows = []
         for feature_set, group in fused.groupby("feature_set", sort=False):
             by_variant = {r["variant"]: r for _, r in group.iterrows()}
@@ -240,9 +236,9 @@ def markdown(tables: BenchTables) -> str:
                    "Macro-F1 (%) mean ± std, with the variance (%²),")
                   + " per feature set and strategy; *gated + position* and *gated + motion* "
                   "go beyond the paper.", "",
-                  _table(["Feature set", "Kinds", *(VARIANT_LABELS[v] for v in variants)], rows,
+                  _table(["Feature set", "Kinds", *(variant_label(v) for v in variants)], rows,
                          right_from=2)]
-    rows = [[f"`{r['cell_id']}`", r["set"], VARIANT_LABELS[r["variant"]], _mean_std(r), _var(r),
+    rows = [[f"`{r['cell_id']}`", r["set"], variant_label(r["variant"]), _mean_std(r), _var(r),
              _pct(r["macro_f1_seed_std"]), _pct(r["uf1_mean"]), _pct(r["uar_mean"]), r["gate"],
              f"{r['runtime_s']:.1f}"] for _, r in cells.iterrows()]
     parts += ["", "## Every cell", "",
@@ -250,7 +246,7 @@ def markdown(tables: BenchTables) -> str:
                       "Gate (mean)", "Time (s)"], rows, right_from=3)]
     if not tables.comparisons.empty:
         parts += ["", "## Paired comparisons", "", comparisons_markdown(tables.comparisons)]
-    rows = [[r["feature_set"], VARIANT_LABELS[r["variant"]],
+    rows = [[r["feature_set"], variant_label(r["variant"]),
              *(_pct(r[f"f1_{c}"]) for c in classes)] for _, r in cells.iterrows()]
     parts += ["", "## Per-class F1", "",
               "Of the predictions pooled over folds, mean over seeds (%)." if pooled
@@ -278,7 +274,7 @@ def _score_note(cells: pd.DataFrame) -> str:
 
 
 def _side(variant: str, feature_set: str) -> str:
-    return f"{VARIANT_LABELS.get(variant, variant)} ({feature_set})"
+    return f"{variant_label(variant)} ({feature_set})"
 
 
 def comparisons_markdown(comparisons: pd.DataFrame) -> str:

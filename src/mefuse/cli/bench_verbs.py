@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mefuse.bench.grid import default_variant_names
 from mefuse.cli.options import (
     AddressOpt,
     BatchOpt,
@@ -29,12 +30,24 @@ from mefuse.cli.options import (
     TaskOpt,
     ThresholdsOpt,
     config_data,
+    config_flags,
     parse_classes,
     store_task_defaults,
 )
 from mefuse.utils.console import make_console
 
 console = make_console()
+
+
+def variants_help() -> str:
+    """``--variants`` help, read from the variant table of :mod:`mefuse.bench.grid` (a row
+    added there is a choice here)."""
+    from mefuse.bench.grid import VARIANT_TABLE
+
+    columns = ", ".join(v.name if v.name == v.label else f"{v.name} ({v.label})"
+                        for v in VARIANT_TABLE)
+    return escape(f"comma-separated strategy variants: {columns}; single is each extractor "
+                  "alone, the others fuse")
 
 
 def _keys(value: str | None) -> list[str]:
@@ -55,11 +68,8 @@ def bench(
         help="comma-separated keys to treat as appearance (2D) features")] = None,
     geometry: Annotated[str | None, typer.Option(
         help="comma-separated keys to treat as geometry (3D) features")] = None,
-    variants: Annotated[str, typer.Option(
-        help="strategies: single (each extractor alone), concat, sum, gated, the gated model "
-        "with position or motion, and the fusion options moddrop, aux, entropy, late and "
-        "recommended (the recommended preset's fusion)")] = (
-        "single,concat,sum,gated,position,motion"),
+    variants: Annotated[str, typer.Option(help=variants_help())] = ",".join(
+        default_variant_names()),
     sets: Annotated[str, typer.Option(
         help="feature sets: alone, pairs (across kinds), all (every key together)")] = (
         "alone,pairs,all"),
@@ -96,13 +106,7 @@ def bench(
 
     check_executor(executor, address)
 
-    data = config_data(
-        config, preset, protocol=protocol, folds=folds,
-        seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
-        classes=parse_classes(classes), level=level, device=device, model__frames=frames,
-        optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
-        thresholds__mode=thresholds, engine=engine, max_stack=max_stack,
-    )
+    data = config_data(config, preset, **config_flags(locals()))
     feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
@@ -165,7 +169,8 @@ def _protocol_note(cells_dir: Path, cell_ids: list[str]) -> str | None:
 
 
 def _print_cells(tables: Any) -> None:
-    from mefuse.bench.tables import VARIANT_LABELS, headline_label
+    from mefuse.bench.grid import variant_label
+    from mefuse.bench.tables import headline_label
 
     if tables.cells.empty:
         return
@@ -175,7 +180,7 @@ def _print_cells(tables: Any) -> None:
         view.add_column(name, justify="left" if name in ("feature set", "strategy") else "right",
                         no_wrap=name == score)
     for _, r in tables.cells.iterrows():
-        view.add_row(r["feature_set"], VARIANT_LABELS[r["variant"]],
+        view.add_row(r["feature_set"], variant_label(r["variant"]),
                      f"{r['headline']:.3f}±{r['headline_std']:.3f}",
                      f"{1e4 * r['macro_f1_var']:.2f}" if score == "Macro-F1" else "–",
                      f"{r['uf1_mean']:.3f}", f"{r['uar_mean']:.3f}")

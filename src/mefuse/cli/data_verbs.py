@@ -77,7 +77,10 @@ def extract(
     )] = None,
     views: Annotated[str, typer.Option(help=VIEWS_HELP)] = "auto",
     crop_size: Annotated[int, typer.Option(help="side of the face crops (paper: 1024)")] = 1024,
-    frames: Annotated[int, typer.Option(help="frames sampled per clip (0 = all)")] = 0,
+    frames: Annotated[int, typer.Option(
+        "--sample-frames", "--frames", help="frames extracted per clip by the paper's "
+        "uniform rule (0 = every frame of the window); not the model's input length, which "
+        "cv/train --frames sets")] = 0,
     face_search: Annotated[int, typer.Option(
         min=0, help="frames searched, from the first, until a face is found (0 = the whole "
         "clip)")] = 100,

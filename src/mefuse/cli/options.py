@@ -9,10 +9,12 @@ entry point prints as one ``error:`` line with exit status 2.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
@@ -105,7 +107,9 @@ ClassesOpt = Annotated[str | None, typer.Option(
     help="comma-separated class columns (default: the classes the store recorded at "
     "extraction, else the 4DMR five)")]
 FramesOpt = Annotated[int | None, typer.Option(
-    help=default_help("frames each clip is resampled to", "model.frames"))]
+    help=default_help("frames each clip is resampled to when loaded (the model's input "
+                      "length; extract's --sample-frames decides what is stored)",
+                      "model.frames"))]
 EpochsOpt = Annotated[int | None, typer.Option(
     help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
 LrOpt = Annotated[float | None, typer.Option(
@@ -147,6 +151,110 @@ MaxStackOpt = Annotated[int | None, typer.Option(
                                      "to save memory)", "max_stack"))]
 
 
+CONFIG_FLAGS: dict[str, str] = {
+    "modality": "modalities", "strategy": "strategy", "protocol": "protocol", "folds": "folds",
+    "seeds": "seeds", "task": "task", "classes": "classes", "level": "level",
+    "frames": "model.frames", "epochs": "optim.epochs", "lr": "optim.lr",
+    "batch_size": "optim.batch_size", "thresholds": "thresholds.mode",
+    "position": "model.position", "motion": "model.motion", "device": "device",
+    "engine": "engine", "max_stack": "max_stack",
+}
+"""Each verb parameter that overrides a configuration setting -> the setting's dotted path.
+The one table ``cv``, ``train``, ``bench`` and ``submit`` read (:func:`config_flags`): a verb
+declares the parameter (typer needs it in the signature), the table says where it goes."""
+
+_FLAG_VALUE: dict[str, Callable[[Any], Any]] = {
+    "seeds": lambda value: [int(s) for s in value.split(",")],  # normalised by its callback
+}
+
+
+def config_flags(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration overrides among a verb's parameters (pass ``locals()``), as
+    :func:`config_data` flags: each parameter :data:`CONFIG_FLAGS` names, under its setting's
+    path (``optim.lr`` -> ``optim__lr``), and each section that :func:`section_flags` gathered
+    (``fusion``). Parameters the table does not name (``--out``, ``--quiet``) are left out."""
+    from mefuse.train.config import config_sections
+
+    flags: dict[str, Any] = {}
+    for name, path in CONFIG_FLAGS.items():
+        if name in params:
+            value = params[name]
+            if value is not None and name in _FLAG_VALUE:
+                value = _FLAG_VALUE[name](value)
+            elif value is not None and name == "classes":
+                value = parse_classes(value)
+            flags[path.replace(".", "__")] = value
+    for section in config_sections():
+        if isinstance(params.get(section), dict):
+            flags[section] = params[section]
+    return flags
+
+
+def given_flags(params: Mapping[str, Any]) -> list[str]:
+    """The command-line spelling of each configuration override given in ``params``
+    (``--batch-size``, ``--fusion-late``), in :data:`CONFIG_FLAGS` order."""
+    given = [f"--{name.replace('_', '-')}" for name in CONFIG_FLAGS
+             if params.get(name) not in (None, [])]
+    for section in ("fusion",):
+        given += [f"--{section}-{key.replace('_', '-')}"
+                  for key in params.get(section) or {}]
+    return given
+
+
+def _flag_type(annotation: Any) -> Any:
+    """The command-line type of a configuration field: ``Literal`` choices are read as text
+    (pydantic checks the choice and names the allowed values)."""
+    if get_origin(annotation) is Literal:
+        return type(get_args(annotation)[0])
+    return annotation
+
+
+def section_flags(section: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a verb one ``--{section}-{field}`` option per field of a configuration section.
+
+    The verb declares ``{section}: dict[str, Any] | None = None``; typer sees instead one
+    option per field of the section's pydantic model, each with the field's description and
+    default as help, and the verb receives the options that were given as ``{name: value}``.
+    A field added to :class:`~mefuse.train.config.FusionConfig` is then a flag of every verb
+    so decorated, with no code in the verb.
+    """
+    from mefuse.train.config import config_sections
+
+    model = config_sections()[section]
+
+    def decorate(verb: Callable[..., Any]) -> Callable[..., Any]:
+        generated = []
+        for name, field in model.model_fields.items():
+            flag = f"--{section}-{name.replace('_', '-')}"
+            kind = _flag_type(field.annotation)
+            decls = [f"{flag}/--no-{section}-{name.replace('_', '-')}"] if kind is bool else [flag]
+            help_text = f"{field.description or name} (default: {field.default})"
+            generated.append(inspect.Parameter(
+                f"{section}__{name}", inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[kind | None, typer.Option(*decls, help=help_text)]))
+
+        signature = inspect.signature(verb, eval_str=True)
+        params = []
+        for param in signature.parameters.values():
+            if param.name == section:
+                params += generated
+            else:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        prefix = f"{section}__"
+
+        @functools.wraps(verb)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {key.removeprefix(prefix): kwargs.pop(key) for key in list(kwargs)
+                     if key.startswith(prefix)}
+            kwargs[section] = {key: value for key, value in given.items() if value is not None}
+            return verb(*args, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
 def config_data(config: Path | None, preset: str | None = None, **flags: Any
                 ) -> dict[str, Any]:
     """Preset, then YAML settings, then the flags that were given (``None`` means not given)."""
@@ -157,16 +265,29 @@ def config_data(config: Path | None, preset: str | None = None, **flags: Any
     if preset:  # a preset names the paper's modalities; the store's come from -m or --config
         data.pop("modalities", None)
     data = merge(data, load_yaml(config)) if config else data
-    nested: dict[str, dict[str, Any]] = {"model": {}, "optim": {}, "thresholds": {}}
+    return merge(data, nest_flags(flags))
+
+
+def nest_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags as configuration data: ``section__name`` goes into ``section`` (any section of
+    :class:`~mefuse.train.config.CVConfig`: model, fusion, optim, thresholds), a plain name to
+    the top level; ``None`` or ``[]`` (not given) is left out."""
+    from mefuse.train.config import config_sections
+
+    sections = config_sections()
+    data: dict[str, Any] = {}
     for key, value in flags.items():
         if value is None or value == []:
             continue
         section, _, name = key.rpartition("__")
-        if section:
-            nested[section][name] = value
-        else:
+        if not section:
             data[key] = value
-    return merge(data, {k: v for k, v in nested.items() if v})
+        elif section in sections:
+            data.setdefault(section, {})[name] = value
+        else:
+            raise ConfigError(f"flag {key!r} names no configuration section {section!r}; "
+                              f"sections: {', '.join(sections)}")
+    return data
 
 
 def resolve_store_modalities(store: FeatureStore, data: dict[str, Any], console: Console

@@ -4,7 +4,7 @@ check of an existing submission file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,7 +21,10 @@ from mefuse.cli.options import (
     PresetOpt,
     SeedOpt,
     StrategyOpt,
+    config_flags,
+    given_flags,
     resolve_store_modalities,
+    section_flags,
     store_task_defaults,
     train_config_data,
 )
@@ -34,6 +37,7 @@ from mefuse.utils.outputs import OutputPlan, header_starts
 console = make_console()
 
 
+@section_flags("fusion")
 def submit(
     out: Annotated[Path, typer.Option("--out", "-o", help="submission CSV to write")] = Path(
         "submission.csv"),
@@ -64,6 +68,7 @@ def submit(
     motion: MotionOpt = None,
     device: DeviceOpt = None,
     seed: SeedOpt = 0,
+    fusion: dict[str, Any] | None = None,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="also save the model trained with --train-store")] = None,
     negative_excludes_positive: Annotated[bool, typer.Option(
@@ -102,14 +107,10 @@ def submit(
     if (model is None) == (train_store is None):
         raise ConfigError("give either --model FILE (a trained model) or --train-store DIR "
                           "with --preset or --config (train, then submit)")
-    flags = {"modalities": modality, "strategy": strategy, "model__frames": frames,
-             "optim__epochs": epochs, "optim__lr": lr, "optim__batch_size": batch_size,
-             "model__position": position, "model__motion": motion, "device": device}
+    flags = config_flags(locals())
     if train_store is None:
-        options = ["--config", "--preset", "--modality", "--strategy", "--frames", "--epochs",
-                   "--lr", "--batch-size", "--position", "--motion", "--device"]
-        given = [o for o, v in zip(options, [config, preset, *flags.values()], strict=True)
-                 if v not in (None, [])]
+        given = [o for o, v in (("--config", config), ("--preset", preset)) if v is not None]
+        given += given_flags(locals())
         if given:
             raise ConfigError(f"{given[0]} sets how a model is trained: it applies with "
                               "--train-store, not with --model (a trained model keeps its own "

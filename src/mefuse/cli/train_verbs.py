@@ -35,8 +35,10 @@ from mefuse.cli.options import (
     TaskOpt,
     ThresholdsOpt,
     config_data,
+    config_flags,
     parse_classes,
     resolve_store_modalities,
+    section_flags,
     single_label_hint,
     store_task_defaults,
     train_config_data,
@@ -49,6 +51,7 @@ from mefuse.utils.outputs import OutputPlan
 console = make_console()
 
 
+@section_flags("fusion")
 def cv(
     store: StoreOpt,
     clips: ClipsOpt = None,
@@ -72,6 +75,7 @@ def cv(
     device: DeviceOpt = None,
     engine: EngineOpt = None,
     max_stack: MaxStackOpt = None,
+    fusion: dict[str, Any] | None = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for results.json")] = Path(
         "runs/cv"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -83,14 +87,7 @@ def cv(
     from mefuse.train.report_table import confusion_matrix_table, result_table
     from mefuse.utils.console import write_tables
 
-    data = config_data(
-        config, preset, modalities=modality, strategy=strategy, protocol=protocol, folds=folds,
-        seeds=[int(s) for s in seeds.split(",")] if seeds else None, task=task,
-        classes=parse_classes(classes), level=level, device=device, model__frames=frames,
-        optim__epochs=epochs, optim__lr=lr, optim__batch_size=batch_size,
-        thresholds__mode=thresholds, model__position=position, model__motion=motion,
-        engine=engine, max_stack=max_stack,
-    )
+    data = config_data(config, preset, **config_flags(locals()))
     feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
     resolve_store_modalities(feature_store, data, console)
@@ -119,6 +116,7 @@ def cv(
     console.print(f"wrote {path} and {', '.join(p.name for p in written)}")
 
 
+@section_flags("fusion")
 def train(
     store: StoreOpt,
     clips: ClipsOpt = None,
@@ -137,6 +135,7 @@ def train(
     motion: MotionOpt = None,
     device: DeviceOpt = None,
     seed: SeedOpt = 0,
+    fusion: dict[str, Any] | None = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="model file to write")] = Path(
         "runs/model.pt"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
@@ -145,13 +144,7 @@ def train(
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
-    data = train_config_data(
-        config, preset, modalities=modality, strategy=strategy, task=task,
-        classes=parse_classes(classes),
-        device=device, model__frames=frames, optim__epochs=epochs, optim__lr=lr,
-        optim__batch_size=batch_size, thresholds__mode=thresholds, model__position=position,
-        model__motion=motion,
-    )
+    data = train_config_data(config, preset, **config_flags(locals()))
     feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
     resolve_store_modalities(feature_store, data, console)

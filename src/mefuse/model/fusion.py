@@ -11,7 +11,7 @@ Strategies (the paper's ablation, for any number of modalities):
 
 Fusion options beyond the paper (all off by default, each vmap-safe: no Python branch on tensor
 values, every random draw declared in :meth:`FusionClassifier.noise_shapes`, every extra loss
-term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.options`:
+term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.fusion_checks`:
 
 - ``modality_dropout``: drop whole streams per clip during training and renormalise the
   surviving streams' weights, so the head cannot lean on one stream's presence;
@@ -30,12 +30,17 @@ from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel
 from torch import nn
 
+from mefuse.model.fusion_checks import stream_keep_mask
 from mefuse.model.head import ClassificationHead, dropout_scale
-from mefuse.model.options import check_fusion_options, stream_keep_mask
 from mefuse.model.pool import MultiQueryAttentionPool
 from mefuse.model.strategies import STRATEGIES, Strategy
+
+NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "select_margin"})
+""":class:`~mefuse.train.config.FusionConfig` fields that choose between trained outputs
+(:mod:`mefuse.train.select`) instead of shaping the network."""
 
 
 class FusionClassifier(nn.Module):
@@ -46,7 +51,7 @@ class FusionClassifier(nn.Module):
         num_classes: number of output logits.
         strategy: one of :data:`STRATEGIES`.
         dim: width of each pool's keys, values and output.
-        num_queries: learnable queries per pool.
+        queries: learnable queries per pool.
         hidden: width of the head's hidden layer.
         dropout: dropout in the head.
         feature_dropout: the paper's "feature-level dropout", as channel dropout: each feature
@@ -76,7 +81,7 @@ class FusionClassifier(nn.Module):
         *,
         strategy: Strategy = "gated",
         dim: int = 128,
-        num_queries: int = 4,
+        queries: int = 4,
         hidden: int = 128,
         dropout: float = 0.3,
         feature_dropout: float = 0.1,
@@ -102,9 +107,6 @@ class FusionClassifier(nn.Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {feature_dropout}")
         if task not in ("multilabel", "singlelabel"):
             raise ValueError(f"unknown task {task!r}")
-        check_fusion_options(strategy, len(input_dims), modality_dropout=modality_dropout,
-                             aux_weight=aux_weight, gate_entropy=gate_entropy, late=late,
-                             aux_detach=aux_detach)
         self.aux_detach = bool(aux_detach)
         self.modality_dropout = float(modality_dropout)
         self.aux_weight = float(aux_weight)
@@ -117,7 +119,7 @@ class FusionClassifier(nn.Module):
         self.feature_dropout = feature_dropout
         pool_dims = [sum(input_dims)] if strategy == "concat" else input_dims
         self.pools = nn.ModuleList(
-            MultiQueryAttentionPool(d, dim, num_queries, max_frames=max_frames, position=position)
+            MultiQueryAttentionPool(d, dim, queries, max_frames=max_frames, position=position)
             for d in pool_dims
         )
         self.gate = nn.Parameter(torch.zeros(len(pool_dims))) if strategy == "gated" else None
@@ -127,6 +129,32 @@ class FusionClassifier(nn.Module):
             nn.ModuleList(ClassificationHead(dim, hidden, num_classes, dropout)
                           for _ in pool_dims) if (late or aux_weight > 0) else None)
 
+    @classmethod
+    def from_config(cls, model_config: BaseModel, fusion_config: BaseModel,
+                    input_dims: Sequence[int], num_classes: int, *,
+                    strategy: Strategy = "gated",
+                    task: Literal["multilabel", "singlelabel"] = "multilabel",
+                    ) -> FusionClassifier:
+        """The network that validated configuration sections describe (a
+        :class:`~mefuse.train.config.ModelConfig` and a
+        :class:`~mefuse.train.config.FusionConfig`; typed as pydantic models because the
+        model layer sits below the training layer that defines them).
+
+        Every field of ``model_config`` and ``fusion_config`` that shapes the network is a
+        constructor keyword of the same name (``frames`` sets ``max_frames``, the length the
+        position embedding covers), so a new fusion option needs no mapping here: add the
+        keyword and the :class:`~mefuse.train.config.FusionConfig` field. Fields that decide
+        how a model is trained or chosen rather than built (``select*``) are left out. The
+        combinations of fusion options were checked when the sections were validated
+        (:class:`~mefuse.train.config.TrainConfig` runs
+        :func:`~mefuse.model.fusion_checks.check_fusion_options`).
+        """
+        model = model_config.model_dump()
+        keywords = {name: value for name, value in fusion_config.model_dump().items()
+                    if name not in NOT_NETWORK_FIELDS}
+        return cls(input_dims, num_classes, strategy=strategy, task=task,
+                   max_frames=model.pop("frames"), **model, **keywords)
+
     def gate_weights(self) -> torch.Tensor:
         """Weights given to each pool's summary: ``softmax(g)`` when gated, else equal."""
         if self.gate is not None:
@@ -134,14 +162,14 @@ class FusionClassifier(nn.Module):
         return torch.full((len(self.pools),), 1.0 / len(self.pools))
 
     # ------------------------------------------------------------------ randomness
-    def noise_shapes(self, batch: int, frames: int) -> dict[str, tuple[int, ...]]:
+    def noise_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
         """Shapes of the uniform [0, 1) tensors one training forward consumes.
 
         All randomness of training enters through ``noise`` (see :meth:`sample_noise`), never
         through the global generator: a fit then draws the same numbers whether it is trained
-        alone or stacked with other folds and seeds under ``torch.func.vmap``.
+        alone or stacked with other folds and seeds under ``torch.func.vmap``. Channel masks
+        are shared by all frames of a clip, so no shape depends on the clip's length.
         """
-        del frames  # channel masks are shared by all frames of a clip
         shapes: dict[str, tuple[int, ...]] = {}
         for index, width in enumerate(self.input_dims):
             shapes[f"channels.{index}"] = (batch, 1, width)
@@ -153,7 +181,7 @@ class FusionClassifier(nn.Module):
             shapes[f"modality_head.{index}"] = (batch, cast(ClassificationHead, head).hidden_width)
         return shapes
 
-    def sample_noise(self, batch: int, frames: int,
+    def sample_noise(self, batch: int,
                      generator: torch.Generator | None = None,
                      out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Draw the noise of one training step, in a fixed order, from ``generator``.
@@ -163,7 +191,7 @@ class FusionClassifier(nn.Module):
         same numbers, without allocating (the batched engine gives each fit its slice of one
         stacked buffer).
         """
-        shapes = self.noise_shapes(batch, frames)
+        shapes = self.noise_shapes(batch)
         if out is None:
             return {name: torch.rand(shape, generator=generator) for name, shape in shapes.items()}
         for name, shape in shapes.items():

@@ -44,7 +44,7 @@ class MultiQueryAttentionPool(nn.Module):
     Args:
         in_dim: width of the frame features.
         dim: width of keys, values and queries.
-        num_queries: number of learnable queries ``n``.
+        queries: number of learnable queries ``n`` (the configuration's ``model.queries``).
         max_frames: length of the learned temporal position embedding, when ``position``.
         position: add a learned embedding of the frame index to the keys, so attention can
             depend on *when* a frame is, not only on what it shows (beyond the paper, which is
@@ -55,16 +55,15 @@ class MultiQueryAttentionPool(nn.Module):
         self,
         in_dim: int,
         dim: int,
-        num_queries: int = 4,
+        queries: int = 4,
         *,
         max_frames: int = 64,
         position: bool = False,
     ) -> None:
         super().__init__()
-        if in_dim < 1 or dim < 1 or num_queries < 1:
-            raise ValueError("in_dim, dim and num_queries must be positive")
+        if in_dim < 1 or dim < 1 or queries < 1:
+            raise ValueError("in_dim, dim and queries must be positive")
         self.dim = dim
-        self.num_queries = num_queries
         # Drawn as one (2 dim x in_dim) layer, K rows first, so that a seed gives the initial
         # weights it gave when K and V were one layer.
         joint = nn.Linear(in_dim, 2 * dim)
@@ -74,7 +73,7 @@ class MultiQueryAttentionPool(nn.Module):
             for part, rows in ((self.key, slice(0, dim)), (self.value, slice(dim, 2 * dim))):
                 part.weight.copy_(joint.weight[rows])
                 part.bias.copy_(joint.bias[rows])
-        self.queries = nn.Parameter(torch.randn(num_queries, dim) * dim**-0.5)
+        self.queries = nn.Parameter(torch.randn(queries, dim) * dim**-0.5)
         self.position = nn.Parameter(torch.zeros(max_frames, dim)) if position else None
         if self.position is not None:
             nn.init.normal_(self.position, std=0.02)

@@ -40,7 +40,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from mefuse.errors import DataError
 from mefuse.model.fusion import FusionClassifier
-from mefuse.train.config import TrainConfig
+from mefuse.train.config import TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
 from mefuse.train.trainer import (
@@ -184,8 +184,7 @@ def _fit_with_choice(
         choices.append(decide_choice(config, inner, data.take(rows), labels[rows],
                                      units[rows].tolist()))
 
-    final = config.model_copy(update={"fusion": config.fusion.model_copy(
-        update={"select": "none"})})
+    final = derive(config, fusion={"select": "none"})
     networks: dict[int, FusionClassifier] = {}
     for chosen in dict.fromkeys(choice for choice, _ in choices):
         members = [i for i, (choice, _) in enumerate(choices) if choice == chosen]
@@ -230,7 +229,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                  on_epoch: Callable[[int], None] | None = None) -> list[FusionClassifier]:
     """Train the fits of one stack together; return each fit's network (eval mode, CPU).
     ``on_epoch(len(fits))`` follows each epoch."""
-    optim, frames = config.optim, config.model.frames
+    optim = config.optim
     device = resolve_device(config.device)
     dims = [a.shape[-1] for a in arrays]
     networks, generators = [], []
@@ -266,7 +265,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     buffers_in = [x.new_empty((len(fits) * optim.batch_size, *x.shape[1:])) for x in inputs]
     # every fit's noise of a step, in one stacked buffer per name (drawn on the CPU, as alone)
     noise_cpu = {name: torch.zeros((len(fits), *shape))
-                 for name, shape in template.noise_shapes(optim.batch_size, frames).items()}
+                 for name, shape in template.noise_shapes(optim.batch_size).items()}
     schedules = [schedule_lengths(len(fit.index), optim) for fit in fits]
     batch_size = optim.batch_size
     count = len(fits)
@@ -286,7 +285,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
                     continue
                 # the fit's noise for its real clips, drawn exactly as alone; the rows of
                 # padding clips keep old draws, which their zero weight makes irrelevant
-                template.sample_noise(real, frames, generators[g],
+                template.sample_noise(real, generators[g],
                                       out={name: t[g] for name, t in noise_cpu.items()})
                 rows[g, :real] = fit.index[batch.numpy()]
                 weight[g, :real] = 1.0

@@ -14,7 +14,7 @@ YAML file that sets one key twice is refused instead of silently keeping the las
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -70,6 +70,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+_C = TypeVar("_C", bound=BaseModel)
+
+
 class ModelConfig(_Strict):
     """Architecture of the fusion classifier (see :class:`mefuse.model.FusionClassifier`)."""
 
@@ -90,7 +93,12 @@ class ModelConfig(_Strict):
 
 class FusionConfig(_Strict):
     """Fusion options beyond the paper (all off = the paper's model; see
-    :mod:`mefuse.model.options` for why each exists)."""
+    :mod:`mefuse.model.fusion_checks` for why each exists).
+
+    Every field but the ``select*`` ones is a keyword of
+    :class:`~mefuse.model.fusion.FusionClassifier` of the same name, which
+    :meth:`~mefuse.model.fusion.FusionClassifier.from_config` passes on unmapped; the field's
+    ``description`` is also the help of its ``--fusion-...`` flag (:mod:`mefuse.cli.options`)."""
 
     modality_dropout: Float = Field(
         0.0, ge=0.0, lt=1.0, description="probability of dropping a whole stream per clip")
@@ -180,7 +188,7 @@ class TrainConfig(_Strict):
                 f"strategy 'single' takes exactly one modality, got {len(self.modalities)}; "
                 "use concat, sum or gated to fuse several"
             )
-        from mefuse.model.options import check_fusion_options
+        from mefuse.model.fusion_checks import check_fusion_options
 
         fusion = self.fusion
         check_fusion_options(self.strategy, len(self.modalities),
@@ -234,6 +242,31 @@ CV_ONLY_FIELDS: tuple[str, ...] = tuple(
 """Settings of a cross-validation run that fitting one model has no use for (protocol, folds,
 seeds, level, engine, max_stack): ``train`` and ``submit`` drop them, so that one file (or
 preset) serves every verb."""
+
+
+def config_sections(model: type[BaseModel] | None = None) -> dict[str, type[BaseModel]]:
+    """The nested sections of ``model`` (default :class:`CVConfig`): field name -> section
+    model, read from the fields, so a new section needs no list elsewhere."""
+    fields = (model or CVConfig).model_fields
+    return {name: field.annotation for name, field in fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)}
+
+
+def derive(config: _C, **updates: Any) -> _C:
+    """``config`` with ``updates``, validated again (``model_copy(update=...)`` is not).
+
+    A section given as a mapping updates that section key by key (``fusion={"select": "none"}``
+    keeps the other fusion options); a section given as a model replaces it whole. A derived
+    configuration that breaks a rule (e.g. probe heads with late fusion) is refused like a
+    configuration file would be.
+    """
+    plain = {key: value.model_dump() if isinstance(value, BaseModel) else value
+             for key, value in updates.items()}
+    data = config.model_dump()
+    for key, value in updates.items():
+        if isinstance(value, BaseModel):
+            data[key] = plain.pop(key)
+    return type(config).model_validate(merge(data, plain))
 
 
 def train_settings(data: dict[str, Any]) -> dict[str, Any]:

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
-from mefuse.train.config import FusionConfig, TrainConfig
+from mefuse.train.config import FusionConfig, TrainConfig, derive
 from mefuse.train.data import ModalityData
 from mefuse.train.metrics import macro_f1, merge_views
 
@@ -55,8 +55,7 @@ def inner_split(groups: Sequence[str], holdout: float, seed: int
 
 def single_config(config: TrainConfig, modality: str) -> TrainConfig:
     """The paper's single-modality model of one stream, with the rest of ``config``'s recipe."""
-    return config.model_copy(update={"modalities": [modality], "strategy": "single",
-                                     "fusion": FusionConfig()})
+    return derive(config, modalities=[modality], strategy="single", fusion=FusionConfig())
 
 
 def choice_config(config: TrainConfig) -> TrainConfig:
@@ -66,13 +65,10 @@ def choice_config(config: TrainConfig) -> TrainConfig:
     network gets probe heads (``aux_detach``): they learn from detached summaries, so the fused
     output compared on the held-out people is the very model that would be trained, untouched.
     """
-    fusion = config.fusion.model_copy(update={"select": "none"})
-    if not (fusion.aux_weight > 0 or fusion.late):
-        fusion = fusion.model_copy(update={"aux_weight": 1.0, "aux_detach": True})
-    return config.model_copy(update={
-        "fusion": fusion,
-        "thresholds": config.thresholds.model_copy(update={"mode": "fixed"}),
-    })
+    fusion: dict[str, Any] = {"select": "none"}
+    if not (config.fusion.aux_weight > 0 or config.fusion.late):
+        fusion.update(aux_weight=1.0, aux_detach=True)
+    return derive(config, fusion=fusion, thresholds={"mode": "fixed"})
 
 
 def choice_split(config: TrainConfig, seed: int, sequence_ids: Sequence[str],

@@ -23,7 +23,7 @@ from torch import nn
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError, TrainingDiverged
 from mefuse.model.fusion import FusionClassifier
-from mefuse.train.config import OptimConfig, TrainConfig, build_config
+from mefuse.train.config import OptimConfig, TrainConfig, build_config, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.train.modalities import pool_names
@@ -152,7 +152,7 @@ class FusionEstimator:
                config: TrainConfig | None = None,
                context: str = "training set") -> FusionClassifier:
         config = config or self.config
-        model_config, optim = config.model, config.optim
+        optim = config.optim
         device = resolve_device(config.device)
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
@@ -172,7 +172,7 @@ class FusionEstimator:
             order = torch.randperm(len(target), generator=generator).to(device)
             for start in range(0, len(order), optim.batch_size):
                 batch = order[start : start + optim.batch_size]
-                noise = network.sample_noise(len(batch), model_config.frames, generator)
+                noise = network.sample_noise(len(batch), generator)
                 # index_select: the same rows as x[batch], a quarter of the time on a CPU
                 loss = network.training_loss([x.index_select(0, batch) for x in inputs],
                                              target[batch],
@@ -390,16 +390,9 @@ class FusionEstimator:
 
 def build_network(config: TrainConfig, input_dims: Sequence[int],
                   num_classes: int) -> FusionClassifier:
-    """The fusion network a configuration describes (the one place that maps config to model)."""
-    m = config.model
-    return FusionClassifier(
-        input_dims, num_classes, strategy=config.strategy, dim=m.dim, num_queries=m.queries,
-        hidden=m.hidden, dropout=m.dropout, feature_dropout=m.feature_dropout,
-        position=m.position, motion=m.motion, max_frames=m.frames, task=config.task,
-        modality_dropout=config.fusion.modality_dropout, aux_weight=config.fusion.aux_weight,
-        gate_entropy=config.fusion.gate_entropy, late=config.fusion.late,
-        aux_detach=config.fusion.aux_detach,
-    )
+    """The fusion network a training configuration describes."""
+    return FusionClassifier.from_config(config.model, config.fusion, input_dims, num_classes,
+                                        strategy=config.strategy, task=config.task)
 
 
 def training_target(labels: np.ndarray, task: str) -> torch.Tensor:
@@ -443,9 +436,7 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 def inner_config(config: TrainConfig) -> TrainConfig:
     """The configuration of the inner fit that tunes thresholds (fixed thresholds itself)."""
-    return config.model_copy(
-        update={"thresholds": config.thresholds.model_copy(update={"mode": "fixed"})}
-    )
+    return derive(config, thresholds={"mode": "fixed"})
 
 
 def _sequences(clip_ids: Sequence[str], sequence_ids: Sequence[str] | None) -> np.ndarray:

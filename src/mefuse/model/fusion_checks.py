@@ -29,7 +29,13 @@ FUSED_STRATEGIES: tuple[str, ...] = ("sum", "gated")
 def check_fusion_options(strategy: str, modalities: int, *, modality_dropout: float = 0.0,
                          aux_weight: float = 0.0, gate_entropy: float = 0.0,
                          late: bool = False, aux_detach: bool = False) -> None:
-    """Raise ``ValueError`` for an option that the strategy cannot honour (never ignore it)."""
+    """Raise ``ValueError`` for an option that the strategy cannot honour (never ignore it).
+
+    Run once, where a configuration is validated (:class:`~mefuse.train.config.TrainConfig`,
+    also for configurations derived with :func:`~mefuse.train.config.derive`); the network
+    itself trusts its validated sections (:meth:`FusionClassifier.from_config
+    <mefuse.model.fusion.FusionClassifier.from_config>`).
+    """
     if aux_detach and (aux_weight <= 0 or late):
         raise ValueError("aux_detach makes the per-modality heads probes: it needs "
                          "aux_weight > 0 and no late fusion (late fusion's heads are the output)")
