@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"features"},
     {"model"},
     {"train"},
-    {"bench", "report", "submit", "inference"},
+    {"bench", "report", "submit", "inference", "predictions"},
     {"scale"},
     {"demo"},
     {"cli", "api", "estimator"},
