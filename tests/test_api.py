@@ -84,9 +84,9 @@ def test_cross_validate_train_and_predict_on_a_store(store, tmp_path):
                                    protocol="subject-kfold", optim={"epochs": 2})
     assert 0 <= result.summary["macro_f1_mean"] <= 1
     model = mefuse.train_model(store, ["signal"], strategy="single", optim={"epochs": 2})
-    clips, sequences = mefuse.predict(model, store=store)
-    assert len(clips) == len(mefuse.clips_table(store))
-    assert "p_Negative" in sequences.columns
+    predictions = mefuse.predict(model, store=store)
+    assert len(predictions.clips) == len(mefuse.clips_table(store))
+    assert "p_Negative" in predictions.sequences.columns
 
 
 # --------------------------------------------------------------------------- check_data
@@ -130,3 +130,34 @@ def test_the_cli_module_keeps_the_old_name_of_the_check():
     from mefuse.cli.check_data import check_data
 
     assert check_data is mefuse.check_data
+
+
+# ------------------------------------------------------------------ issue 20: one result object
+def test_predict_returns_one_result_that_prints_writes_and_still_unpacks(store, tmp_path):
+    """``predict`` returns a :class:`Predictions`: both tables, what was scored, a short printed
+    summary, the CLI's two CSV files; unpacking as a tuple still works for one release, with a
+    DeprecationWarning, and gives the same two tables."""
+    from mefuse.predictions import Predictions
+    from mefuse.utils.csvsafe import read_csv
+
+    model = mefuse.train_model(store, ["signal"], strategy="single", optim={"epochs": 2})
+    predictions = mefuse.predict(model, store=store)
+    assert isinstance(predictions, Predictions)
+    assert predictions.sources == (str(store),)
+    assert predictions.warnings == () and predictions.failures == ()
+    assert predictions.classes == [c[2:] for c in predictions.clips.columns if c[:2] == "p_"]
+    text = repr(predictions)
+    assert text.splitlines()[0] == (
+        f"Predictions: {len(predictions.clips)} clips in {len(predictions.sequences)} sequences "
+        "from 1 source; 0 failures, 0 warnings")
+    first = predictions.sequences["sequence_id"].iloc[0]
+    assert first in text and "more (see .sequences)" in text
+    assert str(predictions) == text and "<table" in predictions._repr_html_()
+    clips_csv, sequences_csv = predictions.to_csv(tmp_path / "out.csv")
+    assert sequences_csv == tmp_path / "out_sequences.csv"
+    pd.testing.assert_frame_equal(read_csv(clips_csv), predictions.clips, check_dtype=False)
+    assert list(read_csv(sequences_csv)["sequence_id"]) == list(
+        predictions.sequences["sequence_id"])
+    with pytest.warns(DeprecationWarning, match="use its .clips and .sequences"):
+        clips, sequences = predictions
+    assert clips is predictions.clips and sequences is predictions.sequences

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from mefuse.bench.grid import Cell, build_cells, cell_id
 from mefuse.bench.groups import KeyGroups, group_keys
-from mefuse.bench.runner import CELLS, plan_bench, read_log, run_bench
+from mefuse.bench.runner import CELLS, LOG, plan_bench, run_bench
 from mefuse.bench.tables import write_tables
 from mefuse.cli.main import app
 from mefuse.demo.features import DemoSpec, make_demo_store
@@ -128,10 +128,10 @@ def test_whole_grid_from_one_command_then_resume_computes_only_the_missing_cell(
     shutil.rmtree(out / CELLS / ids[3])
     (out / CELLS / ids[5] / "cell.json").unlink()
     (out / CELLS / f".{ids[1]}.tmp123").mkdir()
-    before = len(read_log(out))
+    before = len(_events(out))
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    events = {e["cell_id"]: e["event"] for e in read_log(out)[before:]}
+    events = {e["cell_id"]: e["event"] for e in _events(out)[before:]}
     assert sorted(c for c, e in events.items() if e == "computed") == sorted([ids[3], ids[5]])
     assert sum(e == "skipped" for e in events.values()) == 5
     for cell in ids:
@@ -206,3 +206,11 @@ def test_dry_run_lists_the_cells_and_computes_nothing(small_store, tmp_path):
     assert "3 cells, 0 already done, 3 to compute" in result.output
     assert "geometry signal; appearance noise" in result.output
     assert not (out / "cells").exists() or not any((out / "cells").iterdir())
+
+
+def _events(out):
+    """The events of every run on a bench folder, oldest first (one JSON object a line)."""
+    path = out / LOG
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

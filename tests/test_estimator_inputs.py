@@ -152,8 +152,7 @@ def test_predict_on_a_store_refuses_options_it_would_ignore(store):
     model = mefuse.train_model(store, ["signal"], strategy="single", optim={"epochs": 1})
     with pytest.raises(ConfigError, match="takes no options \\(got bogus\\)"):
         mefuse.predict(model, store=store, bogus=1)
-    clips, _ = mefuse.predict(model, store=store)
-    assert len(clips) == len(mefuse.clips_table(store))
+    assert len(mefuse.predict(model, store=store).clips) == len(mefuse.clips_table(store))
 
 
 def test_api_accepts_tuples_paths_and_numpy_integers(store):

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"extraction"},
     {"model"},
     {"train"},
-    {"bench", "report", "submit", "inference"},
+    {"bench", "report", "submit", "inference", "predictions"},
     {"scale"},
     {"demo"},
     {"cli", "api", "estimator"},

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mefuse.model import STRATEGIES, FusionClassifier, MultiQueryAttentionPool
-from mefuse.model.head import classification_head
+from mefuse.model.head import ClassificationHead
 
 
 def test_pool_matches_direct_computation():
@@ -163,7 +163,7 @@ def test_wrong_width_is_refused():
 
 
 def test_head_is_linear_gelu_layernorm_dropout_linear():
-    head = classification_head(8, 16, 5, 0.2)
+    head = ClassificationHead(8, 16, 5, 0.2)
     kinds = [type(m).__name__ for m in head.hidden] + [type(head.out).__name__]
     assert kinds == ["Linear", "GELU", "LayerNorm", "Linear"]
     z = torch.randn(3, 8)

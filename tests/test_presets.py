@@ -29,7 +29,7 @@ def test_presets_ship_in_the_package_and_match_the_repository_copies():
         packaged = ROOT / "src" / "mefuse" / "presets" / f"{name}.yaml"
         assert packaged.read_text() == (ROOT / "configs" / f"{name}.yaml").read_text()
     paper = CVConfig(**load_preset("paper"))
-    assert paper.fusion.is_paper()
+    assert paper.fusion == FusionConfig()  # every option off
     assert paper.train_config() == TrainConfig(modalities=paper.modalities)  # code defaults
     recommended = CVConfig(**load_preset("recommended"))
     assert recommended.fusion.select == "inner" and recommended.fusion.aux_weight > 0
@@ -41,9 +41,9 @@ def test_every_bench_column_sets_its_own_fusion_and_plain_columns_stay_the_paper
     base = load_preset("recommended")
     base.pop("modalities")
     for variant, check in [
-        ("gated", lambda f: f.is_paper()),
-        ("concat", lambda f: f.is_paper()),
-        ("motion", lambda f: f.is_paper()),
+        ("gated", lambda f: f == FusionConfig()),
+        ("concat", lambda f: f == FusionConfig()),
+        ("motion", lambda f: f == FusionConfig()),
         ("moddrop", lambda f: f.modality_dropout > 0 and f.aux_weight == 0),
         ("aux", lambda f: f.aux_weight > 0 and f.modality_dropout == 0),
         ("entropy", lambda f: f.gate_entropy > 0),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mefuse.train import select as select_module
+from mefuse.train import trainer as trainer_module
 from mefuse.train.config import CVConfig, OptimConfig, TrainConfig
 from mefuse.train.cv import run_cv
 from mefuse.train.data import load_modalities
@@ -23,7 +24,7 @@ def test_inner_choice_sees_only_training_clips_and_splits_by_subject(demo_store,
     subject_of = dict(zip(table.clip_ids, table.frame["subject"], strict=True))
     seen: list[set[str]] = []
     splits: list[tuple[set[str], set[str]]] = []
-    original_choose = select_module.choose_output
+    original_choose = trainer_module.choose_output
     original_split = select_module.inner_split
 
     def spy_choose(config, seed, data, labels, sequence_ids, groups, classes):
@@ -37,7 +38,7 @@ def test_inner_choice_sees_only_training_clips_and_splits_by_subject(demo_store,
         splits.append((set(groups[train]), set(groups[val])))
         return train, val
 
-    monkeypatch.setattr(select_module, "choose_output", spy_choose)
+    monkeypatch.setattr(trainer_module, "choose_output", spy_choose)
     monkeypatch.setattr(select_module, "inner_split", spy_split)
     config = CVConfig(modalities=["signal", "noise"], protocol="subject-kfold", seeds=[0, 1],
                       fusion=FUSION, optim=QUICK, thresholds={"mode": "tuned"})
@@ -60,7 +61,7 @@ def test_a_chosen_stream_is_exactly_the_single_model_and_survives_save(demo_stor
     root, table = demo_store
     data = load_modalities(root, table.clip_ids, ["signal", "noise"], 18)
     config = TrainConfig(modalities=["signal", "noise"], fusion=FUSION, optim=QUICK)
-    monkeypatch.setattr(select_module, "choose_output",
+    monkeypatch.setattr(trainer_module, "choose_output",
                         lambda *args, **kwargs: ("signal", {"fused": 0.6, "signal": 0.5}))
     chosen = FusionEstimator(config, seed=3).fit(data, table.labels)
     assert chosen.choice == "signal"

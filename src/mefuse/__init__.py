@@ -7,7 +7,7 @@ The Python API (see the README's "Python API" section)::
     table = mefuse.clips_table("store")                            # pandas DataFrame
     result = mefuse.cross_validate("store", ["mesh3d", "flow"])    # as 'mefuse cv'
     model = mefuse.train_model("store", ["mesh3d", "flow"])        # as 'mefuse train'
-    clips, sequences = mefuse.predict(model, inputs=["clip.mp4"])  # as 'mefuse predict'
+    predictions = mefuse.predict(model, inputs=["clip.mp4"])       # as 'mefuse predict'
     report = mefuse.check_data("casme2", "data/CASME2")           # as 'mefuse check-data'
     mefuse.FusionModel(modalities=data.modalities, widths=data.widths)  # scikit-learn
 

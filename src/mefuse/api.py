@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse.errors import ConfigError, DataError
+from mefuse.predictions import Predictions
 from mefuse.store import FeatureStore
 from mefuse.train.config import ModelConfig
 from mefuse.utils.arguments import Names, checked_arguments
@@ -144,20 +145,21 @@ def train_model(store: str | Path, modalities: Names, *, clips: str | Path | Non
 @checked_arguments
 def predict(model: Any, *, store: str | Path | None = None,
             inputs: Sequence[str | Path] | None = None, clips: str | Path | None = None,
-            **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+            **options: Any) -> Predictions:
     """``mefuse predict``: per-clip and per-sequence probabilities and decisions.
 
     ``model`` is a model file or a fitted FusionEstimator. Give ``store`` (score its clips) or
     ``inputs`` (video files and frame folders: the model's extractors run on them; ``store``
     then keeps their features). ``options`` go to :func:`mefuse.inference.predict_inputs`.
+    Returns a :class:`~mefuse.predictions.Predictions` (``.clips``, ``.sequences``,
+    ``.sources``, ``.warnings``, ``.failures``, ``.to_csv(path)``).
     """
     model = _model(model)
     if inputs:
         from mefuse.inference import predict_inputs
 
         _check_options(options, predict_inputs)
-        clip_frame, sequence_frame, _ = predict_inputs(model, inputs, store=store, **options)
-        return clip_frame, sequence_frame
+        return predict_inputs(model, inputs, store=store, **options)
     if store is None:
         raise DataError("predict() needs store= or inputs=")
     if options:
@@ -165,7 +167,8 @@ def predict(model: Any, *, store: str | Path | None = None,
                           "options apply to inputs= (videos and frame folders) only")
     from mefuse.train.fit import predict_store
 
-    return predict_store(model, FeatureStore.open(store), clips)
+    clip_frame, sequence_frame = predict_store(model, FeatureStore.open(store), clips)
+    return Predictions(clip_frame, sequence_frame, sources=(str(store),))
 
 
 def check_data(kind: str, root: str | Path, labels: str | Path | None = None,

@@ -25,9 +25,9 @@ from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
 from mefuse.extraction.job import ExtractionJob
 from mefuse.extraction.local import extract_table
-from mefuse.extraction.run import ExtractSummary
 from mefuse.extraction.specs import build_extractor_kwargs
 from mefuse.features.base import Extractor, list_extractors
+from mefuse.predictions import Predictions
 from mefuse.preprocess.config import PreprocessConfig
 from mefuse.preprocess.views import describe_views, views_for
 from mefuse.store import FeatureStore
@@ -185,15 +185,15 @@ def predict_inputs(
     store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
     device: str | None = None, progress: bool = False, workers: int = 1,
     views: str = "auto", max_faceless: float | None = None, keep_faceless: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame, ExtractSummary]:
+) -> Predictions:
     """Per-clip and per-sequence probabilities and decisions for videos or frame folders.
 
     Features go to ``store`` when given (kept, and reused by a rerun), else to a temporary
     folder. Clips that fail (no face, unreadable, crops without a face in more than
     ``max_faceless`` of the frames unless ``keep_faceless``; see :class:`PreprocessConfig`) are
-    in the returned summary's failures and absent from the tables. The per-clip table's
+    in the result's ``failures`` and absent from the tables. The per-clip table's
     ``faceless_share`` column is the share of each clip's crops without a face. ``views`` is the
-    inputs' camera layout (``auto``: the training data's); the summary's ``warnings`` say when
+    inputs' camera layout (``auto``: the training data's); the result's ``warnings`` say when
     it differs, or seems to, from the training data's.
     """
     estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
@@ -227,4 +227,5 @@ def predict_inputs(
         clips, sequences = predict_store(estimator, feature_store, scored, views=used)
         shares = faceless_shares(read_quality(root))
         clips["faceless_share"] = clips["clip_id"].map(shares.groupby(level=0).last())
-    return clips, sequences, summary
+    return Predictions(clips, sequences, sources=tuple(map(str, table.frame["source"].unique())),
+                       warnings=tuple(summary.warnings), failures=tuple(summary.failures))

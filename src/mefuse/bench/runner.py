@@ -336,14 +336,6 @@ def _log(out: Path, cell: str, event: str, **extra: Any) -> None:
         handle.write(json.dumps(line) + "\n")
 
 
-def read_log(out: str | Path) -> list[dict[str, Any]]:
-    """The events of every run on a bench folder, oldest first."""
-    path = Path(out) / LOG
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
     """One bench run per folder at a time (two would compute the same cells twice)."""

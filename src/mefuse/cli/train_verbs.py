@@ -197,10 +197,10 @@ def predict(
 ) -> None:
     """Score videos, frame folders or a store's clips with a saved model; print and write
     per-clip and per-sequence probabilities and decisions."""
+    from mefuse.predictions import Predictions, sequences_csv
     from mefuse.preprocess.views import views_for
     from mefuse.train.fit import predict_store
     from mefuse.train.trainer import FusionEstimator
-    from mefuse.utils.csvsafe import write_csv
     from mefuse.utils.outputs import header_starts
 
     estimator = FusionEstimator.load(model)  # a missing or damaged model is named first
@@ -208,7 +208,7 @@ def predict(
         views_for(views)
         if not inputs:
             raise DataError("--views applies to INPUTS (a store's features are already made)")
-    sequence_path = out.with_name(out.stem + "_sequences.csv")
+    sequence_path = sequences_csv(out)
     plan = OutputPlan(force=force).reads(model, "the model file").reads(clips, "the clip table")
     feature_store = FeatureStore(store) if store is not None else None
     plan.uses_store(feature_store)
@@ -226,25 +226,25 @@ def predict(
             raise DataError("--clips selects clips of a store; with INPUTS every input is scored")
         names = [v.get("extractor") for v in estimator.provenance.get("extractors", {}).values()]
         options = parse_options(option, [n for n in names if n])
-        clip_frame, sequence_frame, summary = predict_inputs(
+        result = predict_inputs(
             estimator, inputs, store=store, options=options, device=device, progress=not quiet,
             views=views, max_faceless=max_faceless, keep_faceless=keep_faceless)
-        for failure in summary.failures:
+        for failure in result.failures:
             console.print(f"[red]failed[/red] {escape(failure.clip_id)} at {failure.stage}: "
                           f"{escape(failure.reason)}")
-        for message in summary.warnings:
+        for message in result.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(message)}")
-        warn_faceless(clip_frame, max_faceless)
+        warn_faceless(result.clips, max_faceless)
     else:
         if feature_store is None:
             raise DataError("give video files or frame folders to score, or --store STORE")
         if option:
             raise DataError("--option applies to INPUTS (a store's features are already made)")
-        clip_frame, sequence_frame = predict_store(estimator, feature_store, clips)
-    write_csv(clip_frame, out)
-    write_csv(sequence_frame, sequence_path)
-    console.print(prediction_table(sequence_frame))
-    console.print(f"scored {len(clip_frame)} clips ({len(sequence_frame)} sequences); "
+        result = Predictions(*predict_store(estimator, feature_store, clips),
+                             sources=(str(store),))
+    result.to_csv(out)
+    console.print(prediction_table(result.sequences))
+    console.print(f"scored {len(result.clips)} clips ({len(result.sequences)} sequences); "
                   f"wrote {out} and {sequence_path}")
 
 

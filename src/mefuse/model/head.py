@@ -45,9 +45,3 @@ class ClassificationHead(nn.Module):
     def forward(self, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for pooled summaries ``z``; ``noise`` (B, hidden) drives the dropout."""
         return self.out(dropout_with_noise(self.hidden(z), noise, self.dropout))
-
-
-def classification_head(dim: int, hidden: int, num_classes: int,
-                        dropout: float) -> ClassificationHead:
-    """The paper's head (kept as a function for callers that build heads by name)."""
-    return ClassificationHead(dim, hidden, num_classes, dropout)

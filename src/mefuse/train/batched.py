@@ -19,7 +19,7 @@ results equal the one-at-a-time loop:
   optimiser skips them);
 - tuned thresholds come from inner fits, stacked and trained first;
 - a nested fusion choice (``fusion.select: inner``, fixed thresholds) stacks every fit's inner
-  network first, chooses per fit exactly as :func:`mefuse.train.select.choose_output` does, then
+  network first, chooses per fit exactly as :func:`mefuse.train.trainer.choose_output` does, then
   stacks the final fits that chose the same network (the fused one, or one stream alone).
 
 The model is used only through its contract (``sample_noise``, ``training_loss``), so any fusion

@@ -119,10 +119,6 @@ class FusionConfig(_Strict):
         0.02, ge=0.0, le=1.0, description="held-out macro-F1 by which the fused output must "
         "beat the best single stream to be chosen")
 
-    def is_paper(self) -> bool:
-        """True when every option is off (the paper's model)."""
-        return self == FusionConfig()
-
 
 class OptimConfig(_Strict):
     """AdamW with linear warm-up and cosine decay over a fixed number of epochs."""

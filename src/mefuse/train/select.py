@@ -21,23 +21,34 @@ training part of a fold ever reaches this function; the test fold is scored once
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
+from mefuse.model.fusion import FusionClassifier
 from mefuse.train.config import FusionConfig, TrainConfig, derive
-from mefuse.train.data import ModalityData
+from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import macro_f1, merge_views
 
-if TYPE_CHECKING:
-    from mefuse.train.trainer import FusionEstimator
-
 FUSED = "fused"
+
+
+class InnerModel(Protocol):
+    """What the choice reads of a fitted inner model (a trainer's ``FusionEstimator``).
+
+    Why a protocol: the trainer calls this module, so this module must not import it back.
+    """
+
+    config: TrainConfig
+    standardiser: Standardiser
+
+    def _require_fitted(self) -> FusionClassifier: ...
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray: ...
 
 
 def inner_split(groups: Sequence[str], holdout: float, seed: int
@@ -79,23 +90,7 @@ def choice_split(config: TrainConfig, seed: int, sequence_ids: Sequence[str],
     return inner_split(groups, config.fusion.select_holdout, seed)
 
 
-def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np.ndarray,
-                  sequence_ids: Sequence[str], groups: Sequence[str], classes: Sequence[str]
-                  ) -> tuple[str, dict[str, float]]:
-    """Return ``"fused"`` or a modality name, and every candidate's held-out macro-F1."""
-    from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
-
-    train, val = choice_split(config, seed, sequence_ids, groups)
-    inner = FusionEstimator(choice_config(config), seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmptyClassWarning)
-        inner.fit(data.take(train), labels[train], classes=list(classes),
-                  context="inner split for the fusion choice")
-    return decide_choice(config, inner, data.take(val), labels[val],
-                         np.asarray(sequence_ids)[val])
-
-
-def decide_choice(config: TrainConfig, inner: FusionEstimator, held_out: ModalityData,
+def decide_choice(config: TrainConfig, inner: InnerModel, held_out: ModalityData,
                   labels: np.ndarray, sequence_ids: Sequence[str]
                   ) -> tuple[str, dict[str, float]]:
     """The choice from an inner network's outputs on the held-out rows (see the module)."""
@@ -123,7 +118,7 @@ def held_out_loss(probabilities: np.ndarray, labels: np.ndarray, task: str) -> f
 
 
 @torch.no_grad()
-def candidate_probabilities(estimator: FusionEstimator, data: ModalityData
+def candidate_probabilities(estimator: InnerModel, data: ModalityData
                             ) -> dict[str, np.ndarray]:
     """Probabilities of the fused output and of each modality's own head, by name."""
     network = estimator._require_fitted()

@@ -23,6 +23,7 @@ from torch import nn
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError, TrainingDiverged
 from mefuse.model.fusion import FusionClassifier
+from mefuse.train import select
 from mefuse.train.config import OptimConfig, TrainConfig, build_config, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import merge_views, merged_decisions
@@ -100,8 +101,6 @@ class FusionEstimator:
             self.thresholds = np.full(labels.shape[1], self.config.thresholds.value)
         self.input_dims = data.dims
         if self.config.fusion.select == "inner":
-            from mefuse.train.select import choose_output
-
             units = sequence_ids if sequence_ids is not None else data.clip_ids
             self.choice, self.choice_scores = choose_output(
                 self.config, self.seed, data, labels, units,
@@ -116,9 +115,7 @@ class FusionEstimator:
         """The configuration of the network actually trained (a single stream when chosen)."""
         if self.choice == "fused":
             return self.config
-        from mefuse.train.select import single_config
-
-        return single_config(self.config, self.choice)
+        return select.single_config(self.config, self.choice)
 
     def _used(self) -> list[int]:
         """Positions of the modalities the trained network reads."""
@@ -486,6 +483,24 @@ def choose_thresholds(inner: FusionEstimator, data: ModalityData, labels: np.nda
         candidates = THRESHOLD_GRID[np.isclose(scores, best)]
         thresholds[c] = candidates[np.argmin(np.abs(candidates - 0.5))]
     return thresholds
+
+
+def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np.ndarray,
+                  sequence_ids: Sequence[str], groups: Sequence[str], classes: Sequence[str]
+                  ) -> tuple[str, dict[str, float]]:
+    """Return ``"fused"`` or a modality name, and every candidate's held-out macro-F1.
+
+    The inner network is trained here, the choice made by :mod:`mefuse.train.select` (which
+    explains why), so that the imports run one way: trainer -> select.
+    """
+    train, val = select.choice_split(config, seed, sequence_ids, groups)
+    inner = FusionEstimator(select.choice_config(config), seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyClassWarning)
+        inner.fit(data.take(train), labels[train], classes=list(classes),
+                  context="inner split for the fusion choice")
+    return select.decide_choice(config, inner, data.take(val), labels[val],
+                                np.asarray(sequence_ids)[val])
 
 
 def check_finite_loss(loss: torch.Tensor, context: str, epoch: int, optim: OptimConfig) -> None:
