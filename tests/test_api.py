@@ -23,7 +23,7 @@ def store(tmp_path_factory):
 
 def test_import_mefuse_exposes_the_entry_points():
     for name in ("load_store", "clips_table", "cross_validate", "train_model", "predict",
-                 "FusionModel"):
+                 "FusionClassifier"):
         assert callable(getattr(mefuse, name)), name
     with pytest.raises(AttributeError):
         mefuse.no_such_thing  # noqa: B018
@@ -44,7 +44,7 @@ def test_estimator_clone_params_and_cross_val_score_with_groups(store):
     from sklearn.model_selection import GroupKFold, cross_val_score
 
     data = mefuse.load_store(store, ["signal", "noise"], frames=8)
-    model = mefuse.FusionModel(modalities=data.modalities, widths=data.widths,
+    model = mefuse.FusionClassifier(modalities=data.modalities, widths=data.widths,
                                optim=OptimParams(epochs=3, batch_size=8),
                                model=ModelParams(dim=16, hidden=16))
     copy = clone(model)
@@ -70,14 +70,14 @@ def test_estimator_single_label_and_bad_widths(store):
     data = mefuse.load_store(store, ["signal"], frames=8)
     y = data.y.argmax(axis=1)
     names = np.array(["Negative", "Positive", "Repression", "Surprise", "Others"])[y]
-    model = mefuse.FusionModel(modalities=["signal"], strategy="single",
+    model = mefuse.FusionClassifier(modalities=["signal"], strategy="single",
                                optim=OptimParams(epochs=2), model=ModelParams(dim=16, hidden=16))
     with pytest.raises(NotFittedError):
         model.predict(data.X)
     model.fit(data.X, names)
     assert set(model.predict(data.X)) <= set(names)
     with pytest.raises(mefuse.MefuseError, match="widths"):
-        mefuse.FusionModel(modalities=["a", "b"], widths=[3, 3]).fit(data.X, data.y)
+        mefuse.FusionClassifier(modalities=["a", "b"], widths=[3, 3]).fit(data.X, data.y)
 
 
 def test_cross_validate_train_and_predict_on_a_store(store, tmp_path):

@@ -19,7 +19,7 @@ from mefuse.train.config import CVConfig, OptimConfig
 from mefuse.train.cv import run_cv
 from mefuse.train.data import load_modalities
 from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
-from mefuse.train.trainer import FusionEstimator, schedule_lengths
+from mefuse.train.trainer import TrainedModel, schedule_lengths
 
 QUICK = OptimConfig(epochs=3, warmup_epochs=1)
 
@@ -200,13 +200,13 @@ def test_batched_estimators_predict_save_and_load_like_single_fits(demo_store, t
     one_stack = fit_batched(config, data, labels, fits, classes=list(table.classes))
     chunked = fit_batched(config, data, labels, fits, classes=list(table.classes), max_stack=2)
     for fit, a, b in zip(fits, one_stack, chunked, strict=True):
-        alone = FusionEstimator(config, fit.seed).fit(data.take(fit.index), labels[fit.index],
+        alone = TrainedModel(config, fit.seed).fit(data.take(fit.index), labels[fit.index],
                                                       classes=list(table.classes))
         np.testing.assert_allclose(a.predict_proba(data), alone.predict_proba(data), atol=1e-5)
         np.testing.assert_array_equal(a.predict_proba(data), b.predict_proba(data))
         np.testing.assert_allclose(a.standardiser.mean[1], alone.standardiser.mean[1])
         a.save(tmp_path / "m.pt")
-        loaded = FusionEstimator.load(tmp_path / "m.pt")
+        loaded = TrainedModel.load(tmp_path / "m.pt")
         np.testing.assert_array_equal(loaded.predict(data), a.predict(data))
     # the same seed on other data is another fit: stacking does not mix fits up
     assert not np.allclose(one_stack[0].predict_proba(data), one_stack[2].predict_proba(data))

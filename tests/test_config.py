@@ -152,7 +152,7 @@ def test_a_config_that_is_a_folder_or_not_utf8_is_named(tmp_path):
 
 
 def test_classes_flag_refuses_empty_names():
-    from mefuse.cli.options import parse_classes
+    from mefuse.cli.shared_options import parse_classes
 
     assert parse_classes(None) is None
     assert parse_classes("a, b") == ["a", "b"]

@@ -26,8 +26,8 @@ from mefuse.bench.tables import BenchTables, markdown
 from mefuse.cli import options
 from mefuse.cli.bench_verbs import variants_help
 from mefuse.errors import ConfigError
-from mefuse.estimator import FusionModel, FusionParams
-from mefuse.model.fusion import NOT_NETWORK_FIELDS, FusionClassifier
+from mefuse.estimator import FusionClassifier, FusionParams
+from mefuse.model.fusion import NOT_NETWORK_FIELDS, FusionNetwork
 from mefuse.train.config import (
     CVConfig,
     FusionConfig,
@@ -47,8 +47,8 @@ def _help(verb: str) -> str:
 
 
 def test_every_fusion_field_reaches_the_cli_scikit_learn_and_the_network():
-    params = FusionModel().get_params(deep=True)
-    keywords = inspect.signature(FusionClassifier).parameters
+    params = FusionClassifier().get_params(deep=True)
+    keywords = inspect.signature(FusionNetwork).parameters
     helps = {verb: _help(verb) for verb in ("cv", "train", "submit")}
     for name, field in FusionConfig.model_fields.items():
         flag = f"--fusion-{name.replace('_', '-')}"
@@ -67,10 +67,10 @@ def test_from_config_builds_the_network_build_network_built():
     config = TrainConfig(modalities=["a", "b"], fusion={"aux_weight": 1.0, "late": False},
                          model={"dim": 8, "hidden": 8, "queries": 3, "position": True})
     torch.manual_seed(3)
-    built = FusionClassifier.from_config(config.model, config.fusion, [4, 6], 5,
+    built = FusionNetwork.from_config(config.model, config.fusion, [4, 6], 5,
                                          strategy=config.strategy, task=config.task)
     torch.manual_seed(3)
-    direct = FusionClassifier([4, 6], 5, strategy="gated", dim=8, queries=3, hidden=8,
+    direct = FusionNetwork([4, 6], 5, strategy="gated", dim=8, queries=3, hidden=8,
                               position=True, max_frames=config.model.frames, aux_weight=1.0)
     assert list(built.state_dict()) == list(direct.state_dict())
     for (name, a), b in zip(built.state_dict().items(), direct.state_dict().values(),
@@ -102,12 +102,12 @@ def test_derived_configurations_are_validated_again():
 def test_scikit_learn_reaches_every_section_and_checks_values():
     from sklearn.base import clone
 
-    model = FusionModel(modalities=["a", "b"], widths=[2, 2])
+    model = FusionClassifier(modalities=["a", "b"], widths=[2, 2])
     assert {"fusion__aux_weight", "model__dim", "optim__lr", "thresholds__mode"} <= set(
         model.get_params(deep=True))
     model.set_params(fusion__aux_weight=0.1, model__dim=16)
     assert model.get_params()["fusion__aux_weight"] == 0.1
-    assert FusionModel().get_params()["fusion__aux_weight"] == 0.0  # the default is untouched
+    assert FusionClassifier().get_params()["fusion__aux_weight"] == 0.0  # the default is untouched
     assert clone(model).get_params() == model.get_params()
     with pytest.raises(ValueError, match="fusion__aux_weight"):
         model.set_params(fusion__aux_weight=-1.0)
@@ -124,7 +124,7 @@ def test_a_new_fusion_option_is_one_field_and_one_variant_row(monkeypatch):
     class Extended(FusionConfig):
         new_knob: float = Field(0.0, ge=0.0, description="strength of a new fusion option")
 
-    class Network(FusionClassifier):  # the model code of the new option
+    class Network(FusionNetwork):  # the model code of the new option
         def __init__(self, *args, new_knob: float = 0.0, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.new_knob = new_knob
@@ -157,7 +157,7 @@ def test_a_new_fusion_option_is_one_field_and_one_variant_row(monkeypatch):
     class ExtendedParams(FusionParams):
         config = Extended
 
-    model = FusionModel(fusion=ExtendedParams()).set_params(fusion__new_knob=0.25)
+    model = FusionClassifier(fusion=ExtendedParams()).set_params(fusion__new_knob=0.25)
     assert model.get_params()["fusion__new_knob"] == 0.25
     with pytest.raises(ValueError, match="fusion__new_knob"):
         model.set_params(fusion__new_knob=-1.0)

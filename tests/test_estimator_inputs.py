@@ -1,6 +1,7 @@
-"""Bad input to FusionModel and the Python API: a clear MefuseError, never a silently wrong model.
+"""Bad input to FusionClassifier and the Python API: a clear MefuseError, never a silently wrong
+model.
 
-Issue 18, items 3 (FusionModel's input validation), 17 (API errors that were not MefuseError)
+Issue 18, items 3 (FusionClassifier's input validation), 17 (API errors that were not MefuseError)
 and 21 (a multi-hot row in single-label training named by its clip id, not a row number).
 """
 
@@ -33,7 +34,7 @@ def data(store):
 
 
 def _model(**settings):
-    return mefuse.FusionModel(**{"modalities": ["signal", "noise"], "widths": [6, 4], **QUICK,
+    return mefuse.FusionClassifier(**{"modalities": ["signal", "noise"], "widths": [6, 4], **QUICK,
                                  **settings})
 
 
@@ -100,7 +101,8 @@ def test_bad_modalities_or_widths_are_refused(data, settings, message):
 
 def test_x_at_predict_must_match_the_fitted_shape(data):
     fitted = _model().fit(data.X, data.y)
-    with pytest.raises(InvalidArrayError, match="X has 5 features, but FusionModel is expecting"):
+    with pytest.raises(InvalidArrayError,
+                       match="X has 5 features, but FusionClassifier is expecting"):
         fitted.predict(data.X[:, :, :5])
     with pytest.raises(InvalidArrayError, match="X has 3 frames per clip, but the model was fitted "
                                                 "on 4"):
@@ -135,7 +137,7 @@ def test_two_dimensional_x_is_one_frame_per_clip(data):
         (lambda s: mefuse.cross_validate(s, "signal"), "not a lone string"),
         (lambda s: mefuse.train_model(s, "signal"), "not a lone string"),
         (lambda s: mefuse.predict(42, store=s), "not int 42"),
-        (lambda s: mefuse.predict(mefuse.FusionModel(), store=s), "call its predict"),
+        (lambda s: mefuse.predict(mefuse.FusionClassifier(), store=s), "call its predict"),
         (lambda s: mefuse.predict("m.pt", inputs="clip.mp4"), "not a lone string"),
         (lambda s: mefuse.predict("m.pt", inputs=["clip.mp4"], bogus=1), "no option 'bogus'"),
     ],

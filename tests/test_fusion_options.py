@@ -7,7 +7,7 @@ import torch
 from torch.func import functional_call, stack_module_state
 
 from mefuse.errors import ConfigError
-from mefuse.model import FusionClassifier
+from mefuse.model import FusionNetwork
 from mefuse.model.fusion_checks import stream_keep_mask
 from mefuse.train.config import FusionConfig, TrainConfig, build_config
 
@@ -18,7 +18,7 @@ def _inputs(batch: int = 3, frames: int = 5) -> list[torch.Tensor]:
             torch.randn(batch, frames, 6, generator=generator)]
 
 
-def _keep_all_noise(model: FusionClassifier, batch: int, frames: int,
+def _keep_all_noise(model: FusionNetwork, batch: int, frames: int,
                     modality: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Noise that drops nothing (uniform draws of 1), except the given stream draws."""
     noise = {k: torch.ones(v) for k, v in model.noise_shapes(batch).items()}
@@ -37,7 +37,7 @@ def test_keep_mask_never_drops_every_stream():
 
 def test_modality_dropout_renormalises_the_gate_over_the_kept_stream():
     torch.manual_seed(0)
-    model = FusionClassifier([4, 6], 3, dim=8, hidden=8, modality_dropout=0.5,
+    model = FusionNetwork([4, 6], 3, dim=8, hidden=8, modality_dropout=0.5,
                              dropout=0.0, feature_dropout=0.0)
     assert model.noise_shapes(3)["modality"] == (3, 2)
     with torch.no_grad():
@@ -58,7 +58,7 @@ def test_modality_dropout_renormalises_the_gate_over_the_kept_stream():
 
 def test_late_fusion_mixes_the_modality_heads_logits():
     torch.manual_seed(1)
-    model = FusionClassifier([4, 6], 3, dim=8, hidden=8, late=True)
+    model = FusionNetwork([4, 6], 3, dim=8, hidden=8, late=True)
     assert model.head is None and len(model.modality_heads) == 2
     x = _inputs()
     per_modality = model.modality_logits(x)
@@ -71,7 +71,7 @@ def test_late_fusion_mixes_the_modality_heads_logits():
 def test_aux_heads_and_gate_entropy_add_their_terms_to_the_loss():
     torch.manual_seed(2)
     x, target = _inputs(), torch.tensor([[1.0, 0, 1], [0, 1, 0], [1, 1, 0]])
-    model = FusionClassifier([4, 6], 3, dim=8, hidden=8, aux_weight=0.7, gate_entropy=0.2,
+    model = FusionNetwork([4, 6], 3, dim=8, hidden=8, aux_weight=0.7, gate_entropy=0.2,
                              dropout=0.0, feature_dropout=0.0)
     with torch.no_grad():
         model.gate.copy_(torch.tensor([1.0, -0.5]))
@@ -89,7 +89,7 @@ def test_aux_heads_and_gate_entropy_add_their_terms_to_the_loss():
 
 def test_concat_modality_dropout_zeroes_and_rescales_a_stream():
     torch.manual_seed(3)
-    model = FusionClassifier([4, 6], 3, strategy="concat", dim=8, hidden=8,
+    model = FusionNetwork([4, 6], 3, strategy="concat", dim=8, hidden=8,
                              modality_dropout=0.5, feature_dropout=0.0)
     x = _inputs()
     draws = torch.tensor([[0.9, 0.1], [0.9, 0.9], [0.1, 0.9]])
@@ -106,7 +106,7 @@ def test_concat_modality_dropout_zeroes_and_rescales_a_stream():
 def test_new_options_train_the_same_stacked_under_vmap(kwargs):
     """The contract: folds stacked with torch.func.vmap give each fit's own loss and grads."""
     torch.manual_seed(4)
-    models = [FusionClassifier([4, 6], 3, dim=8, hidden=8, **kwargs) for _ in range(2)]
+    models = [FusionNetwork([4, 6], 3, dim=8, hidden=8, **kwargs) for _ in range(2)]
     x = [torch.stack([t, t + 0.5]) for t in _inputs()]
     target = torch.stack([torch.eye(3), torch.eye(3).flip(0)])
     noises = [m.sample_noise(3, torch.Generator().manual_seed(i))
@@ -115,7 +115,7 @@ def test_new_options_train_the_same_stacked_under_vmap(kwargs):
     params, buffers = stack_module_state(models)
 
     class Loss(torch.nn.Module):
-        def __init__(self, inner: FusionClassifier) -> None:
+        def __init__(self, inner: FusionNetwork) -> None:
             super().__init__()
             self.inner = inner
 
@@ -164,8 +164,8 @@ def test_probe_heads_leave_the_fused_model_untouched():
     """``aux_detach`` heads learn from detached summaries: every shared parameter gets exactly
     the gradient of the plain model, and the heads still learn (their own gradient is not 0)."""
     torch.manual_seed(0)
-    plain = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8)
-    probed = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
+    plain = FusionNetwork([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8)
+    probed = FusionNetwork([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
                               aux_weight=1.0, aux_detach=True)
     probed.load_state_dict(plain.state_dict(), strict=False)
     x = [torch.randn(4, 7, 6), torch.randn(4, 7, 5)]
@@ -182,7 +182,7 @@ def test_probe_heads_leave_the_fused_model_untouched():
         else:
             torch.testing.assert_close(parameter.grad, shared[name].grad, rtol=0, atol=0)
     # without detaching, the heads' loss reaches the pools
-    joint = FusionClassifier([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
+    joint = FusionNetwork([6, 5], 3, strategy="gated", dim=8, queries=2, hidden=8,
                              aux_weight=1.0)
     joint.load_state_dict(probed.state_dict())
     joint.training_loss(x, target, noise).backward()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from rich.table import Table
 
-from mefuse.cli.options import plain_docstring
+from mefuse.cli.shared_options import plain_docstring
 from mefuse.extraction.local import _FrameCount
 from mefuse.extraction.prepare import PreparedClip
 from mefuse.store.reports import Failure

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mefuse.model import STRATEGIES, FusionClassifier, MultiQueryAttentionPool
+from mefuse.model import STRATEGIES, FusionNetwork, MultiQueryAttentionPool
 from mefuse.model.head import ClassificationHead
 
 
@@ -108,7 +108,7 @@ def test_mask_hides_padding():
 
 def test_gate_weights_are_a_softmax_and_weight_the_summaries():
     torch.manual_seed(3)
-    model = FusionClassifier([4, 6, 3], num_classes=5, strategy="gated", dim=8)
+    model = FusionNetwork([4, 6, 3], num_classes=5, strategy="gated", dim=8)
     with torch.no_grad():
         model.gate.copy_(torch.tensor([0.5, -1.0, 2.0]))
     weights = model.gate_weights()
@@ -128,10 +128,10 @@ def test_gate_weights_are_a_softmax_and_weight_the_summaries():
 def test_shapes_for_any_length_and_number_of_modalities(strategy, frames, modalities):
     if strategy == "single" and modalities != 1:
         with pytest.raises(ValueError, match="one modality"):
-            FusionClassifier([3] * modalities, 5, strategy=strategy)
+            FusionNetwork([3] * modalities, 5, strategy=strategy)
         return
     dims = [3 + 2 * m for m in range(modalities)]
-    model = FusionClassifier(dims, num_classes=5, strategy=strategy, dim=8, queries=3,
+    model = FusionNetwork(dims, num_classes=5, strategy=strategy, dim=8, queries=3,
                              max_frames=64, position=True)
     logits, attention = model.forward_with_attention([torch.randn(2, frames, d) for d in dims])
     assert logits.shape == (2, 5)
@@ -141,23 +141,23 @@ def test_shapes_for_any_length_and_number_of_modalities(strategy, frames, modali
 
 
 def test_sum_uses_equal_weights_and_concat_one_pool():
-    summed = FusionClassifier([3, 4], 2, strategy="sum")
+    summed = FusionNetwork([3, 4], 2, strategy="sum")
     torch.testing.assert_close(summed.gate_weights(), torch.tensor([0.5, 0.5]))
-    concat = FusionClassifier([3, 4], 2, strategy="concat")
+    concat = FusionNetwork([3, 4], 2, strategy="concat")
     assert len(concat.pools) == 1 and concat.pools[0].key.in_features == 7
 
 
 def test_motion_input_is_blind_to_a_constant_offset():
     torch.manual_seed(4)
-    model = FusionClassifier([5], 3, strategy="single", motion=True).eval()
+    model = FusionNetwork([5], 3, strategy="single", motion=True).eval()
     frames = torch.randn(2, 6, 5)
     torch.testing.assert_close(model([frames]), model([frames + 3.0]))
-    still = FusionClassifier([5], 3, strategy="single", motion=False).eval()
+    still = FusionNetwork([5], 3, strategy="single", motion=False).eval()
     assert not torch.allclose(still([frames]), still([frames + 3.0]))
 
 
 def test_wrong_width_is_refused():
-    model = FusionClassifier([4, 6], 5)
+    model = FusionNetwork([4, 6], 5)
     with pytest.raises(ValueError, match=r"\(B, T, 6\)"):
         model([torch.randn(1, 3, 4), torch.randn(1, 3, 5)])
 
@@ -181,7 +181,7 @@ def test_randomness_is_explicit_and_vmap_reproduces_one_fit_at_a_time():
     models = []
     for seed in (0, 1, 2):
         torch.manual_seed(seed)
-        models.append(FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3))
+        models.append(FusionNetwork([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3))
     inputs = [torch.randn(5, 7, 4), torch.randn(5, 7, 6)]
     noises = [m.sample_noise(5, torch.Generator().manual_seed(10 + i))
               for i, m in enumerate(models)]
@@ -206,20 +206,20 @@ def test_randomness_is_explicit_and_vmap_reproduces_one_fit_at_a_time():
 
 def test_training_loss_weights_clips_and_ignores_padding():
     torch.manual_seed(0)
-    model = FusionClassifier([4], 3, strategy="single", dim=8)
+    model = FusionNetwork([4], 3, strategy="single", dim=8)
     inputs = [torch.randn(4, 5, 4)]
     target = torch.randint(0, 2, (4, 3)).float()
     full = model.training_loss([inputs[0][:3]], target[:3], None)
     padded = model.training_loss(inputs, target, None, torch.tensor([1.0, 1.0, 1.0, 0.0]))
     torch.testing.assert_close(full, padded)
-    single = FusionClassifier([4], 3, strategy="single", dim=8, task="singlelabel")
+    single = FusionNetwork([4], 3, strategy="single", dim=8, task="singlelabel")
     loss = single.training_loss(inputs, torch.tensor([0, 2, 1, 1]), None)
     expected = torch.nn.functional.cross_entropy(single(inputs), torch.tensor([0, 2, 1, 1]))
     torch.testing.assert_close(loss, expected)
 
 
 def test_noise_drawn_into_a_buffer_equals_fresh_draws():
-    model = FusionClassifier([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3)
+    model = FusionNetwork([4, 6], 3, strategy="gated", dim=8, feature_dropout=0.3)
     fresh = model.sample_noise(3, torch.Generator().manual_seed(4))
     buffer = {name: torch.full((5, *shape[1:]), -1.0)
               for name, shape in model.noise_shapes(5).items()}
@@ -234,7 +234,7 @@ def test_noise_drawn_into_a_buffer_equals_fresh_draws():
 
 def test_a_classifier_saved_with_the_joint_key_value_layer_loads_and_predicts_the_same():
     torch.manual_seed(6)
-    model = FusionClassifier([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
+    model = FusionNetwork([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
     legacy = {}
     for name, tensor in model.state_dict().items():
         if ".key." in name or ".value." in name:
@@ -244,7 +244,7 @@ def test_a_classifier_saved_with_the_joint_key_value_layer_loads_and_predicts_th
         for part in ("weight", "bias"):  # the earlier releases' layout: K rows, then V rows
             legacy[f"pools.{index}.key_value.{part}"] = torch.cat(
                 [getattr(pool.key, part), getattr(pool.value, part)]).detach()
-    restored = FusionClassifier([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
+    restored = FusionNetwork([4, 6], 3, strategy="gated", dim=8, hidden=8).eval()
     restored.load_state_dict(legacy)
     inputs = [torch.randn(2, 5, 4), torch.randn(2, 5, 6)]
     torch.testing.assert_close(restored(inputs), model(inputs), rtol=0, atol=0)

@@ -14,7 +14,7 @@ import pytest
 from mefuse.errors import DataError
 from mefuse.inference import Recipe, build_extractors, input_table, model_recipe
 from mefuse.preprocess.config import PreprocessConfig
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
@@ -58,7 +58,7 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_predict_on_a_video_file_and_a_frame_folder(trained, tmp_path):
     out, model = trained
-    estimator = FusionEstimator.load(model)
+    estimator = TrainedModel.load(model)
     recipe = model_recipe(estimator)  # the training store's settings travel in the model
     assert recipe.preprocess.views == "both" and recipe.preprocess.crop_size == 256
     assert recipe.extractors["flow"]["params"]["size"] == 64
@@ -100,7 +100,7 @@ def test_predict_refuses_a_model_whose_extractor_is_not_installed(tmp_path):
 def test_a_model_without_recorded_extractors_is_refused():
     from mefuse.train.config import TrainConfig
 
-    estimator = FusionEstimator(TrainConfig(modalities=["imported"], strategy="single"))
+    estimator = TrainedModel(TrainConfig(modalities=["imported"], strategy="single"))
     with pytest.raises(DataError, match="records no extractor for modality 'imported'"):
         model_recipe(estimator)
 

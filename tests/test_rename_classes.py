@@ -85,3 +85,8 @@ def test_after_a_merge_old_files_are_renamed_and_unclear_ones_are_named(tmp_path
     assert unclear == ["src/mefuse/train/mixed.py: FusionClassifier could be the network or the "
                        "estimator"]
 
+
+
+def test_the_repository_is_renamed():
+    """Nothing left for the script to do here (run it after merging a branch)."""
+    assert _script().run(ROOT, check=True) == ([], [])

@@ -11,7 +11,7 @@ from mefuse.train import trainer as trainer_module
 from mefuse.train.config import CVConfig, OptimConfig, TrainConfig
 from mefuse.train.cv import run_cv
 from mefuse.train.data import load_modalities
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 
 QUICK = OptimConfig(epochs=4)
 FUSION = {"modality_dropout": 0.25, "aux_weight": 1.0, "select": "inner"}
@@ -63,17 +63,17 @@ def test_a_chosen_stream_is_exactly_the_single_model_and_survives_save(demo_stor
     config = TrainConfig(modalities=["signal", "noise"], fusion=FUSION, optim=QUICK)
     monkeypatch.setattr(trainer_module, "choose_output",
                         lambda *args, **kwargs: ("signal", {"fused": 0.6, "signal": 0.5}))
-    chosen = FusionEstimator(config, seed=3).fit(data, table.labels)
+    chosen = TrainedModel(config, seed=3).fit(data, table.labels)
     assert chosen.choice == "signal"
     assert chosen.gate_weights() == {"signal": 1.0, "noise": 0.0}
     signal_only = load_modalities(root, table.clip_ids, ["signal"], 18)
-    single = FusionEstimator(TrainConfig(modalities=["signal"], strategy="single", optim=QUICK),
+    single = TrainedModel(TrainConfig(modalities=["signal"], strategy="single", optim=QUICK),
                              seed=3).fit(signal_only, table.labels)
     np.testing.assert_array_equal(chosen.predict_proba(data), single.predict_proba(signal_only))
     attention = chosen.attention(data)
     assert len(attention) == 2 and not attention[1].any() and attention[0].any()
     chosen.save(tmp_path / "model.pt")
-    loaded = FusionEstimator.load(tmp_path / "model.pt")
+    loaded = TrainedModel.load(tmp_path / "model.pt")
     assert loaded.choice == "signal"
     np.testing.assert_array_equal(loaded.predict_proba(data), chosen.predict_proba(data))
 

@@ -245,7 +245,7 @@ def test_train_without_flags_fits_the_store_task(casme2_store, tmp_path):
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "trained on 12 clips (singlelabel)" in text and "most probable class" in text
-    from mefuse.train.trainer import FusionEstimator
+    from mefuse.train.trainer import TrainedModel
 
-    model = FusionEstimator.load(tmp_path / "m.pt")
+    model = TrainedModel.load(tmp_path / "m.pt")
     assert model.classes == CLASSES and model.config.task == "singlelabel"

@@ -20,7 +20,7 @@ from mefuse.submit import (
     validate_submission,
 )
 from mefuse.train.fit import predict_store
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 
 runner = CliRunner()
 SMALL = DemoSpec(subjects=6, sequences_per_subject=6, signal_dim=12, noise_dim=16,
@@ -74,7 +74,7 @@ def test_submission_for_held_out_sequences_passes_the_validator(held_out, tuned_
     assert check.exit_code == 0 and f"match the {len(ids)} test sequences" in check.output
 
     # views merged by a per-class OR of each view's thresholded decision
-    model = FusionEstimator.load(tuned_model)
+    model = TrainedModel.load(tuned_model)
     assert model.config.thresholds.mode == "tuned"
     per_clip, _ = predict_store(model, root, clips)
     per_clip = per_clip[per_clip["sequence_id"].str[1:].astype(int).isin(ids)]
@@ -111,7 +111,7 @@ def test_train_store_mode_tunes_thresholds_on_training_data(held_out, tmp_path):
                                  "--negative-excludes-positive", "-o", str(tmp_path / "s.csv")])
     assert result.exit_code == 0, result.output
     assert "tuned thresholds" in result.output
-    model = FusionEstimator.load(tmp_path / "m.pt")
+    model = TrainedModel.load(tmp_path / "m.pt")
     assert model.config.thresholds.mode == "tuned"  # forced, although the file said fixed
     assert model.provenance["n_clips"] == 2 * (36 - len(ids))  # labelled (training) clips only
     frame = pd.read_csv(tmp_path / "s.csv")

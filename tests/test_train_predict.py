@@ -14,7 +14,7 @@ from mefuse.errors import DataError
 from mefuse.train.config import OptimConfig, TrainConfig
 from mefuse.train.data import load_modalities
 from mefuse.train.fit import fit_on_store, predict_store
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_saved_model_round_trips_with_weights_only(fitted, demo_store, tmp_path)
     root, table = demo_store
     fitted.save(tmp_path / "model.pt")
     torch.load(tmp_path / "model.pt", weights_only=True)  # plain tensors and data only
-    loaded = FusionEstimator.load(tmp_path / "model.pt")
+    loaded = TrainedModel.load(tmp_path / "model.pt")
     data = load_modalities(root, table.clip_ids[:10], ["signal", "noise"], 18)
     np.testing.assert_allclose(loaded.predict_proba(data), fitted.predict_proba(data), atol=1e-6)
     np.testing.assert_array_equal(loaded.thresholds, fitted.thresholds)
@@ -60,15 +60,15 @@ def test_predict_refuses_features_of_another_configuration(fitted, demo_store, t
 def test_a_file_that_is_not_a_model(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
     with pytest.raises(DataError, match="not a mefuse model") as caught:
-        FusionEstimator.load(tmp_path / "x.pt")
+        TrainedModel.load(tmp_path / "x.pt")
     assert "weights_only=False" not in str(caught.value)  # torch's advice is not ours
     assert len(str(caught.value)) < 300
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(DataError, match="empty"):
-        FusionEstimator.load(tmp_path / "empty.pt")
+        TrainedModel.load(tmp_path / "empty.pt")
     torch.save({"hello": 1}, tmp_path / "y.pt")
     with pytest.raises(DataError, match="not a mefuse model"):
-        FusionEstimator.load(tmp_path / "y.pt")
+        TrainedModel.load(tmp_path / "y.pt")
 
 
 def test_a_version_2_model_file_still_loads_and_other_versions_say_so(fitted, demo_store,
@@ -85,18 +85,18 @@ def test_a_version_2_model_file_still_loads_and_other_versions_say_so(fitted, de
                 [weights.pop(f"{prefix}key.{part}"), weights.pop(f"{prefix}value.{part}")])
     torch.save({**state, "format": "mefuse-model/2"}, tmp_path / "v2.pt")
     data = load_modalities(root, table.clip_ids, ["signal", "noise"], 18)
-    np.testing.assert_array_equal(FusionEstimator.load(tmp_path / "v2.pt").predict_proba(data),
+    np.testing.assert_array_equal(TrainedModel.load(tmp_path / "v2.pt").predict_proba(data),
                                   fitted.predict_proba(data))
     torch.save({**state, "format": "mefuse-model/1"}, tmp_path / "v1.pt")
     with pytest.raises(DataError, match="mefuse-model/1 model file.*retrain"):
-        FusionEstimator.load(tmp_path / "v1.pt")
+        TrainedModel.load(tmp_path / "v1.pt")
 
 
 def test_standardiser_is_fitted_on_the_training_clips_only(demo_store):
     root, table = demo_store
     data = load_modalities(root, table.clip_ids, ["signal"], 18)
     train = np.arange(0, 60)
-    estimator = FusionEstimator(
+    estimator = TrainedModel(
         TrainConfig(modalities=["signal"], strategy="single", optim=OptimConfig(epochs=1)))
     estimator.fit(data.take(train), table.labels[train], classes=list(table.classes))
     expected = data.arrays[0][train].reshape(-1, data.dims[0]).mean(axis=0)

@@ -9,7 +9,7 @@ The Python API (see the README's "Python API" section)::
     model = mefuse.train_model("store", ["mesh3d", "flow"])        # as 'mefuse train'
     predictions = mefuse.predict(model, inputs=["clip.mp4"])       # as 'mefuse predict'
     report = mefuse.check_data("casme2", "data/CASME2")           # as 'mefuse check-data'
-    mefuse.FusionModel(modalities=data.modalities, widths=data.widths)  # scikit-learn
+    mefuse.FusionClassifier(modalities=data.modalities, widths=data.widths)  # scikit-learn
 
 Names load on first use, so ``import mefuse`` stays fast (torch is imported only when needed).
 """
@@ -32,9 +32,13 @@ _LAZY: dict[str, str] = {
     "predict": "mefuse.api",
     "check_data": "mefuse.api",
     "StoreData": "mefuse.api",
-    "FusionModel": "mefuse.estimator",
+    "FusionClassifier": "mefuse.estimator",
     "MefuseError": "mefuse.errors",
 }
+
+
+_RENAMED = {"FusionModel": "FusionClassifier"}  # rename-classes: keep
+"""Old class names, importable for one release with a DeprecationWarning (PEP 562)."""
 
 
 def __getattr__(name: str):
@@ -45,6 +49,10 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _RENAMED:
+        from mefuse.utils.deprecation import renamed
+
+        return renamed(__name__, name, _RENAMED)
     raise AttributeError(f"module 'mefuse' has no attribute {name!r}")
 
 

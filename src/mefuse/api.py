@@ -5,7 +5,7 @@ in a notebook is the one ``mefuse cv`` would give:
 
 - :func:`clips_table`: a store's clip table as a pandas DataFrame;
 - :func:`load_store`: features as arrays (per modality, and side by side for
-  :class:`~mefuse.estimator.FusionModel`), labels and subjects;
+  :class:`~mefuse.estimator.FusionClassifier`), labels and subjects;
 - :func:`cross_validate`, :func:`train_model`: ``mefuse cv`` and ``mefuse train``;
 - :func:`predict`: ``mefuse predict`` on a store, or on video files and frame folders;
 - :func:`check_data`: ``mefuse check-data``, a dataset checked before extraction.
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 Frames = Annotated[(int, *ModelConfig.model_fields["frames"].metadata)]
 """Frames per clip: the bounds a model takes (1 to 512), so that what :func:`load_store` returns
-fits :class:`~mefuse.estimator.FusionModel`, and a slip such as ``frames=1e9`` is refused before
-it allocates (clips x frames x width floats) instead of asking for terabytes."""
+fits :class:`~mefuse.estimator.FusionClassifier`, and a slip such as ``frames=1e9`` is refused
+before it allocates (clips x frames x width floats) instead of asking for terabytes."""
 DEFAULT_FRAMES: int = ModelConfig.model_fields["frames"].default
 """The configuration's default clip length (``model.frames``), defined once there."""
 
@@ -43,7 +43,8 @@ class StoreData:
     """Features of a store's labelled clips, ready for scikit-learn or your own code."""
 
     X: np.ndarray
-    """``(clips, frames, sum of widths)``: the modalities side by side (FusionModel's input)."""
+    """``(clips, frames, sum of widths)``: the modalities side by side (the input of
+    FusionClassifier)."""
     y: np.ndarray
     """0/1 labels ``(clips, classes)``."""
     groups: np.ndarray
@@ -131,7 +132,7 @@ def cross_validate(store: str | Path, modalities: Names, *,
 def train_model(store: str | Path, modalities: Names, *, clips: str | Path | None = None,
           seed: int = 0, **settings: Any):
     """``mefuse train``: fit on every labelled clip; returns a
-    :class:`~mefuse.train.trainer.FusionEstimator` (``.save(path)``, ``.gate_weights()``)."""
+    :class:`~mefuse.train.trainer.TrainedModel` (``.save(path)``, ``.gate_weights()``)."""
     from mefuse.train.config import TrainConfig, build_config
     from mefuse.train.fit import fit_on_store
 
@@ -148,7 +149,7 @@ def predict(model: Any, *, store: str | Path | None = None,
             **options: Any) -> Predictions:
     """``mefuse predict``: per-clip and per-sequence probabilities and decisions.
 
-    ``model`` is a model file or a fitted FusionEstimator. Give ``store`` (score its clips) or
+    ``model`` is a model file or a fitted TrainedModel. Give ``store`` (score its clips) or
     ``inputs`` (video files and frame folders: the model's extractors run on them; ``store``
     then keeps their features). ``options`` go to :func:`mefuse.inference.predict_inputs`.
     Returns a :class:`~mefuse.predictions.Predictions` (``.clips``, ``.sequences``,
@@ -203,15 +204,15 @@ def check_data(kind: str, root: str | Path, labels: str | Path | None = None,
 
 
 def _model(model: Any) -> Any:
-    """``model`` if it is a model file's path or a fitted FusionEstimator; else a clear error
-    (a number or a scikit-learn FusionModel would fail deep inside otherwise)."""
-    from mefuse.train.trainer import FusionEstimator
+    """``model`` if it is a model file's path or a fitted TrainedModel; else a clear error
+    (a number or a scikit-learn FusionClassifier would fail deep inside otherwise)."""
+    from mefuse.train.trainer import TrainedModel
 
-    if isinstance(model, str | Path | FusionEstimator):
+    if isinstance(model, str | Path | TrainedModel):
         return model
-    hint = (": a FusionModel scores arrays itself, call its predict(X)"
-            if type(model).__name__ == "FusionModel" else "")
-    raise ConfigError(f"predict() takes a model file's path or the FusionEstimator that "
+    hint = (": a FusionClassifier scores arrays itself, call its predict(X)"
+            if type(model).__name__ == "FusionClassifier" else "")
+    raise ConfigError(f"predict() takes a model file's path or the TrainedModel that "
                       f"train_model() returns, not {type(model).__name__} {model!r:.60}{hint}")
 
 

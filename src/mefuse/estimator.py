@@ -1,6 +1,6 @@
-"""A scikit-learn estimator on cached features: :class:`FusionModel`.
+"""A scikit-learn estimator on cached features: :class:`FusionClassifier`.
 
-It wraps :class:`mefuse.train.trainer.FusionEstimator` (the training itself is not rewritten
+It wraps :class:`mefuse.train.trainer.TrainedModel` (the training itself is not rewritten
 here) in scikit-learn's conventions, so the fusion model works with ``clone``,
 ``cross_val_score``, ``GridSearchCV`` and group splitters:
 
@@ -9,7 +9,7 @@ here) in scikit-learn's conventions, so the fusion model works with ``clone``,
   :class:`OptimParams`, :class:`ThresholdParams`, built from the pydantic sections of
   :mod:`mefuse.train.config`), so ``get_params()`` lists ``fusion__aux_weight``,
   ``model__dim``, ``optim__lr``... and ``set_params``, ``clone`` and ``GridSearchCV`` reach
-  every option, e.g. ``FusionModel(optim=OptimParams(epochs=5))`` or
+  every option, e.g. ``FusionClassifier(optim=OptimParams(epochs=5))`` or
   ``set_params(fusion__aux_weight=1.0)``;
 - ``X`` is one float array ``(clips, frames, width)``: the modalities' per-frame features side
   by side, ``widths`` saying how many columns each modality takes (as
@@ -144,10 +144,10 @@ SECTIONS: dict[str, type[ConfigSection]] = {
     cls.name: cls for cls in (ModelParams, FusionParams, OptimParams, ThresholdParams)}
 """The estimator's section parameters (every nested section of the training configuration)."""
 _DEFAULTS = {name: cls() for name, cls in SECTIONS.items()}
-"""Default section values; :meth:`FusionModel.set_params` copies one before changing it."""
+"""Default section values; :meth:`FusionClassifier.set_params` copies one before changing it."""
 
 
-class FusionModel(ClassifierMixin, BaseEstimator):
+class FusionClassifier(ClassifierMixin, BaseEstimator):
     """The gated fusion classifier (or a baseline strategy) as a scikit-learn classifier."""
 
     def __init__(self, modalities: Sequence[str] = ("features",),
@@ -168,7 +168,7 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         self.device = device
         self.seed = seed
 
-    def set_params(self, **params: Any) -> FusionModel:
+    def set_params(self, **params: Any) -> FusionClassifier:
         """scikit-learn's ``set_params``; a section changed through ``section__field`` is
         copied first, so the shared default (or a section object the caller still holds) is
         never changed behind their back."""
@@ -300,7 +300,7 @@ class FusionModel(ClassifierMixin, BaseEstimator):
             **{name: self._section(name) for name in SECTIONS},
         }
         data["model"]["frames"] = frames
-        return build_config(TrainConfig, data, "FusionModel's parameters")
+        return build_config(TrainConfig, data, "FusionClassifier's parameters")
 
     def _section(self, name: str) -> dict[str, Any]:
         """A section parameter's values, checked to be the section's own kind."""
@@ -312,9 +312,9 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         return value.get_params(deep=False)
 
     # ------------------------------------------------------------------ sklearn API
-    def fit(self, X: Any, y: Any) -> FusionModel:
+    def fit(self, X: Any, y: Any) -> FusionClassifier:
         """Train on features ``X`` and labels ``y`` (see the module docstring)."""
-        from mefuse.train.trainer import FusionEstimator
+        from mefuse.train.trainer import TrainedModel
 
         X, y = self._validated(X, y, fitting=True)
         data = self._modality_data(X)
@@ -322,7 +322,7 @@ class FusionModel(ClassifierMixin, BaseEstimator):
         self.multilabel_ = task == "multilabel"
         self.frames_ = X.shape[1]
         names = [str(c) for c in self.classes_]
-        self.estimator_ = FusionEstimator(self._config(self.frames_, task, names),
+        self.estimator_ = TrainedModel(self._config(self.frames_, task, names),
                                           seed=self.seed)
         self.estimator_.fit(data, labels, classes=names, context="fit data")
         return self
@@ -356,3 +356,14 @@ class FusionModel(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "estimator_")
         return self.estimator_
+
+
+_RENAMED = {"FusionModel": "FusionClassifier"}  # rename-classes: keep
+"""Old class names, importable for one release with a DeprecationWarning (PEP 562)."""
+
+
+def __getattr__(name: str) -> object:
+    """The old class names (see ``_RENAMED``)."""
+    from mefuse.utils.deprecation import renamed
+
+    return renamed(__name__, name, _RENAMED)

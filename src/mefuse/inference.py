@@ -34,7 +34,7 @@ from mefuse.store import FeatureStore
 from mefuse.store.quality import faceless_shares, read_quality
 from mefuse.store.reports import Failure
 from mefuse.train.fit import predict_store
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 from mefuse.utils.diff import describe_differences
 
 
@@ -47,7 +47,7 @@ class Recipe:
     preprocess: PreprocessConfig
 
 
-def model_recipe(estimator: FusionEstimator) -> Recipe:
+def model_recipe(estimator: TrainedModel) -> Recipe:
     """The extraction recipe recorded in a model, or a :class:`DataError` saying why the model
     cannot be applied to video (no provenance, or modalities preprocessed differently)."""
     recorded = estimator.provenance.get("extractors") or {}
@@ -181,7 +181,7 @@ def layout_warnings(trained: str, used: str, table: ClipTable,
 
 
 def predict_inputs(
-    model: str | Path | FusionEstimator, inputs: Sequence[str | Path], *,
+    model: str | Path | TrainedModel, inputs: Sequence[str | Path], *,
     store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
     device: str | None = None, progress: bool = False, workers: int = 1,
     views: str = "auto", max_faceless: float | None = None, keep_faceless: bool = False,
@@ -196,7 +196,7 @@ def predict_inputs(
     inputs' camera layout (``auto``: the training data's); the result's ``warnings`` say when
     it differs, or seems to, from the training data's.
     """
-    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    estimator = model if isinstance(model, TrainedModel) else TrainedModel.load(model)
     recipe = model_recipe(estimator)
     trained = recipe.preprocess.views
     used = trained if views == "auto" else views

@@ -262,12 +262,12 @@ def predict_submission(model, store: FeatureStore | str | Path, clips: ClipTable
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Submission rows and per-sequence probabilities for the clips of a test store.
 
-    ``model`` is a :class:`~mefuse.train.trainer.FusionEstimator` or a model file.
+    ``model`` is a :class:`~mefuse.train.trainer.TrainedModel` or a model file.
     """
     from mefuse.train.fit import predict_store
-    from mefuse.train.trainer import FusionEstimator
+    from mefuse.train.trainer import TrainedModel
 
-    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    estimator = model if isinstance(model, TrainedModel) else TrainedModel.load(model)
     require_tuned(estimator, allow_fixed)
     table = ClipTable.for_prediction(clips.frame, estimator.classes, source="test clips")
     _, sequences = predict_store(estimator, store, table)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mefuse.bench.grid import default_variant_names
-from mefuse.cli.options import (
+from mefuse.cli.shared_options import (
     AddressOpt,
     BatchOpt,
     ClassesOpt,

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mefuse.cli.options import DATASET_HELP, echo_listing
+from mefuse.cli.shared_options import DATASET_HELP, echo_listing
 from mefuse.data.check import CheckReport, SourceCheck, check_source
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console

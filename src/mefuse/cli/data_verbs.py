@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from mefuse.cli.options import (
+from mefuse.cli.shared_options import (
     DATASET_HELP,
     AddressOpt,
     device_callback,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mefuse.cli.options import (
+from mefuse.cli.shared_options import (
     BatchOpt,
     ConfigOpt,
     DeviceOpt,

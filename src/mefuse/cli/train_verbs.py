@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from mefuse.cli.data_verbs import KeepFacelessOpt, MaxFacelessOpt
-from mefuse.cli.options import (
+from mefuse.cli.shared_options import (
     BatchOpt,
     ClassesOpt,
     ClipsOpt,
@@ -200,10 +200,10 @@ def predict(
     from mefuse.predictions import Predictions, sequences_csv
     from mefuse.preprocess.views import views_for
     from mefuse.train.fit import predict_store
-    from mefuse.train.trainer import FusionEstimator
+    from mefuse.train.trainer import TrainedModel
     from mefuse.utils.outputs import header_starts
 
-    estimator = FusionEstimator.load(model)  # a missing or damaged model is named first
+    estimator = TrainedModel.load(model)  # a missing or damaged model is named first
     if views != "auto":
         views_for(views)
         if not inputs:

@@ -6,9 +6,13 @@ Names load on first use (PEP 562) so that ``mefuse.model.strategies`` imports wi
 from mefuse.model.strategies import STRATEGIES
 
 _LAZY: dict[str, str] = {
-    "FusionClassifier": "mefuse.model.fusion",
+    "FusionNetwork": "mefuse.model.fusion",
     "MultiQueryAttentionPool": "mefuse.model.pool",
 }
+
+
+_RENAMED = {"FusionClassifier": "FusionNetwork"}  # rename-classes: keep
+"""Old class names, importable for one release with a DeprecationWarning (PEP 562)."""
 
 
 def __getattr__(name: str) -> object:
@@ -19,7 +23,11 @@ def __getattr__(name: str) -> object:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _RENAMED:
+        from mefuse.utils.deprecation import renamed
+
+        return renamed(__name__, name, _RENAMED)
     raise AttributeError(f"module 'mefuse.model' has no attribute {name!r}")
 
 
-__all__ = ["STRATEGIES", "FusionClassifier", "MultiQueryAttentionPool"]
+__all__ = ["STRATEGIES", "FusionNetwork", "MultiQueryAttentionPool"]

@@ -10,8 +10,8 @@ Strategies (the paper's ablation, for any number of modalities):
   (the paper's model). The gate is global, not per clip: it learns how far to trust each stream.
 
 Fusion options beyond the paper (all off by default, each vmap-safe: no Python branch on tensor
-values, every random draw declared in :meth:`FusionClassifier.noise_shapes`, every extra loss
-term inside :meth:`FusionClassifier.training_loss`); see :mod:`mefuse.model.fusion_checks`:
+values, every random draw declared in :meth:`FusionNetwork.noise_shapes`, every extra loss
+term inside :meth:`FusionNetwork.training_loss`); see :mod:`mefuse.model.fusion_checks`:
 
 - ``modality_dropout``: drop whole streams per clip during training and renormalise the
   surviving streams' weights, so the head cannot lean on one stream's presence;
@@ -43,7 +43,7 @@ NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "sel
 (:mod:`mefuse.train.select`) instead of shaping the network."""
 
 
-class FusionClassifier(nn.Module):
+class FusionNetwork(nn.Module):
     """Per-modality attention pools, a fusion rule and the paper's head.
 
     Args:
@@ -134,7 +134,7 @@ class FusionClassifier(nn.Module):
                     input_dims: Sequence[int], num_classes: int, *,
                     strategy: Strategy = "gated",
                     task: Literal["multilabel", "singlelabel"] = "multilabel",
-                    ) -> FusionClassifier:
+                    ) -> FusionNetwork:
         """The network that validated configuration sections describe (a
         :class:`~mefuse.train.config.ModelConfig` and a
         :class:`~mefuse.train.config.FusionConfig`; typed as pydantic models because the
@@ -338,3 +338,14 @@ class FusionClassifier(nn.Module):
         if sample_weight is None:
             return per_clip.mean()
         return (per_clip * sample_weight).sum() / sample_weight.sum().clamp_min(1.0)
+
+
+_RENAMED = {"FusionClassifier": "FusionNetwork"}  # rename-classes: keep
+"""Old class names, importable for one release with a DeprecationWarning (PEP 562)."""
+
+
+def __getattr__(name: str) -> object:
+    """The old class names (see ``_RENAMED``)."""
+    from mefuse.utils.deprecation import renamed
+
+    return renamed(__name__, name, _RENAMED)

@@ -33,8 +33,8 @@ def check_fusion_options(strategy: str, modalities: int, *, modality_dropout: fl
 
     Run once, where a configuration is validated (:class:`~mefuse.train.config.TrainConfig`,
     also for configurations derived with :func:`~mefuse.train.config.derive`); the network
-    itself trusts its validated sections (:meth:`FusionClassifier.from_config
-    <mefuse.model.fusion.FusionClassifier.from_config>`).
+    itself trusts its validated sections (:meth:`FusionNetwork.from_config
+    <mefuse.model.fusion.FusionNetwork.from_config>`).
     """
     if aux_detach and (aux_weight <= 0 or late):
         raise ValueError("aux_detach makes the per-modality heads probes: it needs "

@@ -7,11 +7,11 @@ most of its time in per-step overhead. Here the networks of all fits are stacked
 ``training_loss`` computes every fit's loss per step; the gradients, gradient clipping and AdamW
 (:mod:`mefuse.train.stacked_adamw`) are per fit.
 
-Each fit keeps everything it has when trained alone (``FusionEstimator.fit``), so that the
+Each fit keeps everything it has when trained alone (``TrainedModel.fit``), so that the
 results equal the one-at-a-time loop:
 
 - its network is built after ``torch.manual_seed(seed)`` and its ``torch.Generator`` draws the
-  epoch permutations and each step's noise in the same order as ``FusionEstimator._train``;
+  epoch permutations and each step's noise in the same order as ``TrainedModel._train``;
 - its standardiser is fitted on its own training clips and applied per batch to the shared raw
   arrays (memory does not grow with the number of fits);
 - its warm-up/cosine schedule runs over its own number of steps; fits with fewer steps per epoch
@@ -39,13 +39,13 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from mefuse.errors import DataError
-from mefuse.model.fusion import FusionClassifier
+from mefuse.model.fusion import FusionNetwork
 from mefuse.train.config import TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
 from mefuse.train.trainer import (
     EmptyClassWarning,
-    FusionEstimator,
+    TrainedModel,
     build_network,
     check_finite_loss,
     check_finite_weights,
@@ -68,7 +68,7 @@ class FitSpec:
     """Rows of the shared data (and labels) that form this fit's training set."""
     seed: int
     context: str = "training set"
-    """Names the data in warnings, as ``FusionEstimator.fit``'s ``context``."""
+    """Names the data in warnings, as ``TrainedModel.fit``'s ``context``."""
 
 
 def fit_batched(
@@ -83,10 +83,10 @@ def fit_batched(
     on_fitted: Callable[[int], None] | None = None,
     groups: Sequence[str] | None = None,
     on_epoch: Callable[[int], None] | None = None,
-) -> list[FusionEstimator]:
+) -> list[TrainedModel]:
     """Train every fit of ``fits`` on its rows of ``data``; one fitted estimator per fit.
 
-    Each estimator equals ``FusionEstimator(config, fit.seed).fit(data.take(fit.index),
+    Each estimator equals ``TrainedModel(config, fit.seed).fit(data.take(fit.index),
     labels[fit.index], ...)`` up to float rounding (same decisions), and predicts, saves and
     reports as one. ``sequence_ids`` (one per row of ``data``) keeps views together in the
     inner split of tuned thresholds. ``groups`` (the subject of each row) keeps people apart
@@ -109,7 +109,7 @@ def fit_batched(
                         f"{config.modalities}")
     estimators = []
     for fit in fits:
-        estimator = FusionEstimator(config, fit.seed)
+        estimator = TrainedModel(config, fit.seed)
         estimator.classes = list(classes) if classes is not None else (
             list(config.classes or []) or [f"class{i}" for i in range(labels.shape[1])])
         estimator._check_labels(labels[fit.index], fit.context,
@@ -161,7 +161,7 @@ def _fit_with_choice(
     max_stack: int,
     on_fitted: Callable[[int], None] | None,
     on_epoch: Callable[[int], None] | None = None,
-) -> list[FusionEstimator]:
+) -> list[TrainedModel]:
     """``fusion.select: inner`` batched: inner networks stacked, a choice per fit, then the
     final fits stacked by the network they chose (see :mod:`mefuse.train.select`)."""
     from mefuse.train.select import FUSED, choice_config, choice_split, decide_choice, single_config
@@ -185,7 +185,7 @@ def _fit_with_choice(
                                      units[rows].tolist()))
 
     final = derive(config, fusion={"select": "none"})
-    networks: dict[int, FusionClassifier] = {}
+    networks: dict[int, FusionNetwork] = {}
     for chosen in dict.fromkeys(choice for choice, _ in choices):
         members = [i for i, (choice, _) in enumerate(choices) if choice == chosen]
         if chosen == FUSED:
@@ -201,7 +201,7 @@ def _fit_with_choice(
 
     estimators = []
     for i, fit in enumerate(fits):
-        estimator = FusionEstimator(config, fit.seed)
+        estimator = TrainedModel(config, fit.seed)
         estimator.classes = list(inners[i].classes)
         estimator.thresholds = np.full(labels.shape[1], config.thresholds.value)
         estimator.input_dims = data.dims
@@ -215,7 +215,7 @@ def _fit_with_choice(
 class _Loss(nn.Module):
     """Exposes a network's ``training_loss`` as ``forward``, for ``functional_call``."""
 
-    def __init__(self, network: FusionClassifier) -> None:
+    def __init__(self, network: FusionNetwork) -> None:
         super().__init__()
         self.network = network
 
@@ -226,7 +226,7 @@ class _Loss(nn.Module):
 
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
                  fits: Sequence[FitSpec], standardisers: Sequence[Standardiser],
-                 on_epoch: Callable[[int], None] | None = None) -> list[FusionClassifier]:
+                 on_epoch: Callable[[int], None] | None = None) -> list[FusionNetwork]:
     """Train the fits of one stack together; return each fit's network (eval mode, CPU).
     ``on_epoch(len(fits))`` follows each epoch."""
     optim = config.optim
@@ -234,7 +234,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     dims = [a.shape[-1] for a in arrays]
     networks, generators = [], []
     for fit in fits:
-        torch.manual_seed(fit.seed)  # as FusionEstimator._train: same initial weights
+        torch.manual_seed(fit.seed)  # as TrainedModel._train: same initial weights
         generators.append(torch.Generator().manual_seed(fit.seed))
         networks.append(build_network(config, dims, labels.shape[1]))
     template = networks[0]

@@ -74,7 +74,7 @@ _C = TypeVar("_C", bound=BaseModel)
 
 
 class ModelConfig(_Strict):
-    """Architecture of the fusion classifier (see :class:`mefuse.model.FusionClassifier`)."""
+    """Architecture of the fusion classifier (see :class:`mefuse.model.FusionNetwork`)."""
 
     frames: Int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
     dim: Int = Field(128, ge=4, le=MAX_WIDTH,
@@ -96,9 +96,10 @@ class FusionConfig(_Strict):
     :mod:`mefuse.model.fusion_checks` for why each exists).
 
     Every field but the ``select*`` ones is a keyword of
-    :class:`~mefuse.model.fusion.FusionClassifier` of the same name, which
-    :meth:`~mefuse.model.fusion.FusionClassifier.from_config` passes on unmapped; the field's
-    ``description`` is also the help of its ``--fusion-...`` flag (:mod:`mefuse.cli.options`)."""
+    :class:`~mefuse.model.fusion.FusionNetwork` of the same name, which
+    :meth:`~mefuse.model.fusion.FusionNetwork.from_config` passes on unmapped; the field's
+    ``description`` is also the help of its ``--fusion-...`` flag
+    (:mod:`mefuse.cli.shared_options`)."""
 
     modality_dropout: Float = Field(
         0.0, ge=0.0, lt=1.0, description="probability of dropping a whole stream per clip")

@@ -46,7 +46,7 @@ from mefuse.train.metrics import (
 from mefuse.train.modalities import pool_names
 from mefuse.train.protocols import Fold, make_folds
 from mefuse.train.results import CVResult, FoldRecord, PooledRecord, RunSummary
-from mefuse.train.trainer import EmptyClassWarning, FusionEstimator
+from mefuse.train.trainer import EmptyClassWarning, TrainedModel
 from mefuse.utils.progress import progress_bar
 
 
@@ -130,7 +130,7 @@ class FoldOutcome:
     attention: dict[str, np.ndarray]
 
 
-def score_fold(estimator: FusionEstimator, data: ModalityData, clips: ClipTable, fold: Fold,
+def score_fold(estimator: TrainedModel, data: ModalityData, clips: ClipTable, fold: Fold,
                seed: int, config: CVConfig) -> FoldOutcome:
     """Score the fold's test part once with the model fitted on its training part."""
     test_data = data.take(fold.test)
@@ -144,7 +144,7 @@ def score_fold(estimator: FusionEstimator, data: ModalityData, clips: ClipTable,
     return FoldOutcome(fold_record(part, clips, fold, estimator, seed, config), part, attention)
 
 
-def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: FusionEstimator,
+def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: TrainedModel,
                 seed: int, config: CVConfig) -> FoldRecord:
     """The scores of one trained model on its test fold (``part``: its prediction rows)."""
     classes = list(clips.classes)
@@ -231,7 +231,7 @@ def check_cv_memory(config: CVConfig, data: ModalityData, num_classes: int, fits
 
 def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,
              plan: list[tuple[int, list[Fold]]], run_warnings: list[str],
-             advance: Callable[..., None]) -> dict[tuple[int, int], FusionEstimator]:
+             advance: Callable[..., None]) -> dict[tuple[int, int], TrainedModel]:
     """One fitted estimator per (seed, fold), by the configured engine.
 
     Each fit's seed is ``seed * 1000 + fold``; the batched engine trains all fits as one
@@ -258,7 +258,7 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
         else:
             fitted = []
             for spec in specs:
-                estimator = FusionEstimator(train_config, seed=spec.seed)
+                estimator = TrainedModel(train_config, seed=spec.seed)
                 estimator.on_epoch = lambda epoch, loss: advance()
                 fitted.append(estimator.fit(
                     data.take(spec.index), labels[spec.index],
@@ -272,7 +272,7 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
 
 
 def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.ndarray,
-                      labels: np.ndarray, estimator: FusionEstimator, seed: int, fold: int
+                      labels: np.ndarray, estimator: TrainedModel, seed: int, fold: int
                       ) -> pd.DataFrame:
     rows = clips.frame.iloc[index][["clip_id", "sequence_id", "view", "subject"]].reset_index(
         drop=True)

@@ -15,12 +15,12 @@ from mefuse.store import CONFIG_FIELDS, FeatureStore
 from mefuse.train.config import TrainConfig
 from mefuse.train.memory import advice, check_memory, estimate_memory
 from mefuse.train.metrics import merge_views
-from mefuse.train.trainer import FusionEstimator
+from mefuse.train.trainer import TrainedModel
 from mefuse.utils.progress import progress_bar
 
 
 def fit_on_store(store: FeatureStore | str | Path, clips: ClipTable, config: TrainConfig,
-                 seed: int = 0, *, progress: bool = False) -> FusionEstimator:
+                 seed: int = 0, *, progress: bool = False) -> TrainedModel:
     """Train on every labelled clip of ``clips``; record the extractors' provenance (the
     store manifests' extractor, parameters, weights and preprocessing, which let
     ``mefuse predict`` rebuild the pipeline on new videos)."""
@@ -32,7 +32,7 @@ def fit_on_store(store: FeatureStore | str | Path, clips: ClipTable, config: Tra
                                          config.model.frames)
     check_memory(estimate_memory(config, data.dims, len(labelled), labelled.labels.shape[1]),
                  config.device, hint=advice())
-    estimator = FusionEstimator(config, seed=seed)
+    estimator = TrainedModel(config, seed=seed)
     with warnings.catch_warnings(), progress_bar("train", config.optim.epochs, progress,
                                                  unit="epochs") as advance:
         warnings.simplefilter("always")
@@ -49,7 +49,7 @@ def fit_on_store(store: FeatureStore | str | Path, clips: ClipTable, config: Tra
     return estimator
 
 
-def predict_store(model: str | Path | FusionEstimator, store: FeatureStore | str | Path,
+def predict_store(model: str | Path | TrainedModel, store: FeatureStore | str | Path,
                   clips: str | Path | ClipTable | None = None, *, views: str | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-clip and per-sequence probabilities and decisions for the clips of a store.
@@ -59,7 +59,7 @@ def predict_store(model: str | Path | FusionEstimator, store: FeatureStore | str
     the camera layout the user chose for the store's inputs (``predict --views``), accepted
     in place of the training data's.
     """
-    estimator = model if isinstance(model, FusionEstimator) else FusionEstimator.load(model)
+    estimator = model if isinstance(model, TrainedModel) else TrainedModel.load(model)
     feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     config = estimator.config
     for name in config.modalities:
@@ -101,7 +101,7 @@ def predict_store(model: str | Path | FusionEstimator, store: FeatureStore | str
 
 
 def _clip_table(store: FeatureStore, clips: str | Path | ClipTable | None,
-                estimator: FusionEstimator) -> ClipTable:
+                estimator: TrainedModel) -> ClipTable:
     if isinstance(clips, ClipTable):
         return clips
     path = Path(clips) if clips is not None else store.clips_path

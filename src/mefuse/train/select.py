@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
-from mefuse.model.fusion import FusionClassifier
+from mefuse.model.fusion import FusionNetwork
 from mefuse.train.config import FusionConfig, TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.metrics import macro_f1, merge_views
@@ -38,7 +38,7 @@ FUSED = "fused"
 
 
 class InnerModel(Protocol):
-    """What the choice reads of a fitted inner model (a trainer's ``FusionEstimator``).
+    """What the choice reads of a fitted inner model (a trainer's ``TrainedModel``).
 
     Why a protocol: the trainer calls this module, so this module must not import it back.
     """
@@ -46,7 +46,7 @@ class InnerModel(Protocol):
     config: TrainConfig
     standardiser: Standardiser
 
-    def _require_fitted(self) -> FusionClassifier: ...
+    def _require_fitted(self) -> FusionNetwork: ...
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray: ...
 

@@ -1,6 +1,6 @@
 """Fit the fusion classifier on stacked features, in the style of a scikit-learn estimator.
 
-``FusionEstimator(config, seed).fit(data, labels)`` trains for a fixed number of epochs (no
+``TrainedModel(config, seed).fit(data, labels)`` trains for a fixed number of epochs (no
 early stopping: with no validation data of its own, any stopping rule would peek at the test
 fold); ``predict_proba`` and ``predict`` score new clips; ``save`` and ``load`` round-trip the
 whole fitted state (network, standardiser, thresholds, configuration) through a
@@ -22,7 +22,7 @@ from torch import nn
 
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError, TrainingDiverged
-from mefuse.model.fusion import FusionClassifier
+from mefuse.model.fusion import FusionNetwork
 from mefuse.train import select
 from mefuse.train.config import OptimConfig, TrainConfig, build_config, derive
 from mefuse.train.data import ModalityData, Standardiser
@@ -49,14 +49,14 @@ class EmptyClassWarning(UserWarning):
     """A class has no positive example in a training set: the model cannot learn it there."""
 
 
-class FusionEstimator:
+class TrainedModel:
     """A fusion classifier with its training recipe, standardiser and decision thresholds."""
 
     def __init__(self, config: TrainConfig, seed: int = 0) -> None:
         self.config = config
         self.seed = seed
         self.classes: list[str] = list(config.classes or [])
-        self.network: FusionClassifier | None = None
+        self.network: FusionNetwork | None = None
         self.standardiser = Standardiser()
         self.thresholds: np.ndarray | None = None
         self.provenance: dict[str, Any] = {}
@@ -77,7 +77,7 @@ class FusionEstimator:
         classes: Sequence[str] | None = None,
         context: str = "training set",
         groups: Sequence[str] | None = None,
-    ) -> FusionEstimator:
+    ) -> TrainedModel:
         """Train on ``data`` with 0/1 ``labels`` (clips x classes).
 
         ``sequence_ids`` (one per clip) keeps the views of a sequence together when an inner
@@ -147,7 +147,7 @@ class FusionEstimator:
 
     def _train(self, arrays: list[np.ndarray], labels: np.ndarray,
                config: TrainConfig | None = None,
-               context: str = "training set") -> FusionClassifier:
+               context: str = "training set") -> FusionNetwork:
         config = config or self.config
         optim = config.optim
         device = resolve_device(config.device)
@@ -200,7 +200,7 @@ class FusionEstimator:
         """
         in_train = inner_split(data.clip_ids, labels, sequence_ids,
                                self.config.thresholds.inner_fraction, self.seed)
-        inner = FusionEstimator(inner_config(self.config), self.seed)
+        inner = TrainedModel(inner_config(self.config), self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EmptyClassWarning)
             groups = getattr(self, "_groups", None)  # subjects, for a nested fusion choice
@@ -211,7 +211,7 @@ class FusionEstimator:
         return choose_thresholds(inner, data, labels, sequence_ids, in_train)
 
     # ------------------------------------------------------------------ inference
-    def _require_fitted(self) -> FusionClassifier:
+    def _require_fitted(self) -> FusionNetwork:
         if self.network is None:
             raise RuntimeError("this estimator is not fitted yet")
         return self.network
@@ -298,7 +298,7 @@ class FusionEstimator:
             torch.save(state, handle)
 
     @classmethod
-    def load(cls, path: str | Path) -> FusionEstimator:
+    def load(cls, path: str | Path) -> TrainedModel:
         """Load a model saved by :meth:`save` (tensors and plain data only: ``weights_only``)."""
         path = Path(path)
         if path.is_dir():
@@ -335,7 +335,7 @@ class FusionEstimator:
                             f"{_load_failure(exc)}); retrain it with 'mefuse train'") from exc
 
     @classmethod
-    def _restore(cls, state: dict[str, Any]) -> FusionEstimator:
+    def _restore(cls, state: dict[str, Any]) -> TrainedModel:
         """The estimator a loaded checkpoint describes, or a :class:`DataError` naming the first
         entry that is missing or does not fit the rest (a file edited or written by other code:
         torch's own errors would surface as a traceback about tensor shapes)."""
@@ -386,9 +386,9 @@ class FusionEstimator:
 
 
 def build_network(config: TrainConfig, input_dims: Sequence[int],
-                  num_classes: int) -> FusionClassifier:
+                  num_classes: int) -> FusionNetwork:
     """The fusion network a training configuration describes."""
-    return FusionClassifier.from_config(config.model, config.fusion, input_dims, num_classes,
+    return FusionNetwork.from_config(config.model, config.fusion, input_dims, num_classes,
                                         strategy=config.strategy, task=config.task)
 
 
@@ -399,7 +399,7 @@ def training_target(labels: np.ndarray, task: str) -> torch.Tensor:
     return torch.from_numpy(np.asarray(labels).argmax(axis=1))
 
 
-def parameter_groups(network: FusionClassifier, lr: float, weight_decay: float,
+def parameter_groups(network: FusionNetwork, lr: float, weight_decay: float,
                      gate_lr_scale: float) -> list[dict[str, Any]]:
     """AdamW groups: weight decay on weight matrices only; the gate apart, at its own rate.
 
@@ -459,7 +459,7 @@ def inner_split(clip_ids: Sequence[str], labels: np.ndarray,
     return np.isin(sequences, order[inner_train_seq])
 
 
-def choose_thresholds(inner: FusionEstimator, data: ModalityData, labels: np.ndarray,
+def choose_thresholds(inner: TrainedModel, data: ModalityData, labels: np.ndarray,
                       sequence_ids: Sequence[str] | None, in_train: np.ndarray) -> np.ndarray:
     """Per-class grid thresholds with the best F1 of ``inner`` on the held-out inner clips.
 
@@ -494,7 +494,7 @@ def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np
     explains why), so that the imports run one way: trainer -> select.
     """
     train, val = select.choice_split(config, seed, sequence_ids, groups)
-    inner = FusionEstimator(select.choice_config(config), seed)
+    inner = TrainedModel(select.choice_config(config), seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyClassWarning)
         inner.fit(data.take(train), labels[train], classes=list(classes),
@@ -554,3 +554,14 @@ def schedule_lengths(n_clips: int, optim: OptimConfig) -> tuple[int, int, int]:
     steps_per_epoch = math.ceil(n_clips / optim.batch_size)
     total = optim.epochs * steps_per_epoch
     return steps_per_epoch, total, min(optim.warmup_epochs * steps_per_epoch, total - 1)
+
+
+_RENAMED = {"FusionEstimator": "TrainedModel"}  # rename-classes: keep
+"""Old class names, importable for one release with a DeprecationWarning (PEP 562)."""
+
+
+def __getattr__(name: str) -> object:
+    """The old class names (see ``_RENAMED``)."""
+    from mefuse.utils.deprecation import renamed
+
+    return renamed(__name__, name, _RENAMED)
