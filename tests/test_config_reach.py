@@ -23,7 +23,7 @@ from mefuse.bench import grid
 from mefuse.bench.grid import Variant, build_cells, variant_label, variant_names
 from mefuse.bench.groups import KeyGroups
 from mefuse.bench.tables import BenchTables, markdown
-from mefuse.cli import options
+from mefuse.cli import shared_options
 from mefuse.cli.bench_verbs import variants_help
 from mefuse.errors import ConfigError
 from mefuse.estimator import FusionClassifier, FusionParams
@@ -80,12 +80,12 @@ def test_from_config_builds_the_network_build_network_built():
 
 
 def test_a_fusion_flag_routes_by_section_and_an_unknown_section_is_an_error():
-    data = options.config_data(None, None, fusion__aux_weight=0.5, optim__lr=0.01,
+    data = shared_options.config_data(None, None, fusion__aux_weight=0.5, optim__lr=0.01,
                                strategy="sum", model__dim=None)
     assert data == {"fusion": {"aux_weight": 0.5}, "optim": {"lr": 0.01}, "strategy": "sum"}
     assert set(config_sections()) == {"model", "fusion", "optim", "thresholds"}
     with pytest.raises(ConfigError, match="no configuration section 'fuson'"):
-        options.config_data(None, None, fuson__late=True)
+        shared_options.config_data(None, None, fuson__late=True)
 
 
 def test_derived_configurations_are_validated_again():
@@ -143,9 +143,9 @@ def test_a_new_fusion_option_is_one_field_and_one_variant_row(monkeypatch):
     seen = {}
 
     @app.command()
-    @options.section_flags("fusion")
-    def verb(fusion: dict | None = None, epochs: options.EpochsOpt = None) -> None:
-        seen.update(options.config_data(None, None, **options.config_flags(locals())))
+    @shared_options.section_flags("fusion")
+    def verb(fusion: dict | None = None, epochs: shared_options.EpochsOpt = None) -> None:
+        seen.update(shared_options.config_data(None, None, **shared_options.config_flags(locals())))
 
     result = CliRunner().invoke(app, ["--fusion-new-knob", "0.5", "--epochs", "2"])
     assert result.exit_code == 0, result.output

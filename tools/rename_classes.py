@@ -64,6 +64,8 @@ OPTIONS_NEW = Path("src/mefuse/cli/shared_options.py")
 MODULE_RENAMES = [
     (re.compile(r"\bmefuse\.cli\.options\b"), "mefuse.cli.shared_options"),
     (re.compile(r"\bcli/options\.py\b"), "cli/shared_options.py"),
+    (re.compile(r"\bfrom mefuse\.cli import options\b"),
+     "from mefuse.cli import shared_options as options"),
 ]
 
 ALIASES: list[tuple[Path, dict[str, str]]] = [
