@@ -352,6 +352,9 @@ def extract_table(
     the whole table, when every part is done)."""
     if not extractors:
         raise ConfigError("name at least one extractor")
+    if batch_clips < 1 or workers < 0:
+        raise ConfigError(f"batch_clips must be at least 1 and workers at least 0, got "
+                          f"{batch_clips} and {workers}")
     with extract_run(table, store_root, extractors, preprocess, overwrite=overwrite,
                      shard=shard, problems=problems, reports=reports) as run:
         summary, todo, writers, groups = run.summary, run.todo, run.writers, run.groups

@@ -33,6 +33,24 @@ def resolved(path: str | Path) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
 
 
+def check_output_folder(folder: str | Path, role: str) -> Path:
+    """``folder`` as a folder to write into, or one :class:`ConfigError` if it, or a folder
+    above it, is a file: ``mkdir`` would fail there with a bare ``NotADirectoryError`` halfway
+    through the work, where this says so before any is done."""
+    folder = Path(folder)
+    for candidate in (folder, *folder.parents):
+        if not candidate.exists():
+            continue
+        if candidate.is_dir():
+            break
+        if candidate == folder:
+            raise ConfigError(f"{role} {folder} is a file, not a folder: name a folder (a new "
+                              "one is made)")
+        raise ConfigError(f"{role} {folder} cannot be made: {candidate} is a file, not a "
+                          "folder")
+    return folder
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a == b:
         return True
