@@ -440,3 +440,31 @@ def test_an_empty_or_non_mapping_config_is_refused(demo_store, tmp_path, text, n
 def test_worker_counts_below_their_range_are_refused(tmp_path, args, needle):
     assert_one_error(run_mefuse(args, tmp_path), needle)
     assert not (tmp_path / "d").exists() and not (tmp_path / "st").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["cv", "-s", "{store}", "-m", "signal", "-q", "-o", "afile"],
+     "afile/results.json cannot be written: afile is a file, not a folder"),
+    (["train", "-s", "{store}", "-m", "signal", "-q", "-o", "afile/m.pt"],
+     "model file -o afile/m.pt cannot be written: afile is a file, not a folder"),
+    (["bench", "-s", "{store}", "-o", "afile", "--dry-run"],
+     "bench folder -o afile is a file, not a folder"),
+], ids=["cv", "train", "bench"])
+def test_an_output_under_a_file_is_refused_before_the_work(demo_store, tmp_path, args, needle):
+    """Before: cv trained to the end and then failed to write (or train ended in a
+    FileExistsError traceback); bench --dry-run accepted it."""
+    (tmp_path / "afile").write_text("mine\n")
+    args = [a.replace("{store}", str(demo_store[0])) for a in args]
+    assert_one_error(run_mefuse(args, tmp_path), needle)
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["demo-store", "out", "--seed", "-1"], "'--seed'"),
+    (["bench", "-s", MISSING, "--jobs", "0", "--dry-run"], "'--jobs'"),
+    (["report", MISSING, "--detail", "-1"], "'--detail'"),
+], ids=["demo-store-seed", "bench-jobs", "report-detail"])
+def test_negative_counts_and_seeds_are_refused_at_the_option(tmp_path, args, flag):
+    """Before: a traceback (demo-store), a dry run that passed, a report that ignored it."""
+    assert_one_error(run_mefuse(args, tmp_path), flag)
+    assert not (tmp_path / "out").exists()
