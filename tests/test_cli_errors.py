@@ -468,3 +468,10 @@ def test_negative_counts_and_seeds_are_refused_at_the_option(tmp_path, args, fla
     """Before: a traceback (demo-store), a dry run that passed, a report that ignored it."""
     assert_one_error(run_mefuse(args, tmp_path), flag)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_label_sheet_that_is_a_folder_says_so(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "sheet.csv").mkdir()
+    assert_one_error(run_mefuse(["check-data", "-d", "4dmr", "-r", "root", "--labels",
+                                 "sheet.csv"], tmp_path), "label sheet sheet.csv is a folder")
