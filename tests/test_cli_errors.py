@@ -384,3 +384,94 @@ def test_a_folder_given_as_a_file_is_named_as_a_folder(demo_store, tmp_path):
                                 tmp_path), "model file dir is a folder")
     assert_one_error(run_mefuse(["submit", "--validate", "dir"], tmp_path),
                      "submission file dir is a folder")
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("mine\n")
+    assert_one_error(run_mefuse(["demo", "--out", "afile"], tmp_path),
+                     "demo output folder afile is a file, not a folder")
+    assert_one_error(run_mefuse(["demo", "--out", "afile/sub"], tmp_path),
+                     "afile/sub cannot be made: afile is a file")
+    assert_one_error(run_mefuse(["demo-store", "afile"], tmp_path),
+                     "demo store folder afile is a file, not a folder")
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(("verb", "damage", "needle"), [
+    ("cv", "folder", "manifest.json is a folder, not a feature-store manifest file"),
+    ("train", b"\xff\xfe{}", "manifest.json is not a feature-store manifest file: byte 0xff"),
+    ("cv", b"", "manifest.json is empty"),
+], ids=["folder", "not-utf8", "empty"])
+def test_a_damaged_manifest_is_named_not_skipped(demo_store, tmp_path, verb, damage, needle):
+    store = tmp_path / "store"
+    shutil.copytree(demo_store[0], store)
+    manifest = store / "signal" / "manifest.json"
+    manifest.unlink()
+    if damage == "folder":
+        manifest.mkdir()
+    else:
+        manifest.write_bytes(damage)
+    out = ["-o", "m.pt"] if verb == "train" else ["-o", "out"]
+    result = run_mefuse([verb, "-s", str(store), "-m", "signal", "-q", "--epochs", "1", *out],
+                        tmp_path)
+    assert_one_error(result, str(manifest), needle)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("", "configuration file c.yaml is empty"),
+    ("# settings to come\n", "configuration file c.yaml is empty"),
+    ("[]\n", "c.yaml must hold a mapping of settings, not list"),
+    ("0\n", "c.yaml must hold a mapping of settings, not int"),
+], ids=["empty", "comment-only", "empty-list", "zero"])
+def test_an_empty_or_non_mapping_config_is_refused(demo_store, tmp_path, text, needle):
+    (tmp_path / "c.yaml").write_text(text)
+    result = run_mefuse(["cv", "-s", str(demo_store[0]), "-m", "signal", "-c", "c.yaml", "-q",
+                         "-o", "out"], tmp_path)
+    assert_one_error(result, needle)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["demo", "--out", "d", "--workers", "-1"], "'--workers'"),
+    (["extract", "-s", "st", "-e", "flow", "--workers", "-1"], "'--workers'"),
+    (["extract", "-s", "st", "-e", "flow", "--batch-clips", "0"], "'--batch-clips'"),
+    (["extract", "-s", "st", "-e", "flow", "--jobs", "0"], "--jobs must be at least 1"),
+], ids=["demo-workers", "extract-workers", "batch-clips", "jobs"])
+def test_worker_counts_below_their_range_are_refused(tmp_path, args, needle):
+    assert_one_error(run_mefuse(args, tmp_path), needle)
+    assert not (tmp_path / "d").exists() and not (tmp_path / "st").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["cv", "-s", "{store}", "-m", "signal", "-q", "-o", "afile"],
+     "afile/results.json cannot be written: afile is a file, not a folder"),
+    (["train", "-s", "{store}", "-m", "signal", "-q", "-o", "afile/m.pt"],
+     "model file -o afile/m.pt cannot be written: afile is a file, not a folder"),
+    (["bench", "-s", "{store}", "-o", "afile", "--dry-run"],
+     "bench folder -o afile is a file, not a folder"),
+], ids=["cv", "train", "bench"])
+def test_an_output_under_a_file_is_refused_before_the_work(demo_store, tmp_path, args, needle):
+    """Before: cv trained to the end and then failed to write (or train ended in a
+    FileExistsError traceback); bench --dry-run accepted it."""
+    (tmp_path / "afile").write_text("mine\n")
+    args = [a.replace("{store}", str(demo_store[0])) for a in args]
+    assert_one_error(run_mefuse(args, tmp_path), needle)
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["demo-store", "out", "--seed", "-1"], "'--seed'"),
+    (["bench", "-s", MISSING, "--jobs", "0", "--dry-run"], "'--jobs'"),
+    (["report", MISSING, "--detail", "-1"], "'--detail'"),
+], ids=["demo-store-seed", "bench-jobs", "report-detail"])
+def test_negative_counts_and_seeds_are_refused_at_the_option(tmp_path, args, flag):
+    """Before: a traceback (demo-store), a dry run that passed, a report that ignored it."""
+    assert_one_error(run_mefuse(args, tmp_path), flag)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_label_sheet_that_is_a_folder_says_so(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "sheet.csv").mkdir()
+    assert_one_error(run_mefuse(["check-data", "-d", "4dmr", "-r", "root", "--labels",
+                                 "sheet.csv"], tmp_path), "label sheet sheet.csv is a folder")

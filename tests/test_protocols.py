@@ -58,3 +58,19 @@ def test_too_few_subjects_is_a_clear_error(demo_store):
     few = table.subset(table.frame["subject"].isin(["sub00", "sub01"]).to_numpy())
     with pytest.raises(DataError, match="at least 3 subjects, the data has 2"):
         make_folds(few, "subject-kfold", folds=3, seed=0)
+
+
+def test_subject_kfold_with_every_label_combination_rarer_than_the_folds_is_a_clear_error():
+    """sklearn's StratifiedGroupKFold raises a bare ValueError here ("n_splits=5 cannot be
+    greater than the number of members in each class"); mefuse names the folds and the data."""
+    import pandas as pd
+
+    from mefuse.train.protocols import sequence_folds
+
+    classes = ["a", "b", "c"]
+    rows = [{"sequence_id": f"q{i}", "subject": f"s{i}", "a": int(i % 2 == 0),
+             "b": int(i % 3 == 0), "c": int(i < 2)} for i in range(6)]
+    sequences = pd.DataFrame(rows)
+    with pytest.raises(DataError, match="needs at least 5 sequences with one same label "
+                                        "combination; of this data's 6 sequences, at most"):
+        sequence_folds(sequences, classes, "subject-kfold", folds=5, seed=0)

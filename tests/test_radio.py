@@ -311,3 +311,20 @@ def test_radio_checkpoint_file_as_version_loads(hub):
     repo, checkpoint = hub
     extractor = create_extractor("radio", version=str(checkpoint), repo=str(repo), device="cpu")
     assert extractor.weights()["file"] == CHECKPOINT_NAME
+
+
+def test_a_protocol_4_checkpoint_is_named_without_torch_warning(tmp_path):
+    """The checkpoint loader goes through mefuse's weights-only loader: torch's "Detected
+    pickle protocol 4" warning does not appear beside the error, which names the protocol."""
+    import warnings
+
+    from mefuse.features.appearance.radio_loading import load_checkpoint
+
+    path = tmp_path / "p4.pth.tar"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, path, pickle_protocol=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigError, match="pickled with protocol 4.*trust_checkpoint"):
+            load_checkpoint(path, "cpu", allow_pickle=False)
+        assert list(load_checkpoint(path, "cpu", allow_pickle=True)) == ["state_dict"]
+    assert not [w for w in caught if "pickle protocol" in str(w.message)]

@@ -35,6 +35,7 @@ from mefuse.cli.shared_options import (
     store_task_defaults,
 )
 from mefuse.utils.console import make_console
+from mefuse.utils.outputs import check_output_folder
 
 console = make_console()
 
@@ -87,8 +88,9 @@ def bench(
     device: DeviceOpt = None,
     engine: EngineOpt = None,
     max_stack: MaxStackOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells computed in parallel "
-                                      "(processes, one torch thread each)")] = 1,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, help="cells computed in parallel (processes, one torch thread "
+        "each)")] = 1,
     executor: Annotated[str, typer.Option(
         help=escape("local (--jobs processes) or ray (each cell a Ray task; pip install "
                     "'mefuse[ray]')"))] = "local",
@@ -105,6 +107,7 @@ def bench(
     from mefuse.store import FeatureStore
 
     check_executor(executor, address)
+    check_output_folder(out, "bench folder -o")
 
     data = config_data(config, preset, **config_flags(locals()))
     feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors

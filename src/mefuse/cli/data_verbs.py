@@ -29,6 +29,10 @@ KeepFacelessOpt = Annotated[bool, typer.Option(
     "--keep-faceless", help="keep clips over --max-faceless all the same (their share is in "
     "quality.csv; predict warns and writes it)")]
 
+WorkersOpt = Annotated[int, typer.Option(
+    min=0, help="threads reading and cropping ahead (0: none, each clip is read when the "
+    "extractor needs it)")]
+
 LabelsOpt = Annotated[Path | None, typer.Option(
     "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]
 
@@ -90,8 +94,8 @@ def extract(
     ] = True,
     max_faceless: MaxFacelessOpt = 0.2,
     keep_faceless: KeepFacelessOpt = False,
-    workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
-    batch_clips: Annotated[int, typer.Option(help="clips per extractor call")] = 1,
+    workers: WorkersOpt = 1,
+    batch_clips: Annotated[int, typer.Option(min=1, help="clips per extractor call")] = 1,
     shard: Annotated[str | None, typer.Option(help="K/N: this process's share")] = None,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", help="parallel workers: processes for mesh3d/flow (default: every "
@@ -190,10 +194,11 @@ def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
 def demo(
     out: Annotated[Path, typer.Option("--out", help="folder for the demo's data and results")
                    ] = Path("demo_out"),
-    sequences_per_subject: Annotated[int, typer.Option(help="sequences per demo subject")] = 10,
+    sequences_per_subject: Annotated[int, typer.Option(
+        min=1, help="sequences per demo subject")] = 10,
     seeds: Annotated[str, typer.Option(help="training seeds: 0,1,2 or 0-2",
                                        callback=seeds_callback)] = "0",
-    workers: Annotated[int, typer.Option(help="threads reading and cropping ahead")] = 1,
+    workers: WorkersOpt = 1,
 ) -> None:
     """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""
     from mefuse.demo.pipeline import run_demo

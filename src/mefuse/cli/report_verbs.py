@@ -18,7 +18,7 @@ def report(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="folder for report.html and img/ (default: <source>/report)")] = None,
     detail: Annotated[int, typer.Option(
-        help="for a bench: how many of the best cells get a full section")] = 3,
+        min=0, help="for a bench: how many of the best cells get a full section")] = 3,
     screenshot: Annotated[bool, typer.Option(
         help="also render report.png with headless Chromium (must be installed)")] = False,
 ) -> None:

@@ -275,7 +275,7 @@ def prediction_table(sequences: Any) -> Any:
 
 def demo_store(
     out: Annotated[Path, typer.Argument(help="folder for the demo feature store")],
-    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="generator seed")] = 0,
     paper_shaped: Annotated[bool, typer.Option(
         help="128 sequences x 2 views, 18-60 frames, widths 1536 and 171")] = False,
     complementary: Annotated[bool, typer.Option(

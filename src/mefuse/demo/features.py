@@ -30,6 +30,7 @@ import pandas as pd
 from mefuse import FOURDMR_CLASSES
 from mefuse.data.clips import ClipTable
 from mefuse.store import FeatureStore
+from mefuse.utils.outputs import check_output_folder
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def demo_labels(rng: np.random.Generator, count: int, classes: int) -> np.ndarra
 def make_demo_store(root: str | Path, spec: DemoSpec = DemoSpec(), seed: int = 0,
                     classes: tuple[str, ...] = FOURDMR_CLASSES) -> ClipTable:
     """Write the demo features under ``root`` and its ``clips.csv``; return the clip table."""
+    root = check_output_folder(root, "demo store folder")
     store = FeatureStore.create(root)
     if spec.complementary:
         return _make_complementary(store, spec, seed, classes)

@@ -23,6 +23,7 @@ from mefuse.train.cv import run_cv
 from mefuse.train.presets import load_preset
 from mefuse.train.results import CVResult
 from mefuse.utils.console import make_console, write_tables
+from mefuse.utils.outputs import check_output_folder
 
 DEMO_CROP = 256
 DEMO_FOLDS = 5
@@ -73,7 +74,7 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
     from mefuse.train.report_table import comparison_table
 
     console = console or make_console()
-    out = Path(out)
+    out = check_output_folder(out, "demo output folder")
     console.print("[bold]mefuse demo[/bold]: real photographs with [bold]synthetic[/bold] "
                   "micro-movements (not a micro-expression dataset)")
     console.print(f"stage 1/{1 + len(RUNS)}: dataset and features (mesh3d, flow)")

@@ -42,6 +42,7 @@ from mefuse.utils.atomic import (
     write_json,
     write_npy,
 )
+from mefuse.utils.jsonfile import read_json_object
 from mefuse.utils.npyfile import as_float32, inspect_npy, load_npy
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class FeatureStore:
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if p.is_dir() and ((p / MANIFEST).is_file() or any(p.glob("*.npy")))
+            if p.is_dir() and ((p / MANIFEST).exists() or any(p.glob("*.npy")))
         )
 
     def info(self, key: str) -> ExtractorInfo:
@@ -179,7 +180,7 @@ class FeatureStore:
         gets a manifest built from the files."""
         folder = self._folder(key)
         manifest_path = folder / MANIFEST
-        if manifest_path.is_file():
+        if manifest_path.exists():  # a folder or a damaged file there is refused, not skipped
             manifest = read_manifest(manifest_path)
         else:
             manifest = {"extractor": key, "params": {}, "weights": None, "preprocess": None,
@@ -266,14 +267,10 @@ def check_key(key: str) -> str:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """A ``manifest.json`` as a dict, or :class:`DataError` naming the file."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("clips", {}), dict):
+    """A ``manifest.json`` as a dict, or :class:`DataError` naming the file (also when it is
+    a folder, empty or not UTF-8)."""
+    manifest = read_json_object(path, "feature-store manifest")
+    if not isinstance(manifest.get("clips", {}), dict):
         raise DataError(f"{path} is not a feature-store manifest (expected a JSON object with "
                         "a 'clips' object)")
     return manifest
@@ -412,7 +409,7 @@ class StoreWriter:
 
     def _read_manifest(self) -> dict[str, Any] | None:
         path = self.folder / MANIFEST
-        if not path.is_file():
+        if not path.exists():
             return None
         return read_manifest(path)
 

@@ -300,13 +300,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, source: str) -> dict[str, Any]:
     """A YAML mapping of settings from ``text`` (``source`` names it in errors); refuses
-    malformed YAML, a repeated key and a document that is not a mapping."""
+    malformed YAML, a repeated key, an empty document (no settings: a file cut short or saved
+    blank, which would otherwise run silently with the defaults) and one that is not a mapping
+    (``[]`` and ``0`` too, which ``or {}`` would have passed as "no settings")."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except DuplicateKeyError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(f"{source} is empty: it sets nothing (write settings in it, or leave "
+                          "it out to use the defaults)")
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must hold a mapping of settings, not {type(data).__name__}")
     return data
@@ -335,7 +340,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"configuration file {path} cannot be read: "
                           f"{exc.strerror or exc}") from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(text, f"configuration file {path}")
 
 
 def build_config(model: type[_Strict], data: dict[str, Any], source: str = "configuration"):

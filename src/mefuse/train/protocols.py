@@ -58,6 +58,12 @@ def sequence_folds(
                 f"the data has {n_subjects}"
             )
         powerset = np.unique(labels, axis=0, return_inverse=True)[1].ravel()
+        most = int(np.bincount(powerset).max())
+        if most < folds:  # sklearn's bare ValueError, said for this data
+            raise DataError(
+                f"subject-kfold with {folds} folds needs at least {folds} sequences with one "
+                f"same label combination; of this data's {len(sequences)} sequences, at most "
+                f"{most} share one: use fewer folds (--folds), or --protocol loso")
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
             # sklearn warns when a label combination has fewer members than folds; with

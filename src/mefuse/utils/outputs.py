@@ -42,6 +42,28 @@ def resolved(path: str | Path) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
 
 
+def check_output_folder(folder: str | Path, role: str) -> Path:
+    """``folder`` as a folder to write into, or one :class:`ConfigError` if it, or a folder
+    above it, is a file: ``mkdir`` would fail there with a bare ``NotADirectoryError`` halfway
+    through the work, where this says so before any is done."""
+    folder = Path(folder)
+    blocking = _file_in_the_way(folder)
+    if blocking == folder:
+        raise ConfigError(f"{role} {folder} is a file, not a folder: name a folder (a new one "
+                          "is made)")
+    if blocking is not None:
+        raise ConfigError(f"{role} {folder} cannot be made: {blocking} is a file, not a folder")
+    return folder
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing one of ``path`` and the folders above it, if it is not a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a == b:
         return True
@@ -124,6 +146,10 @@ class OutputPlan:
             target = resolved(output.path)
             if target.is_dir():
                 raise ConfigError(f"{output.role} {output.path} is a folder; name a file")
+            blocking = _file_in_the_way(Path(output.path).parent)
+            if blocking is not None:  # else mkdir fails there after all the work is done
+                raise ConfigError(f"{output.role} {output.path} cannot be written: {blocking} "
+                                  "is a file, not a folder")
             for path, role in self._inputs:
                 if _same_file(target, path):
                     raise ConfigError(f"{output.role} {output.path} is {role}; writing it "

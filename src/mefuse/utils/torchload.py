@@ -18,14 +18,17 @@ from typing import Any
 PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
 
 
-def load_weights_only(path: str | Path, map_location: Any = "cpu") -> Any:
+def load_weights_only(path: str | Path, map_location: Any = "cpu", *, loader: Any = None
+                      ) -> Any:
     """``torch.load(path, map_location, weights_only=True)`` without torch's pickle-protocol
-    warning (every other warning passes)."""
+    warning (every other warning passes). ``loader``: the real ``torch.load`` where a caller
+    has replaced ``torch.load`` for a while (RADIO's loading does)."""
     import torch
 
+    load = loader or torch.load
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=PROTOCOL_WARNING, category=UserWarning)
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return load(path, map_location=map_location, weights_only=True)
 
 
 def pickle_protocol(path: str | Path) -> int | None:

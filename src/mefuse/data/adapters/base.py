@@ -166,6 +166,9 @@ def read_sheet(path: Path, *, header_contains: Sequence[str] | str | None = None
     searched for in the first 50 rows instead of being assumed to be the first.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"label sheet {path} is a folder, not a file (give the .xlsx or .csv "
+                        "file)")
     if not path.is_file():
         raise DataError(f"label sheet {path} does not exist")
     suffix = path.suffix.lower()

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mefuse.errors import ConfigError, WeightsNotFound
+from mefuse.utils.torchload import load_weights_only, pickle_protocol
 
 HUB_ENTRY = "radio_model"
 HUB_REPO = "NVlabs/RADIO"
@@ -224,14 +225,19 @@ def load_checkpoint(path: Path, map_location: Any, *, allow_pickle: bool,
     load = loader or torch.load
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return load(path, map_location=map_location, weights_only=True)
+            return load_weights_only(path, map_location, loader=load)
     except (pickle.UnpicklingError, RuntimeError) as exc:
         if "weights_only" not in str(exc) and not isinstance(exc, pickle.UnpicklingError):
             raise
         if not allow_pickle:
+            protocol = pickle_protocol(path)
+            what = (f"was pickled with protocol {protocol}, which weights_only loading cannot "
+                    "read (it reads protocol 2, torch.save's default)"
+                    if protocol not in (None, 2) else
+                    f"holds Python objects that weights_only loading refuses "
+                    f"({str(exc).splitlines()[0]})")
             raise ConfigError(
-                f"RADIO checkpoint {path} holds Python objects that weights_only loading "
-                f"refuses ({str(exc).splitlines()[0]}). Loading it runs code from the file: "
+                f"RADIO checkpoint {path} {what}. Loading it runs code from the file: "
                 "if it is NVIDIA's own file, pass trust_checkpoint=true "
                 "(CLI: --option radio.trust_checkpoint=true)."
             ) from exc
