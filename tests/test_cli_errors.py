@@ -475,3 +475,12 @@ def test_a_label_sheet_that_is_a_folder_says_so(tmp_path):
     (tmp_path / "sheet.csv").mkdir()
     assert_one_error(run_mefuse(["check-data", "-d", "4dmr", "-r", "root", "--labels",
                                  "sheet.csv"], tmp_path), "label sheet sheet.csv is a folder")
+
+
+@pytest.mark.parametrize("verb", ["cv", "train", "bench"])
+def test_a_missing_store_is_named_as_a_store(verb: str, tmp_path: Path) -> None:
+    """A stranger's first typo: the store's name, not its clips.csv, is what is missing."""
+    result = run_mefuse([verb, "-s", "missing", "-m", "flow"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines == ["error: feature store missing does not exist"], result.stderr

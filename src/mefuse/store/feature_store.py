@@ -140,6 +140,8 @@ class FeatureStore:
         from mefuse.data.clips import ClipTable
         from mefuse.store.task import no_record_hint, read_task_record
 
+        if not clips:
+            self.require()  # "feature store X does not exist", not "X/clips.csv does not exist"
         path = Path(clips) if clips else self.clips_path
         try:
             return ClipTable.read(path, classes)
