@@ -263,7 +263,8 @@ def test_an_extraction_job_is_checked_once_when_made():
 
 
 def test_extract_cli_refuses_a_bad_run_option_before_reading_data(tmp_path):
-    for flags, words in [(["--batch-clips", "0"], "--batch-clips must be at least 1, got 0"),
+    for flags, words in [(["--batch-clips", "0"], "Invalid value for '--batch-clips': Input "
+                          "should be greater than or equal to 1 (see 'mefuse extract --help')"),
                          (["--shard", "2/2"], "--shard K/N needs 0 <= K < N, got '2/2'"),
                          (["--jobs", "0"], "--jobs must be at least 1, got 0")]:
         result = subprocess.run(["mefuse", "extract", "-s", str(tmp_path / "s"), "-e", "flow",
