@@ -44,7 +44,7 @@ from torch.hub import load_state_dict_from_url
 
 RadioOutput = namedtuple("RadioOutput", ["summary", "features"])
 RESOURCES = {{
-    "radio_v2.5-b": ("https://example.invalid/nvidia/{CHECKPOINT_NAME}?download=true", 16,
+    "radio_v2.5-b": ("file:///nonexistent/nvidia/{CHECKPOINT_NAME}", 16,
                      (48, 48)),
 }}
 
@@ -229,13 +229,13 @@ def test_missing_checkpoint_names_the_file_and_url_quickly(hub):
     assert time.monotonic() - start < 10
     message = str(info.value)
     assert CHECKPOINT_NAME in message
-    assert "https://example.invalid/nvidia/" in message
+    assert "file:///nonexistent/nvidia/" in message
     assert "radio.checkpoint=" in message
 
 
 def test_missing_code_folder_says_how_to_get_it(tmp_path):
     start = time.monotonic()
-    with pytest.raises(WeightsNotFound, match="git clone https://github.com/NVlabs/RADIO"):
+    with pytest.raises(WeightsNotFound, match=r"git clone \S*github\.com/NVlabs/RADIO"):
         create_extractor("radio", device="cpu")
     assert time.monotonic() - start < 10
 
