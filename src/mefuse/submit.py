@@ -43,6 +43,7 @@ from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
 from mefuse.store import FeatureStore
 from mefuse.utils.atomic import write_text
+from mefuse.utils.paths import existing_file
 
 SUBMISSION_COLUMNS: tuple[str, ...] = ("Id", *FOURDMR_CLASSES)
 _INTEGER = re.compile(r"[0-9]+")
@@ -214,11 +215,7 @@ def submission_problems(text: str, expected: Iterable[int] | None = None) -> lis
 
 def validate_submission(path: str | Path, expected: Iterable[int] | None = None) -> int:
     """Check a submission file; return its number of rows or raise :class:`DataError`."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"submission file {path} is a folder, not a CSV file")
-    if not path.is_file():
-        raise DataError(f"submission file {path} does not exist")
+    path = existing_file(path, "submission file", kind="CSV file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

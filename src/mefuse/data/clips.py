@@ -26,6 +26,7 @@ import pandas as pd
 from mefuse import FOURDMR_CLASSES
 from mefuse.errors import DataError
 from mefuse.utils.csvsafe import read_csv, write_csv
+from mefuse.utils.paths import existing_file
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject")
 
@@ -33,11 +34,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("clip_id", "sequence_id", "view", "subject"
 def read_clip_csv(path: str | Path) -> pd.DataFrame:
     """A clip table's CSV as a frame (identifiers as strings), or a :class:`DataError` naming
     the file: missing, a folder, empty, not UTF-8 or not CSV."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"clip table {path} is a folder, not a CSV file")
-    if not path.is_file():
-        raise DataError(f"clip table {path} does not exist")
+    path = existing_file(path, "clip table", kind="CSV file")
     try:
         return read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS}, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -30,6 +30,7 @@ from mefuse.train.metrics import merge_views, merged_decisions
 from mefuse.train.modalities import pool_names
 from mefuse.utils.atomic import atomic_open
 from mefuse.utils.device import resolve_device
+from mefuse.utils.paths import existing_file
 from mefuse.utils.torchload import load_weights_only, pickle_protocol
 
 MODEL_FORMAT = "mefuse-model/3"
@@ -300,12 +301,8 @@ class TrainedModel:
     @classmethod
     def load(cls, path: str | Path) -> TrainedModel:
         """Load a model saved by :meth:`save` (tensors and plain data only: ``weights_only``)."""
-        path = Path(path)
-        if path.is_dir():
-            raise DataError(f"model file {path} is a folder, not a file (give the .pt file "
-                            "that 'mefuse train -o' wrote)")
-        if not path.is_file():
-            raise DataError(f"model file {path} does not exist")
+        path = existing_file(path, "model file",
+                             hint=" (give the .pt file that 'mefuse train -o' wrote)")
         if path.stat().st_size == 0:
             raise DataError(f"model file {path} is empty")
         try:

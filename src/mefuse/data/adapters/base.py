@@ -20,6 +20,7 @@ import pandas as pd
 
 from mefuse.data.frames import frame_number, integers_in, is_video_file, list_image_files
 from mefuse.errors import DataError
+from mefuse.utils.paths import existing_file
 from mefuse.utils.registry import Registry
 
 NOTE = "note: "
@@ -165,12 +166,7 @@ def read_sheet(path: Path, *, header_contains: Sequence[str] | str | None = None
     hold: sheets such as SAMM's carry a block of text above the table, so the header row is
     searched for in the first 50 rows instead of being assumed to be the first.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"label sheet {path} is a folder, not a file (give the .xlsx or .csv "
-                        "file)")
-    if not path.is_file():
-        raise DataError(f"label sheet {path} does not exist")
+    path = existing_file(path, "label sheet", hint=" (give the .xlsx or .csv file)")
     suffix = path.suffix.lower()
     try:
         if suffix in {".xlsx", ".xlsm", ".xls"}:
