@@ -50,7 +50,7 @@ def casme2(tmp_path) -> Path:
             [1, "disgust1_3", 5, 6, 40, "4", "disgust", "macro-expression", None],
             [1, "disgust1_4", 2, 3, 4, "4", "disgust", "blink", None],
         ],
-        "naming rule1": [[1, "s15", 1], [2, "16", 2]],  # a folder number without its "s"
+        "naming rule1": [["s15", "15", 1], ["16", "16", 2]],  # a folder number without its "s"
         "naming rule2": [[101, "disgust1"], [401, "anger1"]],
     })
     return root

@@ -16,8 +16,9 @@ Layouts and sheets, as the datasets ship them and public MEGC spotting code read
   without a header, columns participant number, ``<expression>_<n>`` name, onset, apex, offset
   (0 = not coded: the apex ends the interval), AUs, estimated emotion, type
   (``micro-expression`` / ``macro-expression``), self-reported emotion; sheet ``naming rule1``
-  maps participant numbers (column 3) to subject folders (column 2), ``naming rule2`` maps
-  expression names (column 2) to the 4-digit video code (column 1) in the folder name.
+  maps participant numbers (column 3) to the subject folder (column 1, ``s15``; column 2,
+  ``15``, is tried too), ``naming rule2`` maps expression names (column 2, ``disgust1``) to the
+  video code (column 1, ``101``) that follows ``15_`` in the video folder's name.
 - ``samm-lv`` (200 fps): frames ``SAMM_longvideos/006_1/006_1_0001.jpg``;
   ``SAMM_LongVideos_V3_Release.xlsx`` (V1/V2 alike): a block of text, then Subject, Filename
   (``006_1_3`` = video ``006_1``, expression 3), Inducement Code, Onset, Apex, Offset, Duration,
@@ -358,8 +359,11 @@ def load_casme2_lv(root: Path, labels: Path | None = None, *,
         raise DataError(f"label sheet {sheet_path}: needs its 'naming rule1' (participant -> "
                         "subject folder) and 'naming rule2' (expression -> video code) sheets; "
                         f"it has {', '.join(map(str, names))}")
-    subjects = {cell_int(r[2]): cell_text(r[1]) for r in sheets[rule1].itertuples(index=False)
-                if len(r) > 2 and cell_int(r[2]) is not None and not is_missing(r[1])}
+    # naming rule1: subject folder (s15), the number its video folders start with (15), and
+    # the participant number the main sheet uses (1).
+    subjects = {cell_int(r[2]): [cell_text(c) for c in r[:2] if not is_missing(c)]
+                for r in sheets[rule1].itertuples(index=False)
+                if len(r) > 2 and cell_int(r[2]) is not None}
     codes = {cell_text(r[1]).lower(): cell_int(r[0])
              for r in sheets[rule2].itertuples(index=False)
              if len(r) > 1 and cell_int(r[0]) is not None and not is_missing(r[1])}
@@ -383,15 +387,16 @@ def load_casme2_lv(root: Path, labels: Path | None = None, *,
             continue  # a header row
         participant, expression = cell_int(cells[0]), cell_text(cells[1])
         label = f"{label} ({expression})"
-        subject = subjects.get(participant)
+        spellings = subjects.get(participant)
         code = codes.get(expression.split("_")[0].lower())
-        if subject is None or code is None:
-            what = (f"participant {cells[0]!r}" if subject is None
+        if not spellings or code is None:
+            what = (f"participant {cells[0]!r}" if not spellings
                     else f"expression {expression.split('_')[0]!r}")
             out.problems.append(f"{label}: {what} is not in the naming rules; skipped")
             continue
-        folder = resolve_child(frames_root, subject)
-        video_id = index.get(((folder.name if folder else subject).lower(), code))
+        folders = [f for f in (resolve_child(frames_root, n) for n in spellings) if f is not None]
+        subject = folders[0].name if folders else spellings[0]
+        video_id = index.get((subject.lower(), code))
         out.add_interval(label, video_id or f"{subject}_{code:04d}", expression_type(cells[7]),
                          cells[2], cells[3], cells[4], emotion=cells[6], aus=cells[5])
     return out.result(str(frames_root))
