@@ -166,3 +166,10 @@ def test_type_spellings_of_the_datasets():
     assert expression_type("blink") is None and expression_type(None) is None
     checked = check_intervals(_table(("v", 1.0, 3.0, "Macro")), "t")
     assert checked["onset"].tolist() == [1] and checked["type"].tolist() == ["MaE"]
+
+
+def test_str_score_without_predictions_is_zero():
+    truth = _table(("v", 0, 9, "ME", "happiness"))
+    result = str_score(pd.DataFrame(), truth)
+    assert result.strs == 0.0 and result.spotting.overall == Counts(0, 0, 1)
+    assert result.by_emotion == {"happiness": Counts(0, 0, 0)}
