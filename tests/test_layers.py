@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"extraction"},
     {"model"},
     {"train"},
+    {"spotting"},
     {"bench", "report", "submit", "inference", "predictions"},
     {"scale"},
     {"demo"},

@@ -28,6 +28,12 @@ from mefuse.data.adapters.base import (
     register_adapter,
     safe_id,
 )
+from mefuse.data.adapters.longvideo import (
+    LongVideo,
+    LongVideoDataset,
+    list_long_video_kinds,
+    load_long_videos,
+)
 from mefuse.data.clips import REQUIRED_COLUMNS, ClipTable
 from mefuse.errors import ConfigError, DataError
 
@@ -130,10 +136,14 @@ __all__ = [
     "NOTE",
     "Adapter",
     "Dataset",
+    "LongVideo",
+    "LongVideoDataset",
     "SequenceRecord",
     "adapter_options",
     "clip_table",
     "list_adapters",
+    "list_long_video_kinds",
     "load_dataset",
+    "load_long_videos",
     "register_adapter",
 ]
