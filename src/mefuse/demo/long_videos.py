@@ -30,8 +30,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from mefuse.demo.faces import HALF, IDENTITY_TRANSFORMS, MOVEMENTS, PHOTOS, _face_square
-from mefuse.demo.faces import _movement_field, _Subject
+from mefuse.demo.faces import (
+    HALF,
+    IDENTITY_TRANSFORMS,
+    MOVEMENTS,
+    PHOTOS,
+    _face_square,
+    _movement_field,
+    _Subject,
+)
 from mefuse.errors import ConfigError, DataError
 
 
@@ -125,7 +132,7 @@ def _schedule(spec: LongVideoSpec, rng: np.random.Generator, n: int) -> list[dic
     for index, (kind, length) in enumerate(zip(order, lengths, strict=True)):
         onset = lead + sum(lengths[:index]) + gap * index + int(extra[index])
         offset = onset + length - 1
-        apex = onset + int(round(rng.uniform(0.4, 0.6) * (length - 1)))
+        apex = onset + round(rng.uniform(0.4, 0.6) * (length - 1))
         events.append({"kind": kind, "onset": onset, "apex": apex, "offset": offset})
     return events
 

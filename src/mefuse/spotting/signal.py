@@ -94,7 +94,8 @@ def frame_lag(fps: float, lag_seconds: float) -> int:
 def check_fps(fps: float | None) -> float:
     """A usable frame rate or a one-line error."""
     if fps is None or not np.isfinite(fps) or not 1 <= fps <= 2000:
-        raise ConfigError(f"frame rate must be between 1 and 2000 frames per second, got {fps}")
+        raise ConfigError(f"frame rate (--fps) must be between 1 and 2000 frames per second, "
+                          f"got {fps}")
     return float(fps)
 
 
