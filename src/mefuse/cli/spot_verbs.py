@@ -22,7 +22,7 @@ def spot(
         "file unless given here")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="peak height in noise deviations above the video's median "
-        "(default: the spotter's, 6; fit it on training videos with the Python API)")] = None,
+        "(default: the spotter's, 10; fit it on training videos with the Python API)")] = None,
     model: Annotated[Path | None, typer.Option(
         "--model", help="model written by 'mefuse train': classify each spotted ME interval "
         "and add its class probabilities (spot then recognise)")] = None,

@@ -32,8 +32,10 @@ COLUMNS = ["video", "onset", "apex", "offset", "type", "score"]
 class IntervalRule:
     """How runs of the signal above threshold become intervals."""
 
-    p: float = 6.0
-    """Threshold in noise deviations above the median (fitted by ``Spotter.fit``)."""
+    p: float = 10.0
+    """Threshold in noise deviations above the median (fitted by ``Spotter.fit``; the default
+    lies in the middle of the plateau that ``fit`` finds on the generated long videos of
+    :mod:`mefuse.demo.long_videos`, 8 to 12)."""
     merge_seconds: float = 0.3
     min_seconds: float = 0.1
     """Runs shorter than this are noise spikes."""
