@@ -24,6 +24,7 @@ from mefuse.data.frames import FrameSource, open_frames
 from mefuse.errors import DataError
 from mefuse.inference import input_name, predict_inputs
 from mefuse.predictions import Predictions
+from mefuse.spotting.matching import span
 from mefuse.train.trainer import TrainedModel
 
 
@@ -41,7 +42,8 @@ def write_interval_clips(video: str | Path | FrameSource | np.ndarray, intervals
         for row in intervals.itertuples():
             path = folder / clip_name(row)
             path.mkdir(parents=True, exist_ok=True)
-            for index in range(int(row.onset), int(row.offset) + 1):
+            onset, offset = span(row)
+            for index in range(onset, offset + 1):
                 frame = source[index] if isinstance(source, np.ndarray) else source.read(index)
                 rgb = np.asarray(frame)
                 bgr = rgb[:, :, ::-1] if rgb.ndim == 3 else rgb
@@ -82,7 +84,7 @@ def recognise_intervals(
         key = input_name(path)
         if key in sequences.index:
             for name in estimator.classes:
-                out.loc[index, f"p_{name}"] = float(sequences.loc[key, f"p_{name}"])
+                out.loc[index, f"p_{name}"] = float(sequences.loc[key, f"p_{name}"])  # type: ignore[arg-type]
         else:
             out.loc[index, "recognise_error"] = next(
                 (f"{f.stage}: {f.reason}" for f in result.failures

@@ -210,7 +210,8 @@ def write_video(video: LongVideo, path: str | Path) -> Path:
             cv2.imwrite(str(path / f"frame_{t:05d}.png"), frame[:, :, ::-1],
                         [cv2.IMWRITE_PNG_COMPRESSION, 1])
         return path
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+    fourcc = cv2.VideoWriter_fourcc(  # type: ignore[attr-defined]
+        *("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
     height, width = video.frames.shape[1:3]
     writer = cv2.VideoWriter(str(path), fourcc, video.fps, (width, height))
     try:

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from mefuse.demo.long_videos import LongVideoSpec, make_long_video
 from mefuse.errors import ConfigError
-from mefuse.spotting.matching import f1_scores, interval_iou
+from mefuse.spotting.matching import f1_scores, interval_iou, span
 from mefuse.spotting.spotter import Spotter
 from mefuse.utils.console import make_console, write_tables
 from mefuse.utils.csvsafe import write_csv
@@ -50,7 +50,7 @@ def on_distractor(spots: pd.DataFrame, distractors: pd.DataFrame) -> int:
     count = 0
     for row in spots.itertuples():
         near = distractors[distractors["video"] == row.video]
-        if any(interval_iou((row.onset, row.offset), (d.onset, d.offset)) >= 0.5
+        if any(interval_iou(span(row), span(d)) >= 0.5
                for d in near.itertuples()):
             count += 1
     return count

@@ -9,6 +9,8 @@ counts accumulated over videos; F1 per type and overall) without the reporting a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 IOU = 0.5
@@ -22,6 +24,11 @@ def interval_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     return inter / ((a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter)
 
 
+def span(row: Any) -> tuple[int, int]:
+    """``(onset, offset)`` of a table row (any object with those attributes)."""
+    return int(row.onset), int(row.offset)
+
+
 def count_matches(pred: pd.DataFrame, truth: pd.DataFrame, kind: str | None = None
                   ) -> tuple[int, int, int]:
     """``(true positives, predictions, truths)`` of one type (all types when None), greedy
@@ -32,7 +39,7 @@ def count_matches(pred: pd.DataFrame, truth: pd.DataFrame, kind: str | None = No
     hits = 0
     for video, wanted in truth.groupby("video"):
         found = pred[pred["video"] == video]
-        pairs = sorted(((interval_iou((p.onset, p.offset), (t.onset, t.offset)), i, j)
+        pairs = sorted(((interval_iou(span(p), span(t)), i, j)
                         for i, p in enumerate(found.itertuples())
                         for j, t in enumerate(wanted.itertuples())), reverse=True)
         used_p: set[int] = set()

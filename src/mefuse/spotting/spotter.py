@@ -14,7 +14,7 @@ any iterable of frames with its ``fps``. Frames are read one at a time (see
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,8 @@ def open_video(video: Video, fps: float | None) -> tuple[Iterable[np.ndarray], f
         return source.iter_frames(), fps, len(source), source
     if fps is None:
         raise ConfigError("give the frame rate (fps) of frames passed as an array")
-    length = len(video) if hasattr(video, "__len__") else None
-    return video, check_fps(fps), length, None
+    length = len(video) if isinstance(video, Sized) else None
+    return video, check_fps(fps), length, None  # type: ignore[return-value]
 
 
 @dataclass
