@@ -50,14 +50,15 @@ def spot(
         check_fps(fps)
     rule = IntervalRule() if threshold is None else IntervalRule(p=threshold)
     rule.check()
+    if views != "auto":
+        from mefuse.preprocess.views import views_for
+
+        views_for(views)
     estimator = None
     if model is not None:
-        from mefuse.preprocess.views import views_for
         from mefuse.train.trainer import TrainedModel
 
         estimator = TrainedModel.load(model)
-        if views != "auto":
-            views_for(views)
     plan = OutputPlan().reads(model, "the model file")
     for item in inputs:
         plan.reads(item, "an input")

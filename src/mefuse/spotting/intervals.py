@@ -36,7 +36,8 @@ class IntervalRule:
     """Threshold in noise deviations above the median (fitted by ``Spotter.fit``; the default
     lies in the middle of the plateau that ``fit`` finds on the generated long videos of
     :mod:`mefuse.demo.long_videos`, 8 to 12)."""
-    merge_seconds: float = 0.3
+    merge_seconds: float = 0.5
+    """Runs closer than this are one interval (a macro-movement's way out and back)."""
     min_seconds: float = 0.1
     """Runs shorter than this are noise spikes."""
     me_max_seconds: float = 0.5

@@ -30,7 +30,7 @@ from mefuse.spotting.signal import MotionSignal, SignalConfig, check_fps, motion
 
 P_GRID: tuple[float, ...] = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0)
 """Thresholds tried by :meth:`Spotter.fit`."""
-MERGE_GRID: tuple[float, ...] = (0.2, 0.3, 0.5)
+MERGE_GRID: tuple[float, ...] = (0.2, 0.3, 0.5, 0.7)
 """Merge gaps (seconds) tried by :meth:`Spotter.fit`."""
 
 Video = str | Path | FrameSource | Iterable[np.ndarray]
