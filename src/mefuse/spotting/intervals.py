@@ -10,9 +10,10 @@ A frame's value compares it with the frame ``k`` earlier, so a movement from ``o
 ``offset`` raises the signal from about ``onset`` to about ``offset + k``; a macro-movement
 raises it twice (on the way to the apex and back) with a dip between, which merging runs closer
 than ``merge_seconds`` joins. An interval is therefore ``[start - pad, end - k + pad]`` of its
-run above threshold, its apex the run's peak moved back by ``k / 2``, its type ``ME`` when it
-lasts under ``me_max_seconds`` (0.5 s, onset to offset) and ``MaE`` otherwise, and its score the
-peak's height in noise deviations.
+run above threshold, its apex the run's peak (for merged runs the middle of the widest dip,
+where the skin rests at its apex) moved back by ``k / 2``, its type ``ME`` when it lasts under
+``me_max_seconds`` (0.5 s, onset to offset) and ``MaE`` otherwise, and its score the peak's
+height in noise deviations.
 """
 
 from __future__ import annotations
@@ -88,16 +89,18 @@ def find_intervals(values: np.ndarray, fps: float, k: int, rule: IntervalRule = 
     median, mad = noise_level(signal, k)
     threshold = median + rule.p * mad
     runs = runs_above(signal > threshold)
-    merged: list[list[int]] = []
+    merged: list[list[int]] = []  # start, end, end of the first run, start of the widest gap
     gap = round(rule.merge_seconds * fps)
     for start, end in runs:
         if merged and start - merged[-1][1] - 1 <= gap:
+            if start - merged[-1][1] > merged[-1][3] - merged[-1][2]:
+                merged[-1][2:] = [merged[-1][1], start]
             merged[-1][1] = end
         else:
-            merged.append([start, end])
+            merged.append([start, end, end, end])
     rows = []
     last = len(values) - 1
-    for start, end in merged:
+    for start, end, before_dip, after_dip in merged:
         if (end - start + 1) < max(1, round(rule.min_seconds * fps)):
             continue
         onset = max(0, start - rule.pad_frames)
@@ -105,7 +108,10 @@ def find_intervals(values: np.ndarray, fps: float, k: int, rule: IntervalRule = 
         if (offset - onset + 1) / fps > rule.max_seconds:
             continue
         peak = start + int(np.argmax(signal[start:end + 1]))
-        apex = int(np.clip(peak - k // 2, onset, offset))
+        # the skin's way out and back: the widest dip between merged runs is the apex's
+        # plateau (delayed by about k / 2, as every value); a single run peaks there itself
+        centre = (before_dip + after_dip) // 2 if after_dip > before_dip else peak
+        apex = int(np.clip(centre - k // 2, onset, offset))
         kind = "ME" if (offset - onset) / fps < rule.me_max_seconds else "MaE"
         rows.append({"video": video, "onset": onset, "apex": apex, "offset": offset,
                      "type": kind, "score": round((signal[peak] - median) / mad, 3)})
