@@ -56,6 +56,9 @@ def test_spotter_finds_planted_movements_and_not_the_head(video, spotted):
                     and p.type == t.type for p in spotted.itertuples())
                 for t in video.truth.itertuples())
     assert found >= 2
+    apex_errors = [p.apex - t.apex for t in video.truth.itertuples() for p in spotted.itertuples()
+                   if interval_iou((t.onset, t.offset), (p.onset, p.offset)) >= 0.5]
+    assert max(map(abs, apex_errors)) <= 5, apex_errors
     for d in video.distractors.itertuples():
         assert not any(interval_iou((d.onset, d.offset), (p.onset, p.offset)) > 0.2
                        for p in spotted.itertuples()), (d, spotted)
@@ -165,3 +168,9 @@ def test_spot_command_writes_the_intervals_csv(tmp_path):
     assert len(result.stderr.splitlines()) == 1
     result = mefuse("spot", str(folder), "--fps", "30", "--views", "sideways", "-o", str(out))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+
+
+def test_demo_spot_refuses_fewer_than_two_videos(tmp_path):
+    result = mefuse("demo", "--spot", "--videos", "1", "--out", str(tmp_path / "d"))
+    assert result.returncode == 2 and "--videos" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
