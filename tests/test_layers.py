@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"model"},
     {"train"},
     {"spotting"},
-    {"bench", "report", "submit", "inference", "predictions"},
+    {"bench", "report", "submit", "inference", "predictions", "spot_recognise"},
     {"scale"},
     {"demo"},
     {"cli", "api", "estimator"},

@@ -199,10 +199,21 @@ def demo(
     seeds: Annotated[str, typer.Option(help="training seeds: 0,1,2 or 0-2",
                                        callback=seeds_callback)] = "0",
     workers: WorkersOpt = 1,
+    spot: Annotated[bool, typer.Option(
+        "--spot", help="instead: generated long videos; fit the weight-free spotter on half, "
+        "report its F1 on the others")] = False,
+    videos: Annotated[int, typer.Option(
+        min=2, help="with --spot: long videos to generate")] = 6,
 ) -> None:
-    """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""
+    """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies
+    (--spot: spot movements in generated long videos instead)."""
     from mefuse.demo.pipeline import run_demo
 
+    if spot:
+        from mefuse.demo.spot_pipeline import run_spot_demo
+
+        run_spot_demo(out, videos=videos, console=console)
+        return
     run_demo(out, sequences_per_subject=sequences_per_subject,
              seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console)
 

@@ -33,6 +33,7 @@ VERB_MODULES: tuple[str, ...] = (
     "mefuse.cli.report_verbs",  # report
     "mefuse.cli.submit_verbs",  # submit
     "mefuse.cli.config_verbs",  # config show
+    "mefuse.cli.spot_verbs",  # spot
 )
 
 

@@ -1,7 +1,17 @@
-"""Spotting expressions in long videos: the MEGC evaluation (and, beside it, the spotters).
+"""Spotting: finding when micro- and macro-expressions happen in long videos, and scoring it.
 
-A layer of its own right above ``train``: it needs the data layer's interval table and may use
-trained models, and the reporting and CLI layers above it call it.
+- :mod:`mefuse.spotting.signal`: the streaming per-frame motion signal (face regions placed by
+  the mesh, each frame against the frame ``k`` earlier, head motion and illumination removed);
+- :mod:`mefuse.spotting.intervals`: peaks of that signal turned into onset/apex/offset
+  intervals with a type (ME or MaE) and a score;
+- :mod:`mefuse.spotting.spotter`: :class:`~mefuse.spotting.spotter.Spotter`, the weight-free
+  spotter, whose threshold is fitted on training videos only and applied to new ones;
+- :mod:`mefuse.spotting.evaluation`: the MEGC evaluation (IoU >= 0.5 with a truth of the same
+  type, each truth matched once, P/R/F1 accumulated over videos) and MEGC 2025's STRS.
+
+A layer right above ``train``: it reuses ``regionflow``'s region layout and head-motion fit,
+may use trained models, and the reporting and CLI layers above it call it. Spot-then-recognise,
+which needs the inference path, lives in :mod:`mefuse.spot_recognise`.
 """
 
 from mefuse.spotting.evaluation import (

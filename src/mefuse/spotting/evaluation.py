@@ -287,5 +287,17 @@ def str_score(pred: pd.DataFrame, truth: pd.DataFrame, *,
                      analysis_f1=analysis_f1, uf1=uf1, uar=recall, by_emotion=by_emotion)
 
 
+def f1_by_type(pred: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
+    """F1 of ``ME``, ``MaE`` and ``overall`` under :func:`evaluate_spotting` (a spotter's fit
+    objective and the demo's table need only these three numbers)."""
+    scores = evaluate_spotting(pred, truth)
+    return {**{t: c.f1 for t, c in scores.by_type.items()}, "overall": scores.f1}
+
+
+def overall_f1(pred: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """Overall F1 under :func:`evaluate_spotting`: the default objective of a spotter's fit."""
+    return evaluate_spotting(pred, truth).f1
+
+
 __all__ = ["IOU_THRESHOLD", "Counts", "STRScores", "SpottingScores", "evaluate_spotting",
-           "interval_iou", "match_intervals", "str_score"]
+           "f1_by_type", "interval_iou", "match_intervals", "overall_f1", "str_score"]
