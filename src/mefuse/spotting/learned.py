@@ -43,6 +43,7 @@ JSON: settings, scaler, coefficients, threshold.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -52,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.ndimage import uniform_filter1d
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from mefuse.data.intervals import MAE, ME
 from mefuse.errors import ConfigError, DataError
@@ -119,12 +120,13 @@ class LearnedSettings:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"learned spotter settings: unknown field(s) {', '.join(unknown)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
         return cls(**values)
 
 
 def _frames(seconds: float, fps: float) -> int:
-    return max(1, int(round(seconds * fps)))
+    return max(1, round(seconds * fps))
 
 
 def robust_normalise(signal: np.ndarray) -> np.ndarray:
@@ -155,7 +157,7 @@ def frame_features(signal: np.ndarray, fps: float, settings: LearnedSettings) ->
               for s in settings.scales_s]
     levels.append(np.zeros_like(x))
     columns = [detrended.max(axis=1)]
-    for level, coarser in zip(levels[:-1], levels[1:], strict=True):
+    for level, coarser in itertools.pairwise(levels):
         columns += [level.max(axis=1), level.mean(axis=1), (level - coarser).max(axis=1)]
     return _compress(np.stack(columns, axis=1))
 
@@ -166,7 +168,7 @@ def frame_targets(n_frames: int, truth: pd.DataFrame, fps: float,
     ``border_s`` of an interval's border). An ME overlapping a MaE keeps the ME frames."""
     labels = np.zeros(n_frames, dtype=np.int64)
     weights = np.ones(n_frames, dtype=np.float64)
-    border = int(round(settings.border_s * fps))
+    border = round(settings.border_s * fps)
     rows = sorted(zip(truth["onset"], truth["offset"], truth["type"], strict=True),
                   key=lambda r: r[2] == ME)          # MaE first, so MEs overwrite
     for onset, offset, kind in rows:
@@ -303,7 +305,7 @@ class LearnedSpotter:
             labels[v], weights[v] = frame_targets(len(feats[v]), by_video.get(v, empty), rates[v],
                                                   s)
         # Training rows at about 30 per second: a 200 fps video does not outweigh a 30 fps one.
-        stride = {v: max(1, int(round(rates[v] / 30.0))) for v in videos}
+        stride = {v: max(1, round(rates[v] / 30.0)) for v in videos}
 
         def fit_on(names: list[str]) -> _Model:
             return _fit_model([feats[v][::stride[v]] for v in names],
