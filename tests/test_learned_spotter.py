@@ -215,3 +215,19 @@ def test_bad_input_is_a_clear_error(data) -> None:
         fitted.spot(signals["s0_v1"][:, :3], 30.0, "s0_v1")
     with pytest.raises(MefuseError):
         fitted.spot(signals["s0_v1"], -30.0, "s0_v1")
+
+
+def test_truth_with_one_type_and_rows_past_the_end(data) -> None:
+    signals, rates, truth, _ = data
+    videos = ["s0_v0", "s1_v0", "s2_v0"]
+    few = {v: signals[v] for v in videos}
+    me_only = truth[truth["video"].isin(videos) & (truth["type"] == "ME")]
+    spotter = LearnedSpotter(LearnedSettings(inner_folds=0)).fit(few, rates, me_only)
+    found = spotter.spot(signals["s3_v0"], 30.0, "s3_v0")
+    assert set(found["type"]) <= {"ME"}                    # a type never labelled is never spotted
+    late = pd.DataFrame([{"video": "s0_v0", "onset": len(signals["s0_v0"]), "offset":
+                          len(signals["s0_v0"]) + 5, "type": "ME"}])
+    with pytest.raises(DataError, match="starting at frame"):
+        LearnedSpotter().fit(few, rates, pd.concat([me_only, late]))
+    with pytest.raises(DataError, match="no interval"):
+        LearnedSpotter().fit(few, rates, me_only.iloc[0:0])
