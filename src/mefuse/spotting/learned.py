@@ -203,7 +203,7 @@ def scores_to_intervals(probabilities: np.ndarray, fps: float, video: str, thres
     return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
 
 
-@dataclass
+@dataclass(eq=False)
 class _Model:
     """The fitted numbers: a standardiser and a multinomial logistic regression."""
 
@@ -263,7 +263,7 @@ def _inner_parts(videos: list[str], groups: Mapping[str, Any] | None, folds: int
     return [[v for v, k in zip(videos, keys, strict=True) if part_of[k] == i] for i in range(n)]
 
 
-@dataclass
+@dataclass(eq=False)
 class LearnedSpotter:
     """Spots ME and MaE intervals with a per-frame classifier learned from labelled videos.
 
