@@ -27,3 +27,8 @@ from mefuse.spotting.evaluation import (
 
 __all__ = ["IOU_THRESHOLD", "Counts", "STRScores", "SpottingScores", "evaluate_spotting",
            "interval_iou", "match_intervals", "str_score"]
+
+from mefuse.spotting.learned import LearnedSettings, LearnedSpotter
+from mefuse.spotting.loso import LosoResult, Spotter, evaluate_loso
+
+__all__ += ["LearnedSettings", "LearnedSpotter", "LosoResult", "Spotter", "evaluate_loso"]
