@@ -144,7 +144,7 @@ class HeadFreeFlow:
 def inner_mask(size: int, margin: float) -> np.ndarray:
     """``True`` inside the crop less a border of ``margin`` of its side."""
     mask = np.zeros((size, size), dtype=bool)
-    edge = int(round(margin * size))
+    edge = round(margin * size)
     mask[edge:size - edge, edge:size - edge] = True
     return mask
 
@@ -164,7 +164,7 @@ def gaussian_1d(values: np.ndarray, sigma: float) -> np.ndarray:
     """``values`` smoothed by a Gaussian of ``sigma`` frames (edges padded by repetition)."""
     if sigma <= 0 or len(values) < 3:
         return values
-    radius = max(1, int(round(3 * sigma)))
+    radius = max(1, round(3 * sigma))
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
     padded = np.concatenate([np.repeat(values[:1], radius), values, np.repeat(values[-1:], radius)])
@@ -192,7 +192,7 @@ def default_blink_frames(length: int) -> int:
     """The running-median window for a clip of ``length`` frames: about a tenth of the clip,
     odd, at least 3 (a 1-frame flicker vanishes) and at most 9 at 90 frames and beyond, so a
     sampled 16-frame clip keeps its apex's neighbours."""
-    width = int(round(length / 10))
+    width = round(length / 10)
     width = min(max(width, 3), 9)
     return width if width % 2 else width + 1
 
@@ -205,43 +205,77 @@ def _aggregate(cells: np.ndarray, keep: int) -> np.ndarray:
     return ordered[:, -keep:].mean(axis=1) - np.median(ordered, axis=1)
 
 
+class _Motion:
+    """Per-cell head-free motion of chosen frames from frame 0 (grey frames made on demand)."""
+
+    def __init__(self, crops: np.ndarray, size: int, preset: str, grid: int, margin: float,
+                 realign_px: float) -> None:
+        self.crops, self.size, self.grid = crops, size, grid
+        self.edge = round(margin * size)
+        self.flows = HeadFreeFlow(size, preset, realign_px, inner_mask(size, margin))
+        self.first = grey_frames(crops[:1], size)[0]
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        """``(len(indices), grid**2)`` mean residual magnitude per cell (frame 0: zeros)."""
+        cells = np.zeros((len(indices), self.grid**2), dtype=np.float32)
+        edge, size = self.edge, self.size
+        for row, t in enumerate(indices):
+            if t == 0:
+                continue
+            residual = self.flows(self.first, grey_frames(self.crops[t:t + 1], size)[0])
+            magnitude = np.sqrt((residual[edge:size - edge, edge:size - edge] ** 2).sum(axis=2))
+            cells[row] = cv2.resize(magnitude, (self.grid, self.grid),
+                                    interpolation=cv2.INTER_AREA).reshape(-1)
+        return cells
+
+
 def find_apex(crops: np.ndarray, *, size: int = 256, preset: str = "medium", grid: int = 6,
               margin: float = 0.2, top: float = 0.25, blink_frames: int | None = None,
-              sigma: float = 1.0, realign_px: float = 1.0) -> Apex:
+              sigma: float = 1.0, realign_px: float = 1.0, max_frames: int = 48) -> Apex:
     """The apex of a clip's face crops (``(T, H, W, 3)`` uint8 RGB, one crop box): the frame
     whose head-free motion from the first frame peaks (see the module docstring).
 
-    ``blink_frames`` is the running-median window (odd; ``None``: :func:`default_blink_frames`);
-    ``top`` the share of grid cells averaged per frame; ``sigma`` the final smoothing in
-    frames. A clip of one frame has its apex at 0.
+    ``blink_frames`` is the running-median window (odd; ``None``: :func:`default_blink_frames`
+    of the frames measured); ``top`` the share of grid cells averaged per frame; ``sigma`` the
+    final smoothing in measured frames. A clip longer than ``max_frames`` (a high-speed camera's)
+    is measured coarse to fine: on every k-th frame (at most ``max_frames`` of them; the
+    signals are interpolated to every frame), then on every frame within k of the coarse peak,
+    whose most-moving frame is the apex. A clip of one frame has its apex at 0.
     """
     crops = np.asarray(crops)
     if crops.ndim != 4 or len(crops) == 0:
         raise ConfigError(f"find_apex needs (T, H, W, 3) crops, got shape {crops.shape}")
     if int(grid) < 1 or not 0 < float(top) <= 1 or not 0 <= float(margin) < 0.5:
         raise ConfigError("find_apex needs grid >= 1, 0 < top <= 1 and 0 <= margin < 0.5")
+    if int(max_frames) < 3:
+        raise ConfigError(f"find_apex max_frames must be >= 3, got {max_frames}")
     length = len(crops)
     if length == 1:
         zero = np.zeros(1, dtype=np.float32)
         return Apex(0, zero, zero)
-    size = int(size)
-    mask = inner_mask(size, margin)
-    flows = HeadFreeFlow(size, preset, realign_px, mask)
-    greys = grey_frames(crops, size)
-    edge = int(round(margin * size))
-    cells = np.zeros((length, grid * grid), dtype=np.float32)
-    for t in range(1, length):
-        residual = flows(greys[0], greys[t])
-        magnitude = np.sqrt((residual[edge:size - edge, edge:size - edge] ** 2).sum(axis=2))
-        cells[t] = cv2.resize(magnitude, (grid, grid), interpolation=cv2.INTER_AREA).reshape(-1)
-    width = default_blink_frames(length) if blink_frames is None else int(blink_frames)
+    step = max(1, -(-(length - 1) // (int(max_frames) - 1)))
+    measured = np.unique(np.append(np.arange(0, length, step), length - 1))
+    motion = _Motion(crops, int(size), preset, int(grid), float(margin), float(realign_px))
+    cells = motion(measured)
+    width = default_blink_frames(len(measured)) if blink_frames is None else int(blink_frames)
     if width < 1:
         raise ConfigError(f"find_apex blink_frames must be >= 1, got {blink_frames}")
     width = width if width % 2 else width + 1
-    keep = max(1, int(round(top * cells.shape[1])))
+    keep = max(1, round(top * cells.shape[1]))
     signal = _aggregate(cells, keep)
     filtered = running_median(cells, width)
     filtered[0] = 0.0
-    robust = _aggregate(filtered, keep)
-    smoothed = gaussian_1d(robust.astype(np.float64), float(sigma))
-    return Apex(peak_index(smoothed), signal.astype(np.float32), smoothed.astype(np.float32))
+    smoothed = gaussian_1d(_aggregate(filtered, keep).astype(np.float64), float(sigma))
+    index = int(measured[peak_index(smoothed)])
+    if step > 1:
+        frames = np.arange(length)
+        signal = np.interp(frames, measured, signal)
+        smoothed = np.interp(frames, measured, smoothed)
+        near = np.arange(max(1, index - step + 1), min(length, index + step))
+        near = near[~np.isin(near, measured)]
+        if len(near):
+            candidates = np.append(near, index)
+            fine = _aggregate(motion(near), keep)
+            signal[near] = fine
+            index = int(candidates[np.argmax(np.append(fine, signal[index]))])
+    return Apex(index, signal.astype(np.float32), smoothed.astype(np.float32))

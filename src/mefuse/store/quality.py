@@ -40,7 +40,8 @@ row of the clip's stored features nearest to ``apex_frame`` (its crops may be a 
 window)."""
 
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
-           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept", *APEX_COLUMNS)
+           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept",
+           *APEX_COLUMNS)
 
 
 def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
