@@ -180,6 +180,16 @@ def layout_warnings(trained: str, used: str, table: ClipTable,
     return warnings
 
 
+def apex_frames(quality: pd.DataFrame) -> pd.Series:
+    """Per clip id, the apex frame extraction recorded (0-based position in the input's frame
+    order: found in the motion, inputs have no labels); empty where none was recorded."""
+    if "apex_frame" not in quality.columns:
+        return pd.Series(dtype="Int64")
+    frames = pd.to_numeric(quality["apex_frame"], errors="coerce").astype("Int64")
+    return pd.Series(frames.to_numpy(), index=quality["clip_id"].astype(str)).groupby(
+        level=0).last()
+
+
 def predict_inputs(
     model: str | Path | TrainedModel, inputs: Sequence[str | Path], *,
     store: str | Path | None = None, options: dict[str, dict[str, Any]] | None = None,
@@ -192,7 +202,9 @@ def predict_inputs(
     folder. Clips that fail (no face, unreadable, crops without a face in more than
     ``max_faceless`` of the frames unless ``keep_faceless``; see :class:`PreprocessConfig`) are
     in the result's ``failures`` and absent from the tables. The per-clip table's
-    ``faceless_share`` column is the share of each clip's crops without a face. ``views`` is the
+    ``faceless_share`` column is the share of each clip's crops without a face, its
+    ``apex_frame`` the frame (0-based, in the input's order) where the face's motion peaks
+    (:func:`~mefuse.preprocess.apex.find_apex`). ``views`` is the
     inputs' camera layout (``auto``: the training data's); the result's ``warnings`` say when
     it differs, or seems to, from the training data's.
     """
@@ -225,7 +237,9 @@ def predict_inputs(
             reasons = "; ".join(f"{f.clip_id}: {f.reason}" for f in summary.failures[:3])
             raise DataError(f"no input could be featurised ({reasons})")
         clips, sequences = predict_store(estimator, feature_store, scored, views=used)
-        shares = faceless_shares(read_quality(root))
+        quality = read_quality(root)
+        shares = faceless_shares(quality)
         clips["faceless_share"] = clips["clip_id"].map(shares.groupby(level=0).last())
+        clips["apex_frame"] = clips["clip_id"].map(apex_frames(quality)).astype("Int64")
     return Predictions(clips, sequences, sources=tuple(map(str, table.frame["source"].unique())),
                        warnings=tuple(summary.warnings), failures=tuple(summary.failures))

@@ -35,7 +35,8 @@ class Predictions:
 
     clips: pd.DataFrame
     """One row per scored clip (view): ``clip_id``, ``sequence_id``, ``view``, ``subject``,
-    probabilities and decisions; ``source`` and ``faceless_share`` for videos and folders."""
+    probabilities and decisions; ``source``, ``faceless_share`` and ``apex_frame`` for videos
+    and folders."""
     sequences: pd.DataFrame
     """One row per sequence, its views merged as evaluation merges them."""
     sources: tuple[str, ...] = ()

@@ -163,6 +163,8 @@ def extract(
                       f"{escape(failure.reason)}")
     console.print(summary.line())
     console.print(summary.faces_line())
+    if summary.apex_line():
+        console.print(summary.apex_line())
     console.print(f"store: {store} (clips.csv, failures.csv, quality.csv, one folder per "
                   "extractor)")
 

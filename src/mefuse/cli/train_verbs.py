@@ -235,6 +235,7 @@ def predict(
         for message in result.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(message)}")
         warn_faceless(result.clips, max_faceless)
+        print_apexes(result.clips)
     else:
         if feature_store is None:
             raise DataError("give video files or frame folders to score, or --store STORE")
@@ -246,6 +247,18 @@ def predict(
     console.print(prediction_table(result.sequences))
     console.print(f"scored {len(result.clips)} clips ({len(result.sequences)} sequences); "
                   f"wrote {out} and {sequence_path}")
+
+
+def print_apexes(clips: Any) -> None:
+    """One line per scored input clip: the frame where its face's motion peaks (the apex)."""
+    import pandas as pd
+
+    if "apex_frame" not in clips.columns:
+        return
+    for _, row in clips.iterrows():
+        if not pd.isna(row["apex_frame"]):
+            console.print(f"apex {escape(str(row['clip_id']))}: frame {int(row['apex_frame'])} "
+                          "(peak of the face's motion; apex_frame in the CSV)")
 
 
 def warn_faceless(clips: Any, max_faceless: float) -> None:

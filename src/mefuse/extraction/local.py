@@ -21,7 +21,7 @@ from mefuse.errors import ConfigError, MefuseError, StorageError
 from mefuse.extraction.job import ExtractionJob
 from mefuse.extraction.prepare import PreparedClip, Preparer, prefetch
 from mefuse.extraction.run import ExtractSummary, extract_run, failure_reason
-from mefuse.features.base import Extractor
+from mefuse.features.base import Extractor, extract_with_apex
 from mefuse.store import StoreWriter
 from mefuse.store.reports import Failure
 from mefuse.utils.progress import progress_bar
@@ -117,13 +117,18 @@ def _run_batch(batch: list[PreparedClip], extractors: Sequence[Extractor],
         if not clips:
             continue
         try:
-            results = extractor.extract_clips([c.ready_crops for c in clips])
+            if extractor.uses_apex:  # each clip with its own apex
+                results = [extract_with_apex(extractor, c.ready_crops, c.apex_row)
+                           for c in clips]
+            else:
+                results = extractor.extract_clips([c.ready_crops for c in clips])
             pairs = list(zip(clips, results, strict=True))
         except Exception:  # one bad clip must not sink its batch: retry one by one
             pairs = []
             for clip in clips:
                 try:
-                    pairs.append((clip, extractor.extract_clip(clip.ready_crops)))
+                    pairs.append((clip, extract_with_apex(extractor, clip.ready_crops,
+                                                          clip.apex_row)))
                 except Exception as exc:
                     summary.failures.append(Failure(clip.clip_id, f"extract:{extractor.key}",
                                                     failure_reason(exc)))

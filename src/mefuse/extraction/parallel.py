@@ -37,7 +37,7 @@ from mefuse.extraction.local import extract_table
 from mefuse.extraction.prepare import Preparer
 from mefuse.extraction.run import ExtractSummary, extract_run, failure_reason
 from mefuse.extraction.specs import ExtractorSpec, build_all
-from mefuse.features.base import Extractor
+from mefuse.features.base import Extractor, extract_with_apex
 from mefuse.preprocess.config import PreprocessConfig
 from mefuse.store import StoreWriter
 from mefuse.store.reports import Failure
@@ -89,7 +89,8 @@ def _work(rows: pd.DataFrame, skip: dict[str, frozenset[str]]) -> list[_Outcome]
             if extractor.key in skip.get(clip.clip_id, frozenset()):
                 continue
             try:
-                results.append((extractor.key, extractor.extract_clip(clip.crops), None))
+                results.append((extractor.key, extract_with_apex(extractor, clip.crops,
+                                                                 clip.apex_row), None))
             except Exception as exc:  # one clip's failure is reported, the others go on
                 results.append((extractor.key, None, Failure(
                     clip.clip_id, f"extract:{extractor.key}", failure_reason(exc))))

@@ -33,6 +33,9 @@ class PreparedClip:
     failure: Failure | None = None
     quality: dict[str, Any] | None = None
     """How the face was found and how many crops lack one (a row of ``quality.csv``)."""
+    apex_row: int | None = None
+    """The crop nearest to the clip's apex (labelled, else found); given to the extractors
+    that declare ``uses_apex``."""
 
     @property
     def ready_crops(self) -> np.ndarray:
@@ -77,7 +80,11 @@ class Preparer:
             return [PreparedClip(c, None, Failure(c, "read", str(exc))) for c in rows["clip_id"]]
         out = []
         for _, row in rows.iterrows():
-            out.append(self._crop_view(row["clip_id"], row["view"], frames))
+            clip = self._crop_view(row["clip_id"], row["view"], frames)
+            if clip.crops is not None and clip.quality is not None:
+                clip.apex_row = place_apex(clip.quality, clip.crops, positions,
+                                           row.get("apex_index"))
+            out.append(clip)
         return out
 
     def _crop_view(self, clip_id: str, view: str, frames: list[np.ndarray]) -> PreparedClip:
@@ -125,6 +132,27 @@ class Preparer:
             f"no face in {missing} of {frames} crops ({percent(share)}), more than "
             f"--max-faceless {self.config.max_faceless:g} allows (the face left or never came; "
             "--keep-faceless keeps such clips)"))
+
+
+def place_apex(quality: dict[str, Any], crops: np.ndarray, positions: np.ndarray,
+               label: Any) -> int:
+    """Find the apex of a clip's crops, write the ``apex_*`` columns into its quality row
+    (positions in the source's frame order: ``positions[i]`` is crop i's frame) and return
+    the crop row of the apex used: the label (``apex_index``) where given, else the found one."""
+    from mefuse.preprocess.apex import find_apex
+
+    try:
+        found: int | None = int(positions[find_apex(crops).index])
+    except (MefuseError, cv2.error, ValueError):
+        found = None
+    labelled = None if label is None or pd.isna(label) else int(label)
+    used = labelled if labelled is not None else found
+    row = 0 if used is None else int(np.argmin(np.abs(positions - used)))
+    quality.update({"apex_label": labelled, "apex_found": found, "apex_frame": used,
+                    "apex_source": None if used is None else
+                    ("label" if labelled is not None else "found"),
+                    "apex_row": None if used is None else row})
+    return row
 
 
 def percent(share: float) -> str:

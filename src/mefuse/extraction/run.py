@@ -65,6 +65,12 @@ class ExtractSummary:
 
         return faces_summary(self.quality)
 
+    def apex_line(self) -> str | None:
+        """How the found apex agrees with the labelled one (None without labelled apexes)."""
+        from mefuse.store.quality import apex_line
+
+        return apex_line(self.quality)
+
 
 def open_writers(stack: contextlib.ExitStack, store: FeatureStore,
                  extractors: Sequence[Extractor], job: ExtractionJob) -> dict[str, StoreWriter]:

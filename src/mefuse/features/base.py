@@ -39,6 +39,11 @@ class Extractor(ABC):
     weight_free: ClassVar[bool] = False
     """True for extractors that load no model (``mesh3d``, ``flow``): cheap to build once per
     worker process, so extraction with them can use every core (``--jobs``)."""
+    uses_apex: ClassVar[bool] = False
+    """True for extractors whose :meth:`extract_clip` takes an ``apex`` keyword (the crop row of
+    the clip's apex, or ``None`` to find it): extraction passes the apex it recorded in
+    ``quality.csv`` (the label where the clip table has ``apex_index``), see
+    :func:`extract_with_apex`. Every other extractor is called as before."""
 
     @property
     def key(self) -> str:
@@ -69,9 +74,18 @@ class Extractor(ABC):
         """Release native resources (MediaPipe graphs, GPU memory)."""
 
 
+def extract_with_apex(extractor: Extractor, frames: np.ndarray, apex: int | None) -> np.ndarray:
+    """``extractor.extract_clip(frames)``, with ``apex=`` for an extractor that ``uses_apex``."""
+    if extractor.uses_apex:
+        return extractor.extract_clip(frames, apex=apex)  # type: ignore[call-arg]
+    return extractor.extract_clip(frames)
+
+
 EXTRACTORS: Registry[type[Extractor]] = Registry("extractor", [
     "mefuse.features.geometry.mesh3d",
     "mefuse.features.geometry.regionflow",
+    "mefuse.features.geometry.apexflow",
+    "mefuse.features.appearance.apeximage",
     "mefuse.features.appearance.flow",
     "mefuse.features.appearance.foundation",
     "mefuse.features.geometry.encoders",

@@ -30,8 +30,18 @@ from mefuse.store.layout import QUALITY_JOURNAL as JOURNAL
 from mefuse.utils.atomic import _json_default, exclusive_lock
 from mefuse.utils.csvsafe import read_csv, write_csv
 
+APEX_COLUMNS = ("apex_label", "apex_found", "apex_frame", "apex_source", "apex_row")
+"""Where each clip's apex is: ``apex_label`` the labelled apex (the clip table's ``apex_index``,
+a position in the source's frame order, as ``start``/``end``; empty when the dataset gives
+none), ``apex_found`` the one found in the crops' motion (:func:`mefuse.preprocess.apex.
+find_apex`, converted to the same frame order), ``apex_frame`` the one used (the label where
+given, else the found one), ``apex_source`` ``label`` or ``found``, and ``apex_row`` the 0-based
+row of the clip's stored features nearest to ``apex_frame`` (its crops may be a sample of the
+window)."""
+
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
-           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept")
+           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept",
+           *APEX_COLUMNS)
 
 
 def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -48,7 +58,8 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
             new = pd.concat([old, new], ignore_index=True) if len(old) else new
         new = new.sort_values("clip_id", kind="stable")
         for name in ("frames", "face_frame", "face_faces", "face_searched", "face_rejected",
-                     "frames_without_face"):
+                     "frames_without_face", "apex_label", "apex_found", "apex_frame",
+                     "apex_row"):
             new[name] = pd.to_numeric(new[name]).astype("Int64")
         write_csv(new, path)
         with contextlib.suppress(FileNotFoundError):
@@ -119,3 +130,28 @@ def faces_summary(rows: Sequence[dict[str, Any]]) -> str:
         line += (f"; {sum(r['face_rejected'] for r in rejecting)} detection(s) in "
                  f"{len(rejecting)} clip(s) rejected for no face in their crop")
     return line + "; see quality.csv"
+
+
+def apex_agreement(rows: Sequence[dict[str, Any]]) -> tuple[int, float, float] | None:
+    """``(clips, mean absolute difference in frames, share within 2 frames)`` between the
+    labelled and the found apex, over the rows that have both; ``None`` when none has."""
+    pairs = [(int(r["apex_label"]), int(r["apex_found"])) for r in rows
+             if _given(r.get("apex_label")) and _given(r.get("apex_found"))]
+    if not pairs:
+        return None
+    errors = [abs(label - found) for label, found in pairs]
+    return len(errors), sum(errors) / len(errors), sum(e <= 2 for e in errors) / len(errors)
+
+
+def apex_line(rows: Sequence[dict[str, Any]]) -> str | None:
+    """One line comparing the found apex with the labelled one (None without such clips)."""
+    agreement = apex_agreement(rows)
+    if agreement is None:
+        return None
+    count, mae, within = agreement
+    return (f"apex: found vs labelled in {count} clip(s): mean absolute difference "
+            f"{mae:.2f} frames, {100 * within:.0f}% within 2 frames (apex_* in quality.csv)")
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value)

@@ -129,6 +129,9 @@ def load_4dmr(root: Path, labels: Path | None = None, *, subject_column: str | N
             labels_of = {c: row[c] for c in FOURDMR_CLASSES}
             subject = row.get("_subject") or sequence_id
             extra.update({k: v for k, v in row["_extra"].items()})
+            apex = _labelled_apex(source, extra)
+            if apex is not None:
+                extra["apex_index"] = apex
         records.append(SequenceRecord(sequence_id=sequence_id, subject=safe_id(subject),
                                       source=source, labels=labels_of, extra=extra))
     if not records:
@@ -136,6 +139,20 @@ def load_4dmr(root: Path, labels: Path | None = None, *, subject_column: str | N
                         f"integer Id) under {root} or its train/ and test/ folders")
     return Dataset(name="4dmr", root=root, classes=FOURDMR_CLASSES, task="multilabel",
                    records=records, problems=problems)
+
+
+def _labelled_apex(source: Path, extra: dict[str, Any]) -> int | None:
+    """Position of a labels CSV's ``apex`` frame number in a frame folder's order (the clip
+    table's ``apex_index``, see CONTRACTS: the same frame order as ``start``/``end``); None
+    without an apex column, for a video, or when no frame has that number."""
+    from mefuse.data.adapters.base import cell_int
+    from mefuse.data.adapters.sheets import _apex_index
+
+    key = next((k for k in extra if k.lower() in ("apex", "apexframe", "apex_frame")), None)
+    if key is None or not source.is_dir():
+        return None
+    number = cell_int(extra[key])
+    return None if number is None or number < 0 else _apex_index(source, number)
 
 
 def _read_labels(path: Path, subject_column: str | None
