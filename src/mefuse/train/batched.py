@@ -96,6 +96,10 @@ def fit_batched(
     """
     if max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
+    if config.model.architecture != "fusion":
+        raise ValueError(f"the batched engine stacks fusion networks only, not "
+                         f"{config.model.architecture!r}: fit it with TrainedModel.fit (the "
+                         "loop engine; mefuse.train.cv does so by itself)")
     if config.fusion.select != "none":
         if config.thresholds.mode == "tuned":
             raise ValueError("fusion.select with tuned thresholds nests two inner fits per "
