@@ -166,8 +166,11 @@ class Cell:
             # beyond-paper model options only in their own columns
             data = merge(data, {"model": _PAPER_MODEL})
         data["fusion"] = _fusion_of(self.variant)
-        # every column sets its network, so a base configuration's choice never leaks
-        data = merge(data, {"model": {"architecture": architecture_of(self.variant)}})
+        # every column sets its network, so a base configuration's choice never leaks; a fusion
+        # column over a base that names none stays as it was (and keeps its cell id)
+        architecture = architecture_of(self.variant)
+        if architecture != "fusion" or "architecture" in data.get("model", {}):
+            data = merge(data, {"model": {"architecture": architecture}})
         return data
 
     def slug(self) -> str:

@@ -10,8 +10,8 @@ one standardiser, one checkpoint format and one set of metrics serve every archi
 - :class:`STSTNet` (Liong et al., 2019): three shallow streams of 3, 5 and 8 filters of 3x3
   over the same (u, v, strain) image, each ReLU, batch norm, max pool 3/3 and dropout 0.5,
   concatenated (16 maps of 10x10), average pool 2/2, one linear layer. 1,683 parameters for
-  three classes, as published.
-- :class:`HTNet` (Wang et al., 2024), kept small: the image is cut into four facial regions
+  three classes, as in the authors' PyTorch code.
+- :class:`HTNet` (Wang et al., 2023), kept small: the image is cut into four facial regions
   (the quadrants of the face crop: left and right eye, left and right half of the mouth), each
   region's 2x2 patches embedded and mixed by local transformer blocks within the region (one
   set of weights shared by the regions, as HTNet's blocks), then aggregated (3x3 convolution,
@@ -131,7 +131,7 @@ class ApexImageNetwork(nn.Module):
 
 
 class STSTNet(ApexImageNetwork):
-    """Shallow triple-stream three-dimensional CNN (Liong, See, Wong and Phan, 2019).
+    """Shallow triple-stream three-dimensional CNN (Liong, Gan, See, Khor and Huang, FG 2019).
 
     Each stream: 3x3 convolution with padding 2 (28 -> 30), ReLU, batch norm, max pool 3 with
     stride 3 and padding 1 (30 -> 10), dropout 0.5 on each value; the 3 + 5 + 8 maps are
@@ -198,8 +198,8 @@ class _Block(nn.Module):
 
 
 class HTNet(ApexImageNetwork):
-    """A small hierarchical transformer over four facial regions (after Wang, Zhang, Liu and
-    Liu, 2024, HTNet).
+    """A small hierarchical transformer over four facial regions (after HTNet: Wang, Zhang,
+    Luo and Sankaranarayana, arXiv 2307.14637, 2023).
 
     Patches of 2x2 pixels are embedded (14x14 tokens); the token map is cut into its four 7x7
     quadrants, the facial regions of a centred face crop (eyes above, mouth halves below); the
