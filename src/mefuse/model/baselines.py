@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mefuse.errors import DataError
+from mefuse.model.fusion import FusionNetwork
 from mefuse.model.head import dropout_with_noise
 
 ARCHITECTURES: tuple[str, ...] = ("fusion", "ststnet", "htnet")
@@ -261,6 +262,9 @@ class HTNet(ApexImageNetwork):
             x = block(x)
         return self.fc(self.norm(x).mean(dim=1))
 
+
+Network = FusionNetwork | ApexImageNetwork
+"""Any network the trainer builds: the paper's fusion network or a baseline."""
 
 BASELINES: dict[str, type[ApexImageNetwork]] = {"ststnet": STSTNet, "htnet": HTNet}
 """The baseline architectures by their ``model.architecture`` name."""

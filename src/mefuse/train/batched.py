@@ -39,7 +39,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from mefuse.errors import DataError
-from mefuse.model.fusion import FusionNetwork
+from mefuse.model.baselines import Network
 from mefuse.train.config import TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
@@ -189,7 +189,7 @@ def _fit_with_choice(
                                      units[rows].tolist()))
 
     final = derive(config, fusion={"select": "none"})
-    networks: dict[int, FusionNetwork] = {}
+    networks: dict[int, Network] = {}
     for chosen in dict.fromkeys(choice for choice, _ in choices):
         members = [i for i, (choice, _) in enumerate(choices) if choice == chosen]
         if chosen == FUSED:
@@ -219,7 +219,7 @@ def _fit_with_choice(
 class _Loss(nn.Module):
     """Exposes a network's ``training_loss`` as ``forward``, for ``functional_call``."""
 
-    def __init__(self, network: FusionNetwork) -> None:
+    def __init__(self, network: Network) -> None:
         super().__init__()
         self.network = network
 
@@ -230,7 +230,7 @@ class _Loss(nn.Module):
 
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
                  fits: Sequence[FitSpec], standardisers: Sequence[Standardiser],
-                 on_epoch: Callable[[int], None] | None = None) -> list[FusionNetwork]:
+                 on_epoch: Callable[[int], None] | None = None) -> list[Network]:
     """Train the fits of one stack together; return each fit's network (eval mode, CPU).
     ``on_epoch(len(fits))`` follows each epoch."""
     optim = config.optim

@@ -22,7 +22,7 @@ from torch import nn
 
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError, TrainingDiverged
-from mefuse.model.baselines import ApexImageNetwork, build_baseline, require_apex_image
+from mefuse.model.baselines import Network, build_baseline, require_apex_image
 from mefuse.model.fusion import FusionNetwork
 from mefuse.train import select
 from mefuse.train.config import OptimConfig, TrainConfig, build_config, derive
@@ -43,9 +43,6 @@ READABLE_FORMATS = ("mefuse-model/2", MODEL_FORMAT)
 MODEL_KEYS = ("config", "seed", "classes", "input_dims", "state_dict", "mean", "std",
               "thresholds")
 """Entries every readable model file has (``choice`` and ``provenance`` are optional)."""
-
-Network = FusionNetwork | ApexImageNetwork
-"""What :func:`build_network` builds: the paper's fusion network or a baseline."""
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
