@@ -20,7 +20,8 @@ from mefuse.train.compare import paired_difference
 from mefuse.utils.csvsafe import read_csv
 
 PREDICTIONS = "predictions.csv"
-PAIRS: tuple[tuple[str, str], ...] = (("gated", "concat"), ("recommended", "gated"))
+PAIRS: tuple[tuple[str, str], ...] = (("gated", "concat"), ("recommended", "gated"),
+                                      ("htnet", "ststnet"))
 """Variant pairs compared within one feature set, besides each fusion vs its best single."""
 
 

@@ -62,9 +62,29 @@ VARIANT_TABLE: list[Variant] = [
             {"strategy": "gated", "fusion": {"gate_entropy": 0.1}}),
     Variant("late", "late fusion", {"strategy": "gated", "fusion": {"late": True}}),
     Variant("recommended", "recommended", {"strategy": "gated"}, preset="recommended"),
+    Variant("ststnet", "STSTNet (baseline)",
+            {"strategy": "single", "model": {"architecture": "ststnet"}}),
+    Variant("htnet", "HTNet (baseline)",
+            {"strategy": "single", "model": {"architecture": "htnet"}}),
 ]
 """The strategy variants, in table order: the one table the grid, the bench tables' labels and
-``mefuse bench --variants`` read. A new fusion option is one row here (its ``fusion`` update)."""
+``mefuse bench --variants`` read. A new fusion option is one row here (its ``fusion`` update).
+The baseline rows (``model.architecture`` other than fusion) are computed on the apex-image
+keys alone (:func:`baseline_keys`), beside the paper's model on the same key (``single``)."""
+
+
+def architecture_of(name: str) -> str:
+    """The ``model.architecture`` of a variant: fusion, or the baseline it names."""
+    return str(variant(name).updates.get("model", {}).get("architecture", "fusion"))
+
+
+def baseline_keys(keys: Sequence[str]) -> list[str]:
+    """The store keys a baseline reads: the ``apeximage`` extractor's (also under a suffixed
+    key such as ``apeximage_farneback``)."""
+    from mefuse.model.baselines import APEX_IMAGE_EXTRACTOR
+
+    return [k for k in keys if k == APEX_IMAGE_EXTRACTOR
+            or k.startswith(f"{APEX_IMAGE_EXTRACTOR}_")]
 
 
 def variant_names() -> tuple[str, ...]:
@@ -73,7 +93,8 @@ def variant_names() -> tuple[str, ...]:
 
 
 def fusion_variant_names() -> tuple[str, ...]:
-    """The variants of fused feature sets (all but ``single``), in table order."""
+    """The variants of the tables' second section (all but ``single``: the fusion variants,
+    then the baselines), in table order."""
     return tuple(v.name for v in VARIANT_TABLE if v.name != "single")
 
 
@@ -101,6 +122,9 @@ VARIANTS: tuple[str, ...] = variant_names()
 FUSION_VARIANTS: tuple[str, ...] = fusion_variant_names()
 DEFAULT_VARIANTS: tuple[str, ...] = default_variant_names()
 SET_KINDS: tuple[str, ...] = ("alone", "pairs", "all")
+BASELINE_SET = "baseline"
+"""The set kind of a baseline cell: one apex-image key, read by a baseline network (made
+when ``alone`` is among the sets and a baseline among the variants)."""
 _PAPER_MODEL = {"position": False, "motion": False}
 
 
@@ -142,6 +166,11 @@ class Cell:
             # beyond-paper model options only in their own columns
             data = merge(data, {"model": _PAPER_MODEL})
         data["fusion"] = _fusion_of(self.variant)
+        # every column sets its network, so a base configuration's choice never leaks; a fusion
+        # column over a base that names none stays as it was (and keeps its cell id)
+        architecture = architecture_of(self.variant)
+        if architecture != "fusion" or "architecture" in data.get("model", {}):
+            data = merge(data, {"model": {"architecture": architecture}})
         return data
 
     def slug(self) -> str:
@@ -188,13 +217,21 @@ def build_cells(groups: KeyGroups, variants: Sequence[str] | None = None,
     if unknown:
         raise ConfigError(f"unknown strategy variant(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(known)}")
+    baselines = [v for v in known if v in chosen and architecture_of(v) != "fusion"]
+    apex_keys = baseline_keys(groups.keys)
+    if baselines and not apex_keys:
+        raise ConfigError(f"variant(s) {', '.join(baselines)} read the apeximage extractor's "
+                          f"key, which the grid's keys {list(groups.keys)} lack: run "
+                          "'mefuse extract --extractor apeximage' on the store")
     cells = []
     for set_kind, modalities in feature_sets(groups, sets):
         if len(modalities) == 1:
             cells += [Cell(modalities, "single", set_kind)] if "single" in chosen else []
+            if modalities[0] in apex_keys:
+                cells += [Cell(modalities, v, BASELINE_SET) for v in baselines]
         else:
             cells += [Cell(modalities, v, set_kind) for v in known
-                      if v in chosen and v != "single"]
+                      if v in chosen and v != "single" and v not in baselines]
     if not cells:
         raise ConfigError(f"the grid is empty: feature sets {list(sets)} with variants "
                           f"{list(chosen)} over keys {groups.keys} give no cell")

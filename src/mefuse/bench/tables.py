@@ -235,7 +235,7 @@ def markdown(tables: BenchTables) -> str:
                   (f"{score_name} (%) mean ± std over seeds" if pooled else
                    "Macro-F1 (%) mean ± std, with the variance (%²),")
                   + " per feature set and strategy; *gated + position* and *gated + motion* "
-                  "go beyond the paper.", "",
+                  "go beyond the paper." + _baseline_note(variants), "",
                   _table(["Feature set", "Kinds", *(variant_label(v) for v in variants)], rows,
                          right_from=2)]
     rows = [[f"`{r['cell_id']}`", r["set"], variant_label(r["variant"]), _mean_std(r), _var(r),
@@ -257,6 +257,17 @@ def markdown(tables: BenchTables) -> str:
                   "Failed or not computed yet (rerun `mefuse bench` to compute them): "
                   + ", ".join(f"`{c}`" for c in tables.missing)]
     return "\n".join(parts) + "\n"
+
+
+def _baseline_note(variants: list[str]) -> str:
+    """A sentence on the baseline columns, when the table has any."""
+    from mefuse.bench.grid import architecture_of
+
+    if not any(architecture_of(v) != "fusion" for v in variants):
+        return ""
+    return (" The *(baseline)* columns are the field's networks on the apex image, trained by "
+            "the same recipe on the same folds; the paper's model on that key is its *single* "
+            "row above.")
 
 
 def _score_note(cells: pd.DataFrame) -> str:

@@ -29,6 +29,7 @@ from mefuse.cli.shared_options import (
     StoreOpt,
     TaskOpt,
     ThresholdsOpt,
+    architecture_callback,
     config_data,
     config_flags,
     parse_classes,
@@ -74,6 +75,10 @@ def bench(
     sets: Annotated[str, typer.Option(
         help="feature sets: alone, pairs (across kinds), all (every key together)")] = (
         "alone,pairs,all"),
+    architecture: Annotated[str | None, typer.Option(
+        help="ststnet or htnet: add that baseline's column to the grid (on the apeximage "
+        "keys; same as naming it in --variants); fusion: no change",
+        callback=architecture_callback)] = None,
     protocol: ProtocolOpt = None,
     folds: FoldsOpt = None,
     seeds: SeedsOpt = None,
@@ -112,6 +117,10 @@ def bench(
     data = config_data(config, preset, **config_flags(locals()))
     feature_store = FeatureStore(store)  # checked by its first read, after the flags' errors
     store_task_defaults(store, data, task, parse_classes(classes))
+    chosen = _keys(variants)
+    if architecture not in (None, "fusion") and architecture not in chosen:
+        chosen.append(architecture)  # a baseline is its own column of the grid
+    data.get("model", {}).pop("architecture", None)  # each cell sets its own
     ignored = [k for k in ("modalities", "strategy") if data.pop(k, None) is not None]
     if ignored:
         console.print(f"[dim]note: {' and '.join(ignored)} of {config or preset} ignored; "
@@ -119,7 +128,7 @@ def bench(
     table = feature_store.clips(clips, data.get("classes"))
     plan = plan_bench(feature_store, table, data, keys=modality or None,
                       appearance=_keys(appearance), geometry=_keys(geometry),
-                      variants=_keys(variants), sets=_keys(sets),
+                      variants=chosen, sets=_keys(sets),
                       clips_source=str(clips or feature_store.clips_path))
     groups = plan.groups.as_dict()
     console.print("extractors: " + "; ".join(f"{g} {', '.join(k)}" for g, k in groups.items()

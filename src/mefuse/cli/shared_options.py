@@ -48,6 +48,19 @@ def device_callback(value: str | None) -> str | None:
         raise typer.BadParameter(str(exc)) from None
 
 
+def architecture_callback(value: str | None) -> str | None:
+    """``--architecture`` checked against the model choices, or a one-line usage error (the
+    configuration's own check would list it under a heading, over two lines)."""
+    if value is None:
+        return None
+    from mefuse.model.baselines import ARCHITECTURES
+
+    if value not in ARCHITECTURES:
+        raise typer.BadParameter(f"{value!r} is not a model choice; choose from "
+                                 f"{', '.join(ARCHITECTURES)}")
+    return value
+
+
 def config_default(dotted: str) -> Any:
     """The default of a :class:`~mefuse.train.config.CVConfig` field, e.g. ``optim.epochs``."""
     from mefuse.train.config import CVConfig
@@ -127,6 +140,10 @@ MotionOpt = Annotated[bool | None, typer.Option(
         "feed each frame minus the first (beyond the paper)", "model.motion"))]
 DeviceOpt = Annotated[str | None, typer.Option(
     help=default_help(DEVICE_FORMS, "device"), callback=device_callback)]
+ArchitectureOpt = Annotated[str | None, typer.Option(
+    help=default_help("fusion (the paper's model), or a baseline on the apeximage modality: "
+                      "ststnet or htnet (see the baselines guide)", "model.architecture"),
+    callback=architecture_callback)]
 ProtocolOpt = Annotated[str | None, typer.Option(
     help=default_help("mskf, subject-kfold or loso", "protocol"))]
 FoldsOpt = Annotated[int | None, typer.Option(
@@ -157,7 +174,7 @@ CONFIG_FLAGS: dict[str, str] = {
     "frames": "model.frames", "epochs": "optim.epochs", "lr": "optim.lr",
     "batch_size": "optim.batch_size", "thresholds": "thresholds.mode",
     "position": "model.position", "motion": "model.motion", "device": "device",
-    "engine": "engine", "max_stack": "max_stack",
+    "engine": "engine", "max_stack": "max_stack", "architecture": "model.architecture",
 }
 """Each verb parameter that overrides a configuration setting -> the setting's dotted path.
 The one table ``cv``, ``train``, ``bench`` and ``submit`` read (:func:`config_flags`): a verb

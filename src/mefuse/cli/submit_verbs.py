@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mefuse.cli.shared_options import (
+    ArchitectureOpt,
     BatchOpt,
     ConfigOpt,
     DeviceOpt,
@@ -60,6 +61,7 @@ def submit(
     preset: PresetOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
+    architecture: ArchitectureOpt = None,
     frames: FramesOpt = None,
     epochs: EpochsOpt = None,
     lr: LrOpt = None,

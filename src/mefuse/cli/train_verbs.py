@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from mefuse.cli.data_verbs import KeepFacelessOpt, MaxFacelessOpt
 from mefuse.cli.shared_options import (
+    ArchitectureOpt,
     BatchOpt,
     ClassesOpt,
     ClipsOpt,
@@ -59,6 +60,7 @@ def cv(
     preset: PresetOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
+    architecture: ArchitectureOpt = None,
     protocol: ProtocolOpt = None,
     folds: FoldsOpt = None,
     seeds: SeedsOpt = None,
@@ -92,6 +94,9 @@ def cv(
     store_task_defaults(store, data, task, parse_classes(classes))
     resolve_store_modalities(feature_store, data, console)
     cv_config = build_config(CVConfig, data, str(config) if config else "the preset and flags")
+    if cv_config.engine == "batched" and cv_config.model.architecture != "fusion":
+        console.print(f"[dim]note: {cv_config.model.architecture} trains one fit at a time (the "
+                      "batched engine stacks fusion networks only)[/dim]")
     plan = OutputPlan().uses_store(feature_store).reads(clips, "the clip table")
     plan.reads(config, "the configuration file")
     for name in ("results.json", "predictions.csv", "attention.npz"):
@@ -124,6 +129,7 @@ def train(
     preset: PresetOpt = None,
     modality: ModalityOpt = None,
     strategy: StrategyOpt = None,
+    architecture: ArchitectureOpt = None,
     task: TaskOpt = None,
     classes: ClassesOpt = None,
     frames: FramesOpt = None,

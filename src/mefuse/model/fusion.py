@@ -142,14 +142,15 @@ class FusionNetwork(nn.Module):
 
         Every field of ``model_config`` and ``fusion_config`` that shapes the network is a
         constructor keyword of the same name (``frames`` sets ``max_frames``, the length the
-        position embedding covers), so a new fusion option needs no mapping here: add the
-        keyword and the :class:`~mefuse.train.config.FusionConfig` field. Fields that decide
-        how a model is trained or chosen rather than built (``select*``) are left out. The
-        combinations of fusion options were checked when the sections were validated
-        (:class:`~mefuse.train.config.TrainConfig` runs
+        position embedding covers; ``architecture`` chose this network), so a new fusion option
+        needs no mapping here: add the keyword and the :class:`~mefuse.train.config.FusionConfig`
+        field. Fields that decide how a model is trained or chosen rather than built
+        (``select*``) are left out. The combinations of fusion options were checked when the
+        sections were validated (:class:`~mefuse.train.config.TrainConfig` runs
         :func:`~mefuse.model.fusion_checks.check_fusion_options`).
         """
         model = model_config.model_dump()
+        model.pop("architecture", None)  # chooses this network (mefuse.model.baselines)
         keywords = {name: value for name, value in fusion_config.model_dump().items()
                     if name not in NOT_NETWORK_FIELDS}
         return cls(input_dims, num_classes, strategy=strategy, task=task,

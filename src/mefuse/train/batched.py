@@ -39,7 +39,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from mefuse.errors import DataError
-from mefuse.model.fusion import FusionNetwork
+from mefuse.model.baselines import Network
 from mefuse.train.config import TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
 from mefuse.train.stacked_adamw import StackedAdamW, clip_grad_norms_
@@ -96,6 +96,10 @@ def fit_batched(
     """
     if max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
+    if config.model.architecture != "fusion":
+        raise ValueError(f"the batched engine stacks fusion networks only, not "
+                         f"{config.model.architecture!r}: fit it with TrainedModel.fit (the "
+                         "loop engine; mefuse.train.cv does so by itself)")
     if config.fusion.select != "none":
         if config.thresholds.mode == "tuned":
             raise ValueError("fusion.select with tuned thresholds nests two inner fits per "
@@ -185,7 +189,7 @@ def _fit_with_choice(
                                      units[rows].tolist()))
 
     final = derive(config, fusion={"select": "none"})
-    networks: dict[int, FusionNetwork] = {}
+    networks: dict[int, Network] = {}
     for chosen in dict.fromkeys(choice for choice, _ in choices):
         members = [i for i, (choice, _) in enumerate(choices) if choice == chosen]
         if chosen == FUSED:
@@ -215,7 +219,7 @@ def _fit_with_choice(
 class _Loss(nn.Module):
     """Exposes a network's ``training_loss`` as ``forward``, for ``functional_call``."""
 
-    def __init__(self, network: FusionNetwork) -> None:
+    def __init__(self, network: Network) -> None:
         super().__init__()
         self.network = network
 
@@ -226,7 +230,7 @@ class _Loss(nn.Module):
 
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
                  fits: Sequence[FitSpec], standardisers: Sequence[Standardiser],
-                 on_epoch: Callable[[int], None] | None = None) -> list[FusionNetwork]:
+                 on_epoch: Callable[[int], None] | None = None) -> list[Network]:
     """Train the fits of one stack together; return each fit's network (eval mode, CPU).
     ``on_epoch(len(fits))`` follows each epoch."""
     optim = config.optim

@@ -73,8 +73,20 @@ class _Strict(BaseModel):
 _C = TypeVar("_C", bound=BaseModel)
 
 
+Architecture = Literal["fusion", "ststnet", "htnet"]
+"""Model choices (:data:`mefuse.model.baselines.ARCHITECTURES`): the paper's fusion network,
+or a baseline of the field on the ``apeximage`` modality."""
+
+
 class ModelConfig(_Strict):
-    """Architecture of the fusion classifier (see :class:`mefuse.model.FusionNetwork`)."""
+    """Architecture of the fusion classifier (see :class:`mefuse.model.FusionNetwork`).
+
+    ``architecture`` chooses the network; every other field shapes the fusion network only
+    (a baseline has its published layer sizes, :mod:`mefuse.model.baselines`)."""
+
+    architecture: Architecture = Field(
+        "fusion", description="fusion (the paper's model), ststnet or htnet (baselines on the "
+        "apeximage modality)")
 
     frames: Int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
     dim: Int = Field(128, ge=4, le=MAX_WIDTH,
@@ -180,6 +192,7 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _strategy_fits(self) -> TrainConfig:
+        self._baseline_fits()  # first: a baseline's own words, not the fusion checks
         if self.strategy == "single" and len(self.modalities) != 1:
             raise ValueError(
                 f"strategy 'single' takes exactly one modality, got {len(self.modalities)}; "
@@ -198,6 +211,23 @@ class TrainConfig(_Strict):
         if self.task == "singlelabel" and self.thresholds.mode == "tuned":
             raise ValueError("tuned thresholds apply to multilabel tasks only")
         return self
+
+    def _baseline_fits(self) -> None:
+        """A baseline reads one modality (the apex image) and has no fusion to configure:
+        fusion options given with it would be silently unused, so they are refused."""
+        architecture = self.model.architecture
+        if architecture == "fusion":
+            return
+        if len(self.modalities) != 1:
+            raise ValueError(
+                f"architecture {architecture!r} reads one modality, the apex image "
+                f"('apeximage'), got {len(self.modalities)}: {', '.join(self.modalities)}")
+        changed = [name for name, value in self.fusion.model_dump().items()
+                   if value != FusionConfig.model_fields[name].default]
+        if changed:
+            raise ValueError(
+                f"architecture {architecture!r} has no fusion; leave out the fusion "
+                f"option(s) {', '.join(changed)}")
 
 
 class CVConfig(TrainConfig):

@@ -29,6 +29,7 @@ import torch
 from mefuse import __version__
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
+from mefuse.model.baselines import require_apex_image
 from mefuse.store import FeatureStore
 from mefuse.train.batched import FitSpec, fit_batched
 from mefuse.train.config import CVConfig
@@ -60,6 +61,8 @@ def run_cv(
     clips, run_warnings = _labelled_clips(clips, config)
     classes = list(clips.classes)
     data = feature_store.load_modalities(clips.clip_ids, config.modalities, config.model.frames)
+    if config.model.architecture != "fusion":  # before any fold trains
+        require_apex_image(config.model.architecture, data.names, data.dims)
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))
             for seed in config.seeds]
     check_cv_memory(config, data, len(classes), sum(len(folds) for _, folds in plan))
@@ -136,8 +139,9 @@ def score_fold(estimator: TrainedModel, data: ModalityData, clips: ClipTable, fo
     test_data = data.take(fold.test)
     probabilities, pools = estimator._forward(test_data)
     prefix = f"seed{seed}/fold{fold.index}"
+    names = pool_names(config.strategy, config.modalities) if pools else []  # baselines: none
     attention = {f"{prefix}/{name}": pool.astype(np.float32) for name, pool in
-                 zip(pool_names(config.strategy, config.modalities), pools, strict=True)}
+                 zip(names, pools, strict=True)}
     attention[f"{prefix}/clip_ids"] = np.array(test_data.clip_ids)
     part = _prediction_frame(clips, fold.test, probabilities, clips.labels[fold.test],
                              estimator, seed, fold.index)
@@ -217,10 +221,18 @@ def provenance(store: FeatureStore, config: CVConfig) -> dict[str, Any]:
     }
 
 
+def stacks(config: CVConfig) -> bool:
+    """Whether the run trains its fits as one stacked model: the batched engine stacks fusion
+    networks only (a baseline's batch norm keeps running statistics, which ``vmap`` over
+    stacked parameters cannot update), so a baseline trains one fit at a time, with the same
+    results the loop engine always gives."""
+    return config.engine == "batched" and config.model.architecture == "fusion"
+
+
 def check_cv_memory(config: CVConfig, data: ModalityData, num_classes: int, fits: int) -> None:
     """Refuse, before the first step, a run that cannot fit in memory (with the figure)."""
     nested = config.fusion.select != "none" and config.thresholds.mode == "tuned"
-    stacked = config.engine == "batched" and not nested
+    stacked = stacks(config) and not nested
     estimate = estimate_memory(
         config, data.dims, len(data.clip_ids), num_classes, fits=fits,
         stack=min(config.max_stack, fits) if stacked else 1,
@@ -251,7 +263,7 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
         warnings.simplefilter("always", EmptyClassWarning)
         # A nested fusion choice with tuned thresholds nests two inner fits per fit: the loop.
         nested = config.fusion.select != "none" and config.thresholds.mode == "tuned"
-        if config.engine == "batched" and not nested:
+        if stacks(config) and not nested:
             fitted = fit_batched(train_config, data, labels, specs, classes=classes,
                                  sequence_ids=sequences.tolist(), max_stack=config.max_stack,
                                  on_epoch=advance, groups=subjects.tolist())

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import GroupShuffleSplit
 
+from mefuse.model.baselines import Network
 from mefuse.model.fusion import FusionNetwork
 from mefuse.train.config import FusionConfig, TrainConfig, derive
 from mefuse.train.data import ModalityData, Standardiser
@@ -46,7 +47,7 @@ class InnerModel(Protocol):
     config: TrainConfig
     standardiser: Standardiser
 
-    def _require_fitted(self) -> FusionNetwork: ...
+    def _require_fitted(self) -> Network: ...
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray: ...
 
@@ -122,6 +123,8 @@ def candidate_probabilities(estimator: InnerModel, data: ModalityData
                             ) -> dict[str, np.ndarray]:
     """Probabilities of the fused output and of each modality's own head, by name."""
     network = estimator._require_fitted()
+    if not isinstance(network, FusionNetwork):  # refused with the configuration already
+        raise ValueError("an inner fusion choice needs the fusion network")
     inputs = [torch.from_numpy(a) for a in estimator.standardiser.transform(data.arrays)]
     outputs = {FUSED: network(inputs)}
     outputs.update(zip(estimator.config.modalities, network.modality_logits(inputs),

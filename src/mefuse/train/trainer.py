@@ -22,6 +22,7 @@ from torch import nn
 
 from mefuse import __version__
 from mefuse.errors import ConfigError, DataError, TrainingDiverged
+from mefuse.model.baselines import Network, build_baseline, require_apex_image
 from mefuse.model.fusion import FusionNetwork
 from mefuse.train import select
 from mefuse.train.config import OptimConfig, TrainConfig, build_config, derive
@@ -57,7 +58,7 @@ class TrainedModel:
         self.config = config
         self.seed = seed
         self.classes: list[str] = list(config.classes or [])
-        self.network: FusionNetwork | None = None
+        self.network: Network | None = None
         self.standardiser = Standardiser()
         self.thresholds: np.ndarray | None = None
         self.provenance: dict[str, Any] = {}
@@ -95,6 +96,8 @@ class TrainedModel:
         if data.names != list(self.config.modalities):
             raise DataError(f"data holds {data.names}, the configuration asks for "
                             f"{self.config.modalities}")
+        if self.config.model.architecture != "fusion":
+            require_apex_image(self.config.model.architecture, data.names, data.dims)
         self._groups = None if groups is None else np.asarray(groups)
         if self.config.thresholds.mode == "tuned":
             self.thresholds = self._tune_thresholds(data, labels, sequence_ids, context)
@@ -148,7 +151,7 @@ class TrainedModel:
 
     def _train(self, arrays: list[np.ndarray], labels: np.ndarray,
                config: TrainConfig | None = None,
-               context: str = "training set") -> FusionNetwork:
+               context: str = "training set") -> Network:
         config = config or self.config
         optim = config.optim
         device = resolve_device(config.device)
@@ -212,7 +215,7 @@ class TrainedModel:
         return choose_thresholds(inner, data, labels, sequence_ids, in_train)
 
     # ------------------------------------------------------------------ inference
-    def _require_fitted(self) -> FusionNetwork:
+    def _require_fitted(self) -> Network:
         if self.network is None:
             raise RuntimeError("this estimator is not fitted yet")
         return self.network
@@ -383,8 +386,12 @@ class TrainedModel:
 
 
 def build_network(config: TrainConfig, input_dims: Sequence[int],
-                  num_classes: int) -> FusionNetwork:
-    """The fusion network a training configuration describes."""
+                  num_classes: int) -> Network:
+    """The network a training configuration describes: the fusion network, or the baseline
+    that ``model.architecture`` names (:mod:`mefuse.model.baselines`)."""
+    if config.model.architecture != "fusion":
+        return build_baseline(config.model.architecture, input_dims, num_classes,
+                              task=config.task)
     return FusionNetwork.from_config(config.model, config.fusion, input_dims, num_classes,
                                         strategy=config.strategy, task=config.task)
 
@@ -396,7 +403,7 @@ def training_target(labels: np.ndarray, task: str) -> torch.Tensor:
     return torch.from_numpy(np.asarray(labels).argmax(axis=1))
 
 
-def parameter_groups(network: FusionNetwork, lr: float, weight_decay: float,
+def parameter_groups(network: Network, lr: float, weight_decay: float,
                      gate_lr_scale: float) -> list[dict[str, Any]]:
     """AdamW groups: weight decay on weight matrices only; the gate apart, at its own rate.
 
