@@ -108,10 +108,13 @@ def test_batched_inner_choice_sees_only_training_clips(demo_store, monkeypatch):
         split_units.append(set(sequence_ids))
         return original_split(config, seed, sequence_ids, groups)
 
-    def spy_decide(config, inner, data, labels, sequence_ids):
+    subject_of = dict(zip(table.clip_ids, table.frame["subject"], strict=True))
+
+    def spy_decide(config, inner, data, labels, sequence_ids, groups):
         held_out.append(set(data.clip_ids))
         assert inner.config.fusion.aux_detach and inner.config.fusion.select == "none"
-        return original_decide(config, inner, data, labels, sequence_ids)
+        assert list(groups) == [subject_of[c] for c in data.clip_ids]
+        return original_decide(config, inner, data, labels, sequence_ids, groups)
 
     monkeypatch.setattr(select_module, "choice_split", spy_split)
     monkeypatch.setattr(select_module, "decide_choice", spy_decide)
@@ -125,3 +128,66 @@ def test_batched_inner_choice_sees_only_training_clips(demo_store, monkeypatch):
         assert tested and not held_out[index] & tested
         assert not split_units[index] & {sequence_of[c] for c in tested}
         assert fold["choice"] in ("fused", "signal", "noise")
+
+
+def test_gain_support_is_the_share_of_people_resamples_where_fusion_wins():
+    """The bootstrap behind ``select_confidence``: a gain carried by every held-out person is
+    supported in every resample; a gain from one person of two, against a loss on the other,
+    is supported only where that person dominates the draw (at most 3/4 of resamples)."""
+    truth = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
+    people = np.array(["a", "a", "b", "b"])
+    perfect = truth.copy()
+    half = np.array([[1, 0], [1, 0], [1, 0], [1, 0]])
+    assert select_module.gain_support(truth, perfect, half, people, 500) == 1.0
+    assert select_module.gain_support(truth, half, perfect, people, 500) == 0.0
+    wins_on_a = np.array([[1, 0], [0, 1], [1, 0], [1, 0]])
+    loses_on_a = np.array([[1, 0], [1, 0], [1, 0], [0, 1]])
+    support = select_module.gain_support(truth, wins_on_a, loses_on_a, people, 2000)
+    assert 0.15 < support < 0.35  # only the draws (a, a): a quarter
+
+
+def test_weighted_macro_f1_equals_scikit_learn_on_a_resample():
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, size=(30, 4))
+    decided = rng.integers(0, 2, size=(30, 4))
+    counts = rng.integers(0, 3, size=30)
+    expanded_truth, expanded_decided = np.repeat(truth, counts, 0), np.repeat(decided, counts, 0)
+    from mefuse.train.metrics import macro_f1, weighted_macro_f1
+
+    assert weighted_macro_f1(counts[None].astype(float), truth, decided)[0] == \
+        pytest.approx(macro_f1(expanded_truth, expanded_decided))
+
+
+def test_confidence_rejects_a_fused_gain_that_one_held_out_person_contradicts():
+    """decide_choice with select_confidence: the same held-out scores that pass the margin
+    alone are refused when the fused output's gain is not carried by the people."""
+
+    class Inner:
+        def __init__(self, outputs):
+            self.outputs = outputs
+
+        def decide(self, probabilities):
+            return (probabilities >= 0.5).astype(np.int64)
+
+    truth = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [0, 1]])
+    fused = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 0], [1, 0]], dtype=float)
+    single = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
+    sequences = [f"s{i}" for i in range(6)]
+    people = ["a", "a", "b", "b", "c", "c"]
+    original = select_module.candidate_probabilities
+    try:
+        select_module.candidate_probabilities = lambda inner, data: {
+            "fused": fused, "x": single, "y": np.zeros_like(single)}
+        from mefuse.train.data import ModalityData
+
+        data = ModalityData(["x", "y"], [np.zeros((6, 1, 1))] * 2, sequences)
+        margin_only = TrainConfig(modalities=["x", "y"], fusion={"select": "inner"})
+        strict = TrainConfig(modalities=["x", "y"],
+                             fusion={"select": "inner", "select_confidence": 0.9})
+        assert select_module.decide_choice(margin_only, Inner(None), data, truth, sequences,
+                                           people)[0] == "fused"
+        choice, scores = select_module.decide_choice(strict, Inner(None), data, truth,
+                                                     sequences, people)
+        assert choice == "x" and scores[select_module.SUPPORT] < 0.9
+    finally:
+        select_module.candidate_probabilities = original

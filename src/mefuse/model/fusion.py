@@ -38,7 +38,8 @@ from mefuse.model.head import ClassificationHead, dropout_scale
 from mefuse.model.pool import MultiQueryAttentionPool
 from mefuse.model.strategies import STRATEGIES, Strategy
 
-NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "select_margin"})
+NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "select_margin",
+                                                 "select_confidence"})
 """:class:`~mefuse.train.config.FusionConfig` fields that choose between trained outputs
 (:mod:`mefuse.train.select`) instead of shaping the network."""
 

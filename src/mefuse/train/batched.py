@@ -186,7 +186,7 @@ def _fit_with_choice(
     for fit, inner, (_, val) in zip(fits, inners, splits, strict=True):
         rows = fit.index[val]
         choices.append(decide_choice(config, inner, data.take(rows), labels[rows],
-                                     units[rows].tolist()))
+                                     units[rows].tolist(), people[rows].tolist()))
 
     final = derive(config, fusion={"select": "none"})
     networks: dict[int, Network] = {}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mefuse.errors import DataError
+from mefuse.train.metrics import weighted_macro_f1
 
 Unit = Literal["subject", "sequence"]
 MIN_SUBJECTS = 5
@@ -72,20 +73,6 @@ def _scored(frame: pd.DataFrame, classes: Sequence[str], level: str) -> pd.DataF
     return frame.reset_index(drop=True)
 
 
-def _macro_f1(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Weighted macro-F1 of one fold for every replicate: weights (R, n), y and pred (n, C).
-
-    A class with no weighted true or predicted positive scores 0, as in
-    :func:`mefuse.train.metrics.macro_f1` (scikit-learn, ``zero_division=0``).
-    """
-    tp = weights @ (y * pred)
-    fp = weights @ ((1 - y) * pred)
-    fn = weights @ (y * (1 - pred))
-    denominator = 2 * tp + fp + fn
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1.mean(axis=1)
-
-
 def resolve_unit(frame: pd.DataFrame, unit: str) -> Unit:
     """``auto``: subjects when there are at least :data:`MIN_SUBJECTS`, else sequences."""
     if unit in ("subject", "sequence"):
@@ -128,8 +115,8 @@ def paired_difference(a: pd.DataFrame, b: pd.DataFrame, classes: Sequence[str], 
     for rows in groups.values():
         w = weights[:, rows]
         y = sa[y_cols].to_numpy(dtype=float)[rows]
-        diff = (_macro_f1(w, y, sa[p_cols].to_numpy(dtype=float)[rows])
-                - _macro_f1(w, y, sb[p_cols].to_numpy(dtype=float)[rows]))
+        diff = (weighted_macro_f1(w, y, sa[p_cols].to_numpy(dtype=float)[rows])
+                - weighted_macro_f1(w, y, sb[p_cols].to_numpy(dtype=float)[rows]))
         present = w.sum(axis=1) > 0
         total += np.where(present, diff, 0.0)
         runs += present

@@ -131,6 +131,10 @@ class FusionConfig(_Strict):
     select_margin: Float = Field(
         0.02, ge=0.0, le=1.0, description="held-out macro-F1 by which the fused output must "
         "beat the best single stream to be chosen")
+    select_confidence: Float = Field(
+        0.0, ge=0.0, lt=1.0, description="share of paired bootstrap resamples of the held-out "
+        "people in which the fused output must beat the best single stream to be chosen "
+        "(0: the margin alone decides)")
 
 
 class OptimConfig(_Strict):

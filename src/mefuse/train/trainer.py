@@ -504,7 +504,7 @@ def choose_output(config: TrainConfig, seed: int, data: ModalityData, labels: np
         inner.fit(data.take(train), labels[train], classes=list(classes),
                   context="inner split for the fusion choice")
     return select.decide_choice(config, inner, data.take(val), labels[val],
-                                np.asarray(sequence_ids)[val])
+                                np.asarray(sequence_ids)[val], np.asarray(groups)[val])
 
 
 def check_finite_loss(loss: torch.Tensor, context: str, epoch: int, optim: OptimConfig) -> None:
