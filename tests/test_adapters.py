@@ -315,9 +315,10 @@ def test_folder_defaults_to_the_4dmr_classes(tmp_path):
 
 # --------------------------------------------------------------------------- registry
 def test_load_dataset_refuses_unknown_kinds_and_options(fourdmr):
-    assert set(ADAPTERS) == {"4dmr", "4dme", "casme2", "samm", "folder"}
+    assert set(ADAPTERS) == {"4dmr", "4dme", "casme2", "samm", "folder", "smic", "casme3",
+                             "mmew"}
     with pytest.raises(ConfigError, match="casme2"):
-        load_dataset("casme3", fourdmr)
+        load_dataset("casme9", fourdmr)
     with pytest.raises(ConfigError, match="subject_column"):
         load_dataset("4dmr", fourdmr, subjects="x")
     with pytest.raises(DataError, match="does not exist"):

@@ -47,7 +47,8 @@ def test_the_builtin_registries() -> None:
     from mefuse.features.geometry.encoders import ENCODERS, list_encoders
 
     assert set(ENCODERS) == {"smirk", "faceverse", "3ddfa"} == set(list_encoders())
-    assert list_adapters() == ["4dme", "4dmr", "casme2", "folder", "samm"]
+    assert list_adapters() == ["4dme", "4dmr", "casme2", "casme3", "folder", "mmew", "samm",
+                               "smic"]
     assert ADAPTERS["casme2"].__name__ == "load_casme2"
     with pytest.raises(ConfigError, match="unknown extractor 'nope'; available: 3ddfa, "):
         create_extractor("nope")

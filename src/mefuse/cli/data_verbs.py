@@ -71,7 +71,8 @@ def extract(
     root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")] = None,
     labels: LabelsOpt = None,
     dataset_option: Annotated[list[str] | None, typer.Option(
-        "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true (casme2, samm)")
+        "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true (casme2, samm, "
+        "smic, casme3, mmew), classes=4 (casme3), part=NIR (smic)")
     ] = None,
     clips: Annotated[Path | None, typer.Option(
         "--clips", help="a clip table with a 'source' column, instead of --dataset/--root")

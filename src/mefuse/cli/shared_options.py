@@ -103,7 +103,8 @@ def default_help(text: str, dotted: str) -> str:
 
 # Option groups shared by the verbs of several stages (cv, train, bench, ...): one definition
 # each, so a flag means the same thing and shows the same help everywhere.
-DATASET_HELP = "dataset adapter: 4dmr, 4dme, casme2, samm or folder (see 'check-data --list')"
+DATASET_HELP = ("dataset adapter: 4dmr, 4dme, casme2, samm, smic, casme3, mmew or folder "
+                "(see 'check-data --list')")
 StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="feature store folder")]
 ClipsOpt = Annotated[Path | None, typer.Option(
     "--clips", help="clip table CSV (default: <store>/clips.csv)")]

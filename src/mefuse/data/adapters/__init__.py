@@ -1,10 +1,11 @@
 """Dataset adapters: each reads one dataset's layout and label sheet into a :class:`Dataset`.
 
 ``load_dataset(kind, root, labels=..., **options)`` picks the adapter by name (``4dmr``,
-``4dme``, ``casme2``, ``samm``, ``folder``); :func:`clip_table` turns the dataset into the clip
-table (``clips.csv``, described in the README's "On-disk formats"), one clip per (sequence,
-view). Adapters never stop at a bad row: they skip
-it and name it in ``Dataset.problems`` (information-only entries start with ``"note:"``).
+``4dme``, ``casme2``, ``samm``, ``smic``, ``casme3`` (CAS(ME)^3 part A), ``mmew``,
+``folder``); :func:`clip_table` turns the dataset into the clip table (``clips.csv``, described
+in the README's "On-disk formats"), one clip per (sequence, view). Adapters never stop at a bad
+row: they skip it and name it in ``Dataset.problems`` (information-only entries start with
+``"note:"``).
 """
 
 from __future__ import annotations

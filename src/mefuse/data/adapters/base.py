@@ -33,6 +33,9 @@ ADAPTERS: Registry[Adapter] = Registry("dataset kind", [
     "mefuse.data.adapters.fourdmr",
     "mefuse.data.adapters.sheets",
     "mefuse.data.adapters.folder",
+    "mefuse.data.adapters.smic",
+    "mefuse.data.adapters.casme3",
+    "mefuse.data.adapters.mmew",
 ])
 """Adapter functions by dataset kind; each module registers its own with ``@register_adapter``."""
 
@@ -158,19 +161,20 @@ def cell_value(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- label sheets
-def read_sheet(path: Path, *, header_contains: Sequence[str] | str | None = None
-               ) -> pd.DataFrame:
+def read_sheet(path: Path, *, header_contains: Sequence[str] | str | None = None,
+               sheet: str | int = 0) -> pd.DataFrame:
     """Read a label sheet (``.xlsx``/``.xls`` through pandas + openpyxl, or ``.csv``).
 
     ``header_contains`` names a column (or several alternatives) that the header row must
     hold: sheets such as SAMM's carry a block of text above the table, so the header row is
-    searched for in the first 50 rows instead of being assumed to be the first.
+    searched for in the first 50 rows instead of being assumed to be the first. ``sheet`` picks
+    the workbook's sheet (name or 0-based position; ignored for CSV files).
     """
     path = existing_file(path, "label sheet", hint=" (give the .xlsx or .csv file)")
     suffix = path.suffix.lower()
     try:
         if suffix in {".xlsx", ".xlsm", ".xls"}:
-            raw = pd.read_excel(path, header=None, dtype=object)
+            raw = pd.read_excel(path, header=None, dtype=object, sheet_name=sheet)
         elif suffix in {".csv", ".txt"}:
             raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=True,
                               skip_blank_lines=False)
