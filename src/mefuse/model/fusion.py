@@ -39,6 +39,9 @@ from mefuse.model.pool import MultiQueryAttentionPool
 from mefuse.model.strategies import STRATEGIES, Strategy
 
 NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "select_margin"})
+NOT_NETWORK_MODEL_FIELDS: frozenset[str] = frozenset({"sampling"})
+""":class:`~mefuse.train.config.ModelConfig` fields that decide which frames are loaded
+(:meth:`mefuse.store.FeatureStore.load_modalities`), not how the network is built."""
 """:class:`~mefuse.train.config.FusionConfig` fields that choose between trained outputs
 (:mod:`mefuse.train.select`) instead of shaping the network."""
 
@@ -149,7 +152,8 @@ class FusionNetwork(nn.Module):
         (:class:`~mefuse.train.config.TrainConfig` runs
         :func:`~mefuse.model.fusion_checks.check_fusion_options`).
         """
-        model = model_config.model_dump()
+        model = {name: value for name, value in model_config.model_dump().items()
+                 if name not in NOT_NETWORK_MODEL_FIELDS}
         keywords = {name: value for name, value in fusion_config.model_dump().items()
                     if name not in NOT_NETWORK_FIELDS}
         return cls(input_dims, num_classes, strategy=strategy, task=task,

@@ -30,8 +30,13 @@ from mefuse.store.layout import QUALITY_JOURNAL as JOURNAL
 from mefuse.utils.atomic import _json_default, exclusive_lock
 from mefuse.utils.csvsafe import read_csv, write_csv
 
+APEX_COLUMNS = ("apex_label", "apex_found", "apex_frame", "apex_source", "apex_row")
+"""Where each clip's apex is (CONTRACTS: label and found positions in the source's frame
+order, the one used, which of the two it is, and its row in the stored feature arrays); empty
+for clips extracted before the apex was recorded. Read by :meth:`FeatureStore.apex_rows`."""
 COLUMNS = ("clip_id", "frames", "face_frame", "face_model", "face_score", "face_faces",
-           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept")
+           "face_choice", "face_searched", "face_rejected", "frames_without_face", "face_kept",
+           *APEX_COLUMNS)
 
 
 def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -48,7 +53,7 @@ def write_quality(root: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
             new = pd.concat([old, new], ignore_index=True) if len(old) else new
         new = new.sort_values("clip_id", kind="stable")
         for name in ("frames", "face_frame", "face_faces", "face_searched", "face_rejected",
-                     "frames_without_face"):
+                     "frames_without_face", "apex_label", "apex_found", "apex_frame", "apex_row"):
             new[name] = pd.to_numeric(new[name]).astype("Int64")
         write_csv(new, path)
         with contextlib.suppress(FileNotFoundError):
