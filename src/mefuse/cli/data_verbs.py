@@ -15,6 +15,7 @@ from mefuse.cli.shared_options import (
     echo_listing,
     seeds_callback,
 )
+from mefuse.demo import MAX_AMPLITUDE_SCALE
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console
@@ -199,12 +200,17 @@ def demo(
     seeds: Annotated[str, typer.Option(help="training seeds: 0,1,2 or 0-2",
                                        callback=seeds_callback)] = "0",
     workers: WorkersOpt = 1,
+    amplitude: Annotated[float, typer.Option(
+        min=0.0, max=MAX_AMPLITUDE_SCALE, help="factor on the movements' amplitude (1: 1 to "
+        "3 px at a 256 px face; 0.5 is harder, 0 moves nothing: a chance-level control)")
+    ] = 1.0,
 ) -> None:
     """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies."""
     from mefuse.demo.pipeline import run_demo
 
     run_demo(out, sequences_per_subject=sequences_per_subject,
-             seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console)
+             seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console,
+             amplitude=amplitude)
 
 
 def register(app: typer.Typer) -> None:

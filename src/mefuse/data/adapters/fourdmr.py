@@ -7,6 +7,10 @@ Layout::
       train/<Id>/...frames...     or directly root/<Id>/, or a video file root/<Id>.mp4
       test/<Id>/...frames...      sequences without a label row: unlabelled test data
 
+Extra label columns are kept; an ``apex`` column (the apex's frame number, as the demo's
+labels give it) also becomes the clip table's ``apex_index``, the apex's position in the
+sequence's frame order.
+
 A sequence's Id is the last integer in its folder's name (``12``, ``seq_012`` and ``4DMR_12``
 all give 12), the challenge submission's ``Id``. The sequence id is ``str(Id)``. The authors'
 code took the *first* integer; both agree on the challenge's bare-integer names, and the last
@@ -23,6 +27,7 @@ from mefuse.data.adapters.base import (
     NOTE,
     Dataset,
     SequenceRecord,
+    apex_position,
     auto_find,
     cell_int,
     cell_text,
@@ -129,6 +134,8 @@ def load_4dmr(root: Path, labels: Path | None = None, *, subject_column: str | N
             labels_of = {c: row[c] for c in FOURDMR_CLASSES}
             subject = row.get("_subject") or sequence_id
             extra.update({k: v for k, v in row["_extra"].items()})
+            if "apex" in extra and "apex_index" not in extra:  # labels with an apex frame
+                extra["apex_index"] = apex_position(source, extra["apex"])
         records.append(SequenceRecord(sequence_id=sequence_id, subject=safe_id(subject),
                                       source=source, labels=labels_of, extra=extra))
     if not records:
