@@ -146,6 +146,13 @@ def test_loading_puts_the_apex_in_the_middle_and_keeps_uniform_as_it_was(tmp_pat
     with pytest.raises(DataError, match="unknown sampling 'middle'"):
         store.load_modalities(ids, ["signal"], frames, "middle")
 
+    from mefuse.api import load_store  # the Python door samples the same way
+
+    loaded = load_store(store.root, ["signal"], frames=frames, sampling="apex")
+    assert np.array_equal(loaded.arrays[0], apex.arrays[0])
+    with pytest.raises(ConfigError, match="sampling"):
+        load_store(store.root, ["signal"], frames=frames, sampling="middle")
+
 
 def test_sampling_is_a_validated_model_setting_that_a_trained_model_keeps(tmp_path):
     from mefuse.train.fit import fit_on_store, predict_store

@@ -44,5 +44,6 @@ def read_apex_rows(root: str | Path, clip_ids: Sequence[str]) -> dict[str, int]:
             "again with this version of mefuse (it records the apex: the clip table's "
             "apex_index where the labels give one, else the apex found in the face's motion; "
             "adapters write apex_index from label sheets with an apex column), or use "
-            "--sampling uniform")
+            "--sampling uniform (a model trained with apex sampling needs the apex of the "
+            "clips it scores too)")
     return {clip: known[clip] for clip in clip_ids}
