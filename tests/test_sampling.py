@@ -248,3 +248,20 @@ def test_demo_amplitude_scales_the_movement_and_leaves_the_rest(tmp_path):
                                             max_frames=6, amplitude_scale=0.5))
     _one_error(_mefuse(["demo", "--out", "d", "--amplitude", "11"], tmp_path), "--amplitude")
     assert DemoFacesSpec().amplitude_scale == 1.0
+
+
+def test_bench_cells_of_apex_sampling_are_other_cells_and_uniform_ids_are_as_before(tmp_path):
+    """Uniform sampling was the only one before the setting: its cell ids leave it out, so a
+    bench folder computed then is still complete; apex cells are new cells."""
+    from mefuse.bench.runner import plan_bench
+
+    store, _ = _apex_store(tmp_path / "store")
+
+    def ids(**model):
+        plan = plan_bench(store, store.clips(), {"model": model} if model else {},
+                          variants=["gated"])
+        return [cell.cell_id for cell in plan.cells]
+
+    assert ids() == ids(sampling="uniform")
+    assert set(ids()).isdisjoint(ids(sampling="apex"))
+    assert [i.split("__")[0] for i in ids(sampling="apex")] == [i.split("__")[0] for i in ids()]
