@@ -27,7 +27,7 @@ from mefuse.cli import shared_options
 from mefuse.cli.bench_verbs import variants_help
 from mefuse.errors import ConfigError
 from mefuse.estimator import FusionClassifier, FusionParams
-from mefuse.model.fusion import NOT_NETWORK_FIELDS, FusionNetwork
+from mefuse.model.fusion import NOT_NETWORK_FIELDS, NOT_NETWORK_MODEL_FIELDS, FusionNetwork
 from mefuse.train.config import (
     CVConfig,
     FusionConfig,
@@ -58,7 +58,7 @@ def test_every_fusion_field_reaches_the_cli_scikit_learn_and_the_network():
         assert params[f"fusion__{name}"] == field.default
         assert name in keywords or name in NOT_NETWORK_FIELDS, name
     for name in ModelConfig.model_fields:
-        assert name in keywords or name in ("frames", "architecture")  # frames: max_frames
+        assert name in keywords or name == "frames" or name in NOT_NETWORK_MODEL_FIELDS
 
 
 def test_from_config_builds_the_network_build_network_built():

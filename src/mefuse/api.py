@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -79,15 +79,17 @@ def clips_table(store: str | Path, clips: str | Path | None = None,
 @checked_arguments
 def load_store(store: str | Path, modalities: Names, *, frames: Frames = DEFAULT_FRAMES,
                clips: str | Path | None = None, classes: Sequence[str] | None = None,
-               labelled_only: bool = True) -> StoreData:
-    """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``."""
+               labelled_only: bool = True,
+               sampling: Literal["uniform", "apex"] = "uniform") -> StoreData:
+    """Load ``modalities`` for a store's (labelled) clips, each resampled to ``frames``
+    (``sampling``: ``uniform``, the paper's, or ``apex``, as ``--sampling``)."""
     feature_store = FeatureStore.open(store)
     table = _table(feature_store, clips, classes)
     if labelled_only:
         table = table.subset(table.labelled)
     if len(table) == 0:
         raise DataError(f"no {'labelled ' if labelled_only else ''}clip in the clip table")
-    data = feature_store.load_modalities(table.clip_ids, list(modalities), frames)
+    data = feature_store.load_modalities(table.clip_ids, list(modalities), frames, sampling)
     labels = table.labels if labelled_only else np.zeros((len(table), len(table.classes)))
     return StoreData(
         X=np.concatenate(data.arrays, axis=2), y=np.asarray(labels, dtype=np.int64),

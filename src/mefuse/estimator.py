@@ -116,7 +116,7 @@ class ModelParams(ConfigSection):
 
     config = ModelConfig
     name = "model"
-    excluded = ("frames",)
+    excluded = ("frames", "sampling")
 
 
 class FusionParams(ConfigSection):

@@ -143,6 +143,9 @@ def plan_bench(
         # How a cell is computed (engine, stack size) does not change its results: leave it
         # out of the id, so a folder computed by one engine is complete for the other.
         what = {k: v for k, v in dumped.items() if k not in EXECUTION_FIELDS}
+        if what["model"].get("sampling") == "uniform":  # the default, and the only sampling
+            # before the setting existed: leave it out, so earlier bench folders stay complete
+            what["model"] = {k: v for k, v in what["model"].items() if k != "sampling"}
         planned.append(PlannedCell(cell, cell_id(cell, what, fingerprint), dumped,
                                    tuple(groups.kind_of(m) for m in cell.modalities)))
     return BenchPlan(feature_store.root, clips_source, groups, dict(base), planned)

@@ -15,6 +15,7 @@ from mefuse.cli.shared_options import (
     echo_listing,
     seeds_callback,
 )
+from mefuse.demo import MAX_AMPLITUDE_SCALE
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console
@@ -207,18 +208,29 @@ def demo(
         "report its F1 on the others")] = False,
     videos: Annotated[int, typer.Option(
         min=2, help="with --spot: long videos to generate")] = 6,
+    amplitude: Annotated[float, typer.Option(
+        min=0.0, max=MAX_AMPLITUDE_SCALE, help="factor on the movements' amplitude (1: 1 to "
+        "3 px at a 256 px face; 0.5 is harder, 0 moves nothing: a chance-level control; with "
+        "--spot, the long videos' movements)")
+    ] = 1.0,
 ) -> None:
     """Real faces with synthetic micro-movements: extract mesh3d + flow, compare strategies
     (--spot: spot movements in generated long videos instead)."""
     from mefuse.demo.pipeline import run_demo
 
     if spot:
+        from mefuse.demo.long_videos import LongVideoSpec
         from mefuse.demo.spot_pipeline import run_spot_demo
 
-        run_spot_demo(out, videos=videos, console=console)
+        base = LongVideoSpec()
+        spec = LongVideoSpec(
+            micro_amplitude=tuple(amplitude * a for a in base.micro_amplitude),  # type: ignore[arg-type]
+            macro_amplitude=tuple(amplitude * a for a in base.macro_amplitude))  # type: ignore[arg-type]
+        run_spot_demo(out, videos=videos, spec=spec, console=console)
         return
     run_demo(out, sequences_per_subject=sequences_per_subject,
-             seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console)
+             seeds=[int(s) for s in seeds.split(",")], workers=workers, console=console,
+             amplitude=amplitude)
 
 
 def register(app: typer.Typer) -> None:

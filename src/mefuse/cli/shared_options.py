@@ -124,6 +124,10 @@ FramesOpt = Annotated[int | None, typer.Option(
     help=default_help("frames each clip is resampled to when loaded (the model's input "
                       "length; extract's --sample-frames decides what is stored)",
                       "model.frames"))]
+SamplingOpt = Annotated[str | None, typer.Option(
+    help=default_help("which frames are loaded: uniform (the paper's) or apex (each clip's "
+                      "apex at the middle position, onset first, offset last; needs the apex "
+                      "that extraction records in quality.csv)", "model.sampling"))]
 EpochsOpt = Annotated[int | None, typer.Option(
     help=default_help("training epochs (fixed; no early stopping)", "optim.epochs"))]
 LrOpt = Annotated[float | None, typer.Option(
@@ -172,8 +176,8 @@ MaxStackOpt = Annotated[int | None, typer.Option(
 CONFIG_FLAGS: dict[str, str] = {
     "modality": "modalities", "strategy": "strategy", "protocol": "protocol", "folds": "folds",
     "seeds": "seeds", "task": "task", "classes": "classes", "level": "level",
-    "frames": "model.frames", "epochs": "optim.epochs", "lr": "optim.lr",
-    "batch_size": "optim.batch_size", "thresholds": "thresholds.mode",
+    "frames": "model.frames", "sampling": "model.sampling", "epochs": "optim.epochs",
+    "lr": "optim.lr", "batch_size": "optim.batch_size", "thresholds": "thresholds.mode",
     "position": "model.position", "motion": "model.motion", "device": "device",
     "engine": "engine", "max_stack": "max_stack", "architecture": "model.architecture",
 }

@@ -8,3 +8,8 @@
 
 It sits above training and preprocessing because it drives them; nothing below imports it.
 """
+
+MAX_AMPLITUDE_SCALE = 10.0
+"""Largest ``mefuse demo --amplitude``: 30 px at most at a 256 px face, already far past a
+micro-movement (a larger warp folds the face over itself). Here, not in :mod:`.faces`, so that
+the command line can name it without importing OpenCV."""

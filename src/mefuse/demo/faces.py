@@ -14,8 +14,11 @@ new user can run the whole pipeline (frames on disk -> views -> face crops -> ``
   Repression = lip presser (AU24), Surprise = brow raiser (AU1+2), Others = lid tightener (AU7).
   A sequence has one class, a third of them a second one.
 - **Movement**: a smooth local warp around MediaPipe landmarks of the still face, with a peak
-  amplitude of 1 to 3 px at a 256 px face, following onset -> apex -> offset (raised cosine)
-  inside the clip.
+  amplitude of 1 to 3 px at a 256 px face (times :attr:`DemoFacesSpec.amplitude_scale`,
+  ``mefuse demo --amplitude``), following onset -> apex -> offset (raised cosine) inside the
+  clip. The labels give each sequence's onset, apex and offset frame (0-based, the number in
+  its frame files' names), so the apex is known, not guessed: the ``4dmr`` adapter turns the
+  apex into the clip table's ``apex_index``.
 - **Nuisance**: head jitter (a random walk of small translations and rotations), illumination
   drift (a gain ramp) and sensor noise, identical for all classes.
 - **Views**: every frame holds two views side by side, as 4DMR's do: the right one is the same
@@ -34,11 +37,13 @@ import numpy as np
 import pandas as pd
 
 from mefuse import FOURDMR_CLASSES
+from mefuse.demo import MAX_AMPLITUDE_SCALE
 from mefuse.demo.features import demo_labels
-from mefuse.errors import DataError
+from mefuse.errors import ConfigError, DataError
 from mefuse.preprocess.detect import FaceDetector
 from mefuse.preprocess.landmarks import FaceLandmarker
 from mefuse.utils.atomic import atomic_open, write_json
+from mefuse.utils.jsonfile import read_json_object
 
 HALF = 288
 """Side of one view, in pixels (a frame is HALF x 2*HALF)."""
@@ -139,6 +144,10 @@ class DemoFacesSpec:
     min_amplitude: float = 1.0
     max_amplitude: float = 3.0
     """Peak movement in pixels at a 256 px wide face."""
+    amplitude_scale: float = 1.0
+    """Factor on every sequence's drawn peak movement (0: no movement at all, a chance-level
+    control; 0.5: half as large, harder). Applied after the draw, so that every other random
+    choice, and at 1.0 every pixel, is the same as without it."""
     jitter: float = 0.15
     """Head translation random-walk step (pixels per frame)."""
     illumination: float = 0.04
@@ -250,11 +259,17 @@ def make_demo_faces(root: str | Path, spec: DemoFacesSpec = DemoFacesSpec(), see
 
     Layout: ``root/train/<Id>/<Id>_<frame>.png`` and ``root/train_labels.csv`` with ``Id``,
     ``Subject``, the five class columns and the onset/apex/offset frames. A finished dataset
-    (``root/demo.json`` present) is reused as it is.
+    (``root/demo.json`` present) is reused as it is when it was made with the same
+    ``spec`` and ``seed``; one made with others is an error (its frames would not be the ones
+    asked for).
     """
     root = Path(root)
     labels_path = root / "train_labels.csv"
+    if not 0.0 <= spec.amplitude_scale <= MAX_AMPLITUDE_SCALE:
+        raise ConfigError(f"demo amplitude {spec.amplitude_scale} is outside 0 to "
+                          f"{MAX_AMPLITUDE_SCALE:g}")
     if (root / "demo.json").is_file() and labels_path.is_file():
+        _check_same_demo(root, spec, seed)
         return labels_path
     rng = np.random.default_rng(seed)
     subjects = make_subjects()
@@ -266,6 +281,7 @@ def make_demo_faces(root: str | Path, spec: DemoFacesSpec = DemoFacesSpec(), see
         classes = [c for c, y in zip(FOURDMR_CLASSES, labels[index], strict=True) if y]
         length = int(rng.integers(spec.min_frames, spec.max_frames + 1))
         amplitude = float(rng.uniform(spec.min_amplitude, spec.max_amplitude))
+        amplitude *= spec.amplitude_scale
         frames, timing = render_sequence(subject, classes, length, amplitude, spec, rng)
         sequence_id = index + 1
         folder = root / "train" / f"{sequence_id:03d}"
@@ -285,3 +301,18 @@ def make_demo_faces(root: str | Path, spec: DemoFacesSpec = DemoFacesSpec(), see
         "spec": spec.__dict__,
     })
     return labels_path
+
+
+def _check_same_demo(root: Path, spec: DemoFacesSpec, seed: int) -> None:
+    """Refuse to reuse a finished demo made with another spec or seed (a demo written before
+    ``amplitude_scale`` existed was made at 1.0)."""
+    recorded = read_json_object(root / "demo.json", "the demo record")
+    made = {**DemoFacesSpec().__dict__, "amplitude_scale": 1.0, **recorded.get("spec", {})}
+    wanted = spec.__dict__
+    differing = [f"{key} {made.get(key)} (asked: {value})" for key, value in wanted.items()
+                 if made.get(key) != value]
+    if recorded.get("seed", seed) != seed:
+        differing.append(f"seed {recorded.get('seed')} (asked: {seed})")
+    if differing:
+        raise ConfigError(f"the demo dataset in {root} was made with {', '.join(differing)}; "
+                          "give another output folder (--out) or delete this one")

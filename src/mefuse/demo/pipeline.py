@@ -42,9 +42,11 @@ the paper's model; recommended = the preset that must not lose to its best input
 
 
 def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int = 1,
-                     progress: bool = True, extractors: Sequence[str] = DEMO_EXTRACTORS) -> Path:
-    """Dataset + extraction of the demo (``extractors`` by registry name); returns the feature
-    store's path. Extractors already in the store are skipped clip by clip."""
+                     progress: bool = True, extractors: Sequence[str] = DEMO_EXTRACTORS,
+                     amplitude: float = 1.0) -> Path:
+    """Dataset + extraction of the demo (``extractors`` by registry name; ``amplitude``
+    scales the movements, :attr:`DemoFacesSpec.amplitude_scale`); returns the feature store's
+    path. Extractors already in the store are skipped clip by clip."""
     from mefuse.data.adapters import clip_table, load_dataset
     from mefuse.extraction.job import ExtractionJob
     from mefuse.extraction.local import extract_table
@@ -53,7 +55,7 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
 
     dataset_root = out / "dataset"
     labels = make_demo_faces(dataset_root, DemoFacesSpec(
-        sequences_per_subject=sequences_per_subject))
+        sequences_per_subject=sequences_per_subject, amplitude_scale=amplitude))
     data = load_dataset("4dmr", dataset_root, labels=labels)
     table = clip_table(data, ("left", "right"))
     store = out / "store"
@@ -67,9 +69,10 @@ def build_demo_store(out: Path, *, sequences_per_subject: int = 10, workers: int
 
 
 def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequence[int] = (0,),
-             workers: int = 1, console: Console | None = None, progress: bool = True
-             ) -> dict[str, CVResult]:
-    """Run the demo end to end; returns each strategy's cross-validation result."""
+             workers: int = 1, console: Console | None = None, progress: bool = True,
+             amplitude: float = 1.0) -> dict[str, CVResult]:
+    """Run the demo end to end (``amplitude``: factor on the movements); returns each
+    strategy's cross-validation result."""
     from mefuse.store import FeatureStore
     from mefuse.train.report_table import comparison_table
 
@@ -79,7 +82,7 @@ def run_demo(out: str | Path, *, sequences_per_subject: int = 10, seeds: Sequenc
                   "micro-movements (not a micro-expression dataset)")
     console.print(f"stage 1/{1 + len(RUNS)}: dataset and features (mesh3d, flow)")
     store = build_demo_store(out, sequences_per_subject=sequences_per_subject, workers=workers,
-                             progress=progress)
+                             progress=progress, amplitude=amplitude)
     feature_store = FeatureStore.open(store)
     table = feature_store.clips(hint=False)
     results: dict[str, CVResult] = {}

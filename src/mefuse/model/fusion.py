@@ -40,6 +40,10 @@ from mefuse.model.strategies import STRATEGIES, Strategy
 
 NOT_NETWORK_FIELDS: frozenset[str] = frozenset({"select", "select_holdout", "select_margin",
                                                  "select_confidence"})
+NOT_NETWORK_MODEL_FIELDS: frozenset[str] = frozenset({"sampling", "architecture"})
+""":class:`~mefuse.train.config.ModelConfig` fields that decide which frames are loaded
+(:meth:`mefuse.store.FeatureStore.load_modalities`) or which network is built
+(``architecture``: :mod:`mefuse.model.baselines`), not how this network is built."""
 """:class:`~mefuse.train.config.FusionConfig` fields that choose between trained outputs
 (:mod:`mefuse.train.select`) instead of shaping the network."""
 
@@ -150,8 +154,8 @@ class FusionNetwork(nn.Module):
         sections were validated (:class:`~mefuse.train.config.TrainConfig` runs
         :func:`~mefuse.model.fusion_checks.check_fusion_options`).
         """
-        model = model_config.model_dump()
-        model.pop("architecture", None)  # chooses this network (mefuse.model.baselines)
+        model = {name: value for name, value in model_config.model_dump().items()
+                 if name not in NOT_NETWORK_MODEL_FIELDS}
         keywords = {name: value for name, value in fusion_config.model_dump().items()
                     if name not in NOT_NETWORK_FIELDS}
         return cls(input_dims, num_classes, strategy=strategy, task=task,

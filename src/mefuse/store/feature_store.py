@@ -159,12 +159,21 @@ class FeatureStore:
         return resolve_modalities(modalities, self.extractor_keys())
 
     def load_modalities(self, clip_ids: Sequence[str], modalities: Sequence[str],
-                        frames: int) -> ModalityData:
-        """``modalities`` of ``clip_ids``, each clip resampled to ``frames``, stacked per
-        modality (:func:`mefuse.store.loading.load_modalities`)."""
+                        frames: int, sampling: str = "uniform") -> ModalityData:
+        """``modalities`` of ``clip_ids``, each clip resampled to ``frames`` (``sampling``:
+        ``uniform``, the paper's, or ``apex``), stacked per modality
+        (:func:`mefuse.store.loading.load_modalities`)."""
         from mefuse.store.loading import load_modalities
 
-        return load_modalities(self, clip_ids, modalities, frames)
+        return load_modalities(self, clip_ids, modalities, frames, sampling)
+
+    def apex_rows(self, clip_ids: Sequence[str]) -> dict[str, int]:
+        """Each clip's apex as a row of its stored feature arrays (``apex_row`` of the quality
+        table); a :class:`DataError` names the clips without one
+        (:func:`mefuse.store.apex.read_apex_rows`)."""
+        from mefuse.store.apex import read_apex_rows
+
+        return read_apex_rows(self.root, clip_ids)
 
     # ------------------------------------------------------------------ read side
     def extractor_keys(self) -> list[str]:

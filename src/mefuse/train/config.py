@@ -89,6 +89,9 @@ class ModelConfig(_Strict):
         "apeximage modality)")
 
     frames: Int = Field(18, ge=1, le=512, description="frames each clip is resampled to")
+    sampling: Literal["uniform", "apex"] = Field(
+        "uniform", description="which frames: uniform (the paper's) or apex (the apex at the "
+        "middle position, onset first and offset last; needs each clip's apex in the store)")
     dim: Int = Field(128, ge=4, le=MAX_WIDTH,
                      description="width of keys, values and pooled summaries")
     queries: Int = Field(4, ge=1, le=MAX_QUERIES, description="learnable queries per pool")

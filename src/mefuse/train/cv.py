@@ -60,7 +60,8 @@ def run_cv(
     feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     clips, run_warnings = _labelled_clips(clips, config)
     classes = list(clips.classes)
-    data = feature_store.load_modalities(clips.clip_ids, config.modalities, config.model.frames)
+    data = feature_store.load_modalities(clips.clip_ids, config.modalities, config.model.frames,
+                                         config.model.sampling)
     if config.model.architecture != "fusion":  # before any fold trains
         require_apex_image(config.model.architecture, data.names, data.dims)
     plan = [(seed, make_folds(clips, config.protocol, config.folds, seed))

@@ -29,7 +29,7 @@ def fit_on_store(store: FeatureStore | str | Path, clips: ClipTable, config: Tra
     if len(labelled) == 0:
         raise DataError("the clip table has no labelled clip to train on")
     data = feature_store.load_modalities(labelled.clip_ids, config.modalities,
-                                         config.model.frames)
+                                         config.model.frames, config.model.sampling)
     check_memory(estimate_memory(config, data.dims, len(labelled), labelled.labels.shape[1]),
                  config.device, hint=advice())
     estimator = TrainedModel(config, seed=seed)
@@ -78,7 +78,8 @@ def predict_store(model: str | Path | TrainedModel, store: FeatureStore | str | 
                 "them from the model file"
             )
     table = _clip_table(feature_store, clips, estimator)
-    data = feature_store.load_modalities(table.clip_ids, config.modalities, config.model.frames)
+    data = feature_store.load_modalities(table.clip_ids, config.modalities, config.model.frames,
+                                         config.model.sampling)
     probabilities = estimator.predict_proba(data)
     decisions = estimator.decide(probabilities)
     clip_frame = table.frame[["clip_id", "sequence_id", "view", "subject"]].copy()

@@ -134,6 +134,22 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def apex_position(source: Path, apex: Any) -> int | None:
+    """Position of a labelled apex frame in ``source``'s frame order: for a frame folder, the
+    file whose frame number (:func:`~mefuse.data.frames.frame_number`) is ``apex``; for a video,
+    ``apex`` itself (a video's frames are numbered by position). None when the apex is missing,
+    negative or names no frame of the folder."""
+    number = cell_int(apex)
+    if number is None or number < 0:
+        return None
+    if not source.is_dir():
+        return number
+    for index, file in enumerate(list_image_files(source)):
+        if frame_number(file.name) == number:
+            return index
+    return None
+
+
 def cell_int(value: Any) -> int | None:
     """A sheet cell as an integer, or None when empty or not a whole number (``/``, ``-``)."""
     if is_missing(value):

@@ -18,6 +18,7 @@ from mefuse.data.adapters.base import (
     NOTE,
     Dataset,
     SequenceRecord,
+    apex_position,
     au_columns,
     cell_text,
     frame_window,
@@ -25,7 +26,6 @@ from mefuse.data.adapters.base import (
     parse_action_units,
 )
 from mefuse.data.adapters.sheets import canonical_emotions
-from mefuse.data.frames import frame_number, list_image_files
 from mefuse.errors import ConfigError
 
 
@@ -120,16 +120,6 @@ class EmotionRows:
             problems.append(f"no usable {self.name} sample in {where}")
         return Dataset(name=self.name, root=root, classes=self.classes, task="singlelabel",
                        records=records, problems=problems)
-
-
-def apex_position(folder: Path, apex: int | None) -> int | None:
-    """Position of the frame numbered ``apex`` in the folder's frame order (None when absent)."""
-    if apex is None:
-        return None
-    for index, file in enumerate(list_image_files(folder)):
-        if frame_number(file.name) == apex:
-            return index
-    return None
 
 
 def action_unit_extras(raw: Any) -> dict[str, Any]:

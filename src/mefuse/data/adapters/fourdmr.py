@@ -7,6 +7,10 @@ Layout::
       train/<Id>/...frames...     or directly root/<Id>/, or a video file root/<Id>.mp4
       test/<Id>/...frames...      sequences without a label row: unlabelled test data
 
+Extra label columns are kept; an ``apex`` column (the apex's frame number, as the demo's
+labels give it) also becomes the clip table's ``apex_index``, the apex's position in the
+sequence's frame order.
+
 A sequence's Id is the last integer in its folder's name (``12``, ``seq_012`` and ``4DMR_12``
 all give 12), the challenge submission's ``Id``. The sequence id is ``str(Id)``. The authors'
 code took the *first* integer; both agree on the challenge's bare-integer names, and the last
@@ -23,6 +27,7 @@ from mefuse.data.adapters.base import (
     NOTE,
     Dataset,
     SequenceRecord,
+    apex_position,
     auto_find,
     cell_int,
     cell_text,
@@ -145,14 +150,10 @@ def _labelled_apex(source: Path, extra: dict[str, Any]) -> int | None:
     """Position of a labels CSV's ``apex`` frame number in a frame folder's order (the clip
     table's ``apex_index``, see CONTRACTS: the same frame order as ``start``/``end``); None
     without an apex column, for a video, or when no frame has that number."""
-    from mefuse.data.adapters.base import cell_int
-    from mefuse.data.adapters.sheets import _apex_index
-
     key = next((k for k in extra if k.lower() in ("apex", "apexframe", "apex_frame")), None)
     if key is None or not source.is_dir():
         return None
-    number = cell_int(extra[key])
-    return None if number is None or number < 0 else _apex_index(source, number)
+    return apex_position(source, extra[key])
 
 
 def _read_labels(path: Path, subject_column: str | None

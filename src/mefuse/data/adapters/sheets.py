@@ -33,6 +33,7 @@ from mefuse.data.adapters.base import (
     NOTE,
     Dataset,
     SequenceRecord,
+    apex_position,
     au_columns,
     auto_find,
     cell_int,
@@ -48,7 +49,7 @@ from mefuse.data.adapters.base import (
     safe_id,
     sheet_row,
 )
-from mefuse.data.frames import frame_number, list_image_files
+from mefuse.data.frames import list_image_files
 from mefuse.errors import ConfigError, DataError
 
 # --------------------------------------------------------------------------- emotions
@@ -309,7 +310,7 @@ class _SheetRows:
             return None
         self.seen[sequence_id] = line
         extra: dict[str, Any] = {"onset": onset, "apex": apex, "offset": offset,
-                                 "apex_index": _apex_index(folder, apex),
+                                 "apex_index": apex_position(folder, apex),
                                  "emotion": cell_text(row[roles["emotion"]])}
         if "aus" in roles:
             raw = row[roles["aus"]]
@@ -380,11 +381,3 @@ class _SheetRows:
         return problems
 
 
-def _apex_index(folder: Path, apex: int | None) -> int | None:
-    """Position of the apex frame in the folder's frame order (None when absent)."""
-    if apex is None:
-        return None
-    for index, file in enumerate(list_image_files(folder)):
-        if frame_number(file.name) == apex:
-            return index
-    return None
