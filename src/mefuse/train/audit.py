@@ -221,18 +221,33 @@ def audit_table(audit: dict[str, Any]) -> Table:
     table.add_column("honest (mefuse)", justify="right")
     table.add_column("leaky", justify="right")
     table.add_column("inflation", justify="right")
-    boot = audit["bootstrap"]
-    table.add_column(f"{100 * boot['confidence']:.0f}% interval", justify="right")
+    table.add_column(f"{100 * audit['bootstrap']['confidence']:.0f}% interval", justify="right")
+    for row in audit_rows(audit):
+        table.add_row(*row.values())
+    table.caption = audit_caption(audit)
+    return table
+
+
+def audit_rows(audit: dict[str, Any]) -> list[dict[str, str]]:
+    """UF1 and UAR rows (honest, leaky, inflation, interval) as text, for the report."""
+    rows = []
     for metric, name in (("uf1", "UF1"), ("uar", "UAR")):
         gap = audit["inflation"][metric]
-        table.add_row(name, f"{audit['honest'][metric]:.3f}", f"{audit['leaky'][metric]:.3f}",
-                      f"{gap['value']:+.3f}", f"[{gap['low']:+.3f}, {gap['high']:+.3f}]")
+        rows.append({"metric": name, "honest": f"{audit['honest'][metric]:.3f}",
+                     "leaky": f"{audit['leaky'][metric]:.3f}",
+                     "inflation": f"{gap['value']:+.3f}",
+                     "interval": f"[{gap['low']:+.3f}, {gap['high']:+.3f}]"})
+    return rows
+
+
+def audit_caption(audit: dict[str, Any]) -> str:
+    """What the audit did, in one paragraph: rule, chosen epochs, interval, cost."""
+    boot = audit["bootstrap"]
     epochs = audit["chosen_epochs"]
-    table.caption = (
+    return (
         f"protocol {audit['protocol']}: per fold, the epoch with the best "
         f"{audit['criterion'].replace('_', '-')} on the fold's own test units (ties: earliest) "
         f"of {audit['epochs']}; chosen epochs {epochs['min']}-{epochs['max']} (median "
         f"{epochs['median']:g}, last epoch in {100 * epochs['last_epoch_share']:.0f}% of folds); "
         f"paired bootstrap over {boot['n_units']} {boot['unit']}s, {boot['replicates']} "
         f"resamples; audit time {audit['runtime_s']:.1f} s")
-    return table

@@ -313,6 +313,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     batch_size = optim.batch_size
     count = len(fits)
     steps_done = [0] * count
+    spare = copy.deepcopy(template)  # receives each fit's weights for the probe
     for _epoch in range(optim.epochs):
         orders = [torch.randperm(len(fit.index), generator=generator)
                   for fit, generator in zip(fits, generators, strict=True)]
@@ -362,7 +363,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
         if on_epoch is not None:
             on_epoch(count)
         if probe is not None:
-            _probe_stack(template, {**params, **buffers}, count, _epoch, probe)
+            _probe_stack(spare, {**params, **buffers}, count, _epoch, probe)
     out = []
     for g in range(count):
         network = networks[g]
@@ -376,11 +377,10 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     return out
 
 
-def _probe_stack(template: FusionNetwork, state: dict[str, torch.Tensor], count: int,
+def _probe_stack(network: FusionNetwork, state: dict[str, torch.Tensor], count: int,
                  epoch: int, probe: Callable[[int, int, FusionNetwork], None]) -> None:
-    """Each fit's current weights copied into one spare network, then ``probe`` on it: the
-    stacked parameters and the optimiser's state are only read."""
-    network = copy.deepcopy(template)
+    """Each fit's current weights copied into ``network`` (a spare one), then ``probe`` on
+    it: the stacked parameters and the optimiser's state are only read."""
     for g in range(count):
         with torch.no_grad():
             network.load_state_dict({n.removeprefix("network."): t[g] for n, t in state.items()})
