@@ -29,6 +29,7 @@ option that follows it is batched without special cases.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -384,7 +385,7 @@ def _probe_stack(network: FusionNetwork, state: dict[str, torch.Tensor], count: 
     for g in range(count):
         with torch.no_grad():
             network.load_state_dict({n.removeprefix("network."): t[g] for n, t in state.items()})
-        probe_network(network, lambda net, g=g: probe(g, epoch, net))
+        probe_network(network, functools.partial(probe, g, epoch))
 
 
 def _check_losses(losses: torch.Tensor, fits: Sequence[FitSpec], epoch: int,
