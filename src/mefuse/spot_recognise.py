@@ -41,7 +41,7 @@ def write_interval_clips(video: str | Path | FrameSource | np.ndarray, intervals
         for row in intervals.itertuples():
             path = folder / clip_name(row)
             path.mkdir(parents=True, exist_ok=True)
-            onset, offset = int(row.onset), int(row.offset)
+            onset, offset = int(row.onset), int(row.offset)  # type: ignore[arg-type]
             for index in range(onset, offset + 1):
                 frame = source[index] if isinstance(source, np.ndarray) else source.read(index)
                 rgb = np.asarray(frame)

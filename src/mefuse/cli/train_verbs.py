@@ -83,6 +83,10 @@ def cv(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for results.json")] = Path(
         "runs/cv"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    audit: Annotated[bool, typer.Option(
+        "--audit", help="also score every epoch on its test fold to show how much the field's "
+        "leaky rule (best epoch chosen on the test fold) would inflate the result; reported "
+        "apart, labelled leaky, never as the result")] = False,
 ) -> None:
     """Cross-validate one configuration on a feature store and write results.json."""
     from mefuse.train.config import CVConfig, build_config
@@ -106,12 +110,16 @@ def cv(
     plan.check()
     table = feature_store.clips(clips, cv_config.classes)
     single_label_hint(store, table, cv_config.task)
-    result = run_cv(feature_store, table, cv_config, progress=not quiet)
+    result = run_cv(feature_store, table, cv_config, progress=not quiet, audit=audit)
     path = result.write(out)
     tables = [result_table(result)]
     matrix = confusion_matrix_table(result)
     if matrix is not None:
         tables.append(matrix)
+    if result.audit is not None:
+        from mefuse.train.audit import audit_table
+
+        tables.append(audit_table(result.audit))
     for table_ in tables:
         console.print(table_)
     for message in result.warnings:

@@ -48,10 +48,10 @@ class SpotDemoResult:
 def on_distractor(spots: pd.DataFrame, distractors: pd.DataFrame) -> int:
     """Spotted intervals that overlap a head movement or illumination change by IoU >= 0.5."""
     count = 0
-    for row in spots.itertuples():
-        near = distractors[distractors["video"] == row.video]
-        if any(interval_iou(int(row.onset), int(row.offset), int(d.onset), int(d.offset)) >= 0.5
-               for d in near.itertuples()):
+    for row in spots.to_dict("records"):
+        near = distractors[distractors["video"] == row["video"]]
+        if any(interval_iou(int(row["onset"]), int(row["offset"]), int(d["onset"]),
+                            int(d["offset"])) >= 0.5 for d in near.to_dict("records")):
             count += 1
     return count
 

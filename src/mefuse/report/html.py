@@ -180,8 +180,19 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
             "show_thresholds": not single_label,
             "classes": classes, "folds": fold_rows,
             "warnings": result.warnings,
+            "audit": _audit(result),
             "config": json.dumps(config, indent=2),
             "provenance": json.dumps(result.provenance, indent=2)}
+
+
+def _audit(result: CVResult) -> dict[str, Any] | None:
+    """The leaky-protocol audit of ``mefuse cv --audit``, labelled as such (never a card)."""
+    from mefuse.train.audit import audit_caption, audit_rows
+
+    if not result.audit:
+        return None
+    return {"label": result.audit["label"], "rows": audit_rows(result.audit),
+            "caption": audit_caption(result.audit)}
 
 
 def describe_run(config: dict[str, Any]) -> str:

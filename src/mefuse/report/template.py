@@ -108,6 +108,15 @@ PAGE = r"""<!DOCTYPE html>
     <thead><tr><th>Seed</th><th>Fold</th><th>{{ run.fold_score }}</th>{% for c in run.classes %}<th>{{ c }}</th>{% endfor %}<th class="text">Gate</th>{% if run.show_thresholds %}<th class="text">Thresholds</th>{% endif %}</tr></thead>
     <tbody>{% for row in run.folds %}<tr><td>{{ row.seed }}</td><td>{{ row.fold }}</td><td>{{ row.macro_f1 }}</td>{% for v in row.per_class %}<td>{{ v }}</td>{% endfor %}<td class="text">{{ row.gate }}</td>{% if run.show_thresholds %}<td class="text">{{ row.thresholds }}</td>{% endif %}</tr>{% endfor %}</tbody>
   </table>
+  {% if run.audit %}
+  <h3 id="{{ run.anchor }}-audit">Audit of test-set epoch selection ({{ run.audit.label }})</h3>
+  <p class="warning">These numbers are NOT a result of this run. They show what the rule of many public micro-expression training scripts (keep, for each left-out fold, the epoch that scored best on that fold's own test clips) would have reported on the same data; the honest numbers above use the last epoch, chosen before any test clip was seen.</p>
+  <table>
+    <thead><tr><th class="text">Pooled score</th><th>Honest (mefuse)</th><th>Leaky</th><th>Inflation</th><th>Interval</th></tr></thead>
+    <tbody>{% for row in run.audit.rows %}<tr><td class="text">{{ row.metric }}</td><td>{{ row.honest }}</td><td>{{ row.leaky }}</td><td>{{ row.inflation }}</td><td>{{ row.interval }}</td></tr>{% endfor %}</tbody>
+  </table>
+  <p class="muted">{{ run.audit.caption }}</p>
+  {% endif %}
   <details class="config"><summary>Configuration</summary><pre>{{ run.config }}</pre></details>
   <details class="provenance"><summary>Provenance</summary><pre>{{ run.provenance }}</pre></details>
 </section>

@@ -29,6 +29,7 @@ option that follows it is batched without special cases.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from mefuse.train.trainer import (
     inner_config,
     inner_split,
     parameter_groups,
+    probe_network,
     resolve_device,
     schedule_lengths,
     training_target,
@@ -83,6 +85,7 @@ def fit_batched(
     on_fitted: Callable[[int], None] | None = None,
     groups: Sequence[str] | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    epoch_probe: EpochProbe | None = None,
 ) -> list[TrainedModel]:
     """Train every fit of ``fits`` on its rows of ``data``; one fitted estimator per fit.
 
@@ -93,6 +96,8 @@ def fit_batched(
     in the split of a nested fusion choice. At most ``max_stack`` fits are stacked at once.
     ``on_fitted(n)`` reports progress as groups of fits finish; ``on_epoch(n)`` as a stack of
     ``n`` fits finishes an epoch (the final networks only; inner fits are not reported).
+    ``epoch_probe(i, epoch, view)`` looks at fit ``i``'s final network after each epoch, as
+    ``TrainedModel.epoch_probe`` does (``view`` is valid during the call only).
     """
     if max_stack < 1:
         raise ValueError(f"max_stack must be at least 1, got {max_stack}")
@@ -106,7 +111,8 @@ def fit_batched(
                              "fit; train it with the loop")
         return _fit_with_choice(config, data, labels, fits, classes=classes,
                                 sequence_ids=sequence_ids, groups=groups,
-                                max_stack=max_stack, on_fitted=on_fitted, on_epoch=on_epoch)
+                                max_stack=max_stack, on_fitted=on_fitted, on_epoch=on_epoch,
+                                epoch_probe=epoch_probe)
     labels = np.asarray(labels, dtype=np.int64)
     if data.names != list(config.modalities):
         raise DataError(f"data holds {data.names}, the configuration asks for "
@@ -145,7 +151,8 @@ def fit_batched(
     for start in range(0, len(fits), max_stack):
         chunk = range(start, min(start + max_stack, len(fits)))
         networks = _train_stack(config, data.arrays, labels, [fits[i] for i in chunk],
-                                [estimators[i].standardiser for i in chunk], on_epoch)
+                                [estimators[i].standardiser for i in chunk], on_epoch,
+                                _stack_probe(epoch_probe, list(chunk), estimators))
         for i, network in zip(chunk, networks, strict=True):
             estimators[i].network = network
         if on_fitted is not None:
@@ -165,6 +172,7 @@ def _fit_with_choice(
     max_stack: int,
     on_fitted: Callable[[int], None] | None,
     on_epoch: Callable[[int], None] | None = None,
+    epoch_probe: EpochProbe | None = None,
 ) -> list[TrainedModel]:
     """``fusion.select: inner`` batched: inner networks stacked, a choice per fit, then the
     final fits stacked by the network they chose (see :mod:`mefuse.train.select`)."""
@@ -188,6 +196,16 @@ def _fit_with_choice(
         choices.append(decide_choice(config, inner, data.take(rows), labels[rows],
                                      units[rows].tolist(), people[rows].tolist()))
 
+    estimators = []
+    for i, fit in enumerate(fits):
+        estimator = TrainedModel(config, fit.seed)
+        estimator.classes = list(inners[i].classes)
+        estimator.thresholds = np.full(labels.shape[1], config.thresholds.value)
+        estimator.input_dims = data.dims
+        estimator.standardiser.fit([a[fit.index] for a in data.arrays])
+        estimator.choice, estimator.choice_scores = choices[i]
+        estimators.append(estimator)
+
     final = derive(config, fusion={"select": "none"})
     networks: dict[int, Network] = {}
     for chosen in dict.fromkeys(choice for choice, _ in choices):
@@ -200,20 +218,43 @@ def _fit_with_choice(
             group_data = ModalityData([chosen], [data.arrays[position]], data.clip_ids)
         trained = fit_batched(group_config, group_data, labels, [fits[i] for i in members],
                               classes=classes, max_stack=max_stack, on_fitted=on_fitted,
-                              on_epoch=on_epoch)
+                              on_epoch=on_epoch,
+                              epoch_probe=_member_probe(epoch_probe, members, estimators))
         networks.update(zip(members, (e._require_fitted() for e in trained), strict=True))
 
-    estimators = []
-    for i, fit in enumerate(fits):
-        estimator = TrainedModel(config, fit.seed)
-        estimator.classes = list(inners[i].classes)
-        estimator.thresholds = np.full(labels.shape[1], config.thresholds.value)
-        estimator.input_dims = data.dims
-        estimator.standardiser.fit([a[fit.index] for a in data.arrays])
-        estimator.choice, estimator.choice_scores = choices[i]
+    for i, estimator in enumerate(estimators):
         estimator.network = networks[i]
-        estimators.append(estimator)
     return estimators
+
+
+EpochProbe = Callable[[int, int, TrainedModel], None]
+"""``(fit position, epoch, estimator view)``: see ``fit_batched``'s ``epoch_probe``."""
+
+
+def _stack_probe(probe: EpochProbe | None, positions: list[int],
+                 estimators: Sequence[TrainedModel]
+                 ) -> Callable[[int, int, Network], None] | None:
+    """The probe of one stack: the stack's ``g``-th network seen through its estimator."""
+    if probe is None:
+        return None
+
+    def look(g: int, epoch: int, network: Network) -> None:
+        probe(positions[g], epoch, estimators[positions[g]].with_network(network))
+
+    return look
+
+
+def _member_probe(probe: EpochProbe | None, members: list[int],
+                  estimators: Sequence[TrainedModel]) -> EpochProbe | None:
+    """The probe of a group of fits that chose the same network: the group's ``j``-th fit is
+    fit ``members[j]``, seen through its final estimator (all modalities, its choice)."""
+    if probe is None:
+        return None
+
+    def look(j: int, epoch: int, view: TrainedModel) -> None:
+        probe(members[j], epoch, estimators[members[j]].with_network(view._require_fitted()))
+
+    return look
 
 
 class _Loss(nn.Module):
@@ -230,9 +271,12 @@ class _Loss(nn.Module):
 
 def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.ndarray,
                  fits: Sequence[FitSpec], standardisers: Sequence[Standardiser],
-                 on_epoch: Callable[[int], None] | None = None) -> list[Network]:
+                 on_epoch: Callable[[int], None] | None = None,
+                 probe: Callable[[int, int, Network], None] | None = None
+                 ) -> list[Network]:
     """Train the fits of one stack together; return each fit's network (eval mode, CPU).
-    ``on_epoch(len(fits))`` follows each epoch."""
+    ``on_epoch(len(fits))`` follows each epoch; then ``probe(g, epoch, network)`` for each
+    fit ``g`` (a copy of its current weights, read-only: :func:`_probe_stack`)."""
     optim = config.optim
     device = resolve_device(config.device)
     dims = [a.shape[-1] for a in arrays]
@@ -274,6 +318,7 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
     batch_size = optim.batch_size
     count = len(fits)
     steps_done = [0] * count
+    spare = copy.deepcopy(template)  # receives each fit's weights for the probe
     for _epoch in range(optim.epochs):
         orders = [torch.randperm(len(fit.index), generator=generator)
                   for fit, generator in zip(fits, generators, strict=True)]
@@ -322,6 +367,8 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
         _check_losses(losses.detach(), fits, _epoch, config)
         if on_epoch is not None:
             on_epoch(count)
+        if probe is not None:
+            _probe_stack(spare, {**params, **buffers}, count, _epoch, probe)
     out = []
     for g in range(count):
         network = networks[g]
@@ -333,6 +380,16 @@ def _train_stack(config: TrainConfig, arrays: Sequence[np.ndarray], labels: np.n
         network.eval()
         out.append(network)
     return out
+
+
+def _probe_stack(network: Network, state: dict[str, torch.Tensor], count: int,
+                 epoch: int, probe: Callable[[int, int, Network], None]) -> None:
+    """Each fit's current weights copied into ``network`` (a spare one), then ``probe`` on
+    it: the stacked parameters and the optimiser's state are only read."""
+    for g in range(count):
+        with torch.no_grad():
+            network.load_state_dict({n.removeprefix("network."): t[g] for n, t in state.items()})
+        probe_network(network, functools.partial(probe, g, epoch))
 
 
 def _check_losses(losses: torch.Tensor, fits: Sequence[FitSpec], epoch: int,

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -50,12 +50,19 @@ from mefuse.train.results import CVResult, FoldRecord, PooledRecord, RunSummary
 from mefuse.train.trainer import EmptyClassWarning, TrainedModel
 from mefuse.utils.progress import progress_bar
 
+if TYPE_CHECKING:
+    from mefuse.train.audit import EpochRecorder
+
 
 def run_cv(
     store: FeatureStore | str | Path, clips: ClipTable, config: CVConfig, *,
-    progress: bool = False
+    progress: bool = False, audit: bool = False
 ) -> CVResult:
-    """Cross-validate ``config`` on the labelled clips of ``clips`` with features from ``store``."""
+    """Cross-validate ``config`` on the labelled clips of ``clips`` with features from ``store``.
+
+    ``audit`` also scores every epoch's network on its test fold, for the audit of the field's
+    test-set epoch selection alone (:mod:`mefuse.train.audit`; ``CVResult.audit``); the honest
+    result is the same with and without it."""
     started = time.perf_counter()
     feature_store = FeatureStore.open(store)  # the door's store (a path: opened, for scripts)
     clips, run_warnings = _labelled_clips(clips, config)
@@ -71,11 +78,17 @@ def run_cv(
         for fold in folds:
             _check_disjoint(clips, fold, config.protocol)
     fits = sum(len(folds) for _, folds in plan)
+    recorder = None
+    if audit:
+        from mefuse.train.audit import EpochRecorder
+
+        recorder = EpochRecorder(data, plan)
     # counted in epochs (every fit's), so that the batched engine, which finishes all its fits
     # at once, still moves the bar and the log lines while it trains
     with progress_bar("cv", fits * config.optim.epochs, progress,
                       unit=f"epochs of {fits} fit{'s' if fits > 1 else ''}") as advance:
-        estimators = _fit_all(config, data, clips.labels, clips, plan, run_warnings, advance)
+        estimators = _fit_all(config, data, clips.labels, clips, plan, run_warnings, advance,
+                              recorder)
     fold_rows: list[FoldRecord] = []
     pooled_rows: list[PooledRecord] = []
     prediction_parts: list[pd.DataFrame] = []
@@ -89,6 +102,13 @@ def run_cv(
         seed_frame = pd.concat([o.predictions for o in outcomes], ignore_index=True)
         prediction_parts.append(seed_frame)
         pooled_rows.append(pooled_record(seed_frame, classes, seed, config))
+    predictions = pd.concat(prediction_parts, ignore_index=True)
+    audit_entry = None
+    if recorder is not None:
+        from mefuse.train.audit import leaky_audit
+
+        audit_entry = leaky_audit(recorder, estimators, clips, plan, config, predictions,
+                                  pooled_rows)
     return CVResult(
         config=config.model_dump(mode="json"),
         classes=classes,
@@ -98,8 +118,9 @@ def run_cv(
         runtime_s=time.perf_counter() - started,
         provenance=provenance(feature_store, config),
         warnings=list(dict.fromkeys(run_warnings)),
-        predictions=pd.concat(prediction_parts, ignore_index=True),
+        predictions=predictions,
         attention=attention,
+        audit=audit_entry,
     )
 
 
@@ -244,13 +265,15 @@ def check_cv_memory(config: CVConfig, data: ModalityData, num_classes: int, fits
 
 def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: ClipTable,
              plan: list[tuple[int, list[Fold]]], run_warnings: list[str],
-             advance: Callable[..., None]) -> dict[tuple[int, int], TrainedModel]:
+             advance: Callable[..., None], recorder: EpochRecorder | None = None
+             ) -> dict[tuple[int, int], TrainedModel]:
     """One fitted estimator per (seed, fold), by the configured engine.
 
     Each fit's seed is ``seed * 1000 + fold``; the batched engine trains all fits as one
     stacked model (:mod:`mefuse.train.batched`) with the same results as the loop.
     ``advance(n)`` is called as ``n`` epochs of the fits' final networks finish (inner fits
-    that tune thresholds or choose a fusion are not counted).
+    that tune thresholds or choose a fusion are not counted). ``recorder`` (``--audit``) gets
+    each final network after every epoch, read-only.
     """
     train_config = config.train_config()
     classes = list(clips.classes)
@@ -267,18 +290,23 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
         if stacks(config) and not nested:
             fitted = fit_batched(train_config, data, labels, specs, classes=classes,
                                  sequence_ids=sequences.tolist(), max_stack=config.max_stack,
-                                 on_epoch=advance, groups=subjects.tolist())
+                                 on_epoch=advance, groups=subjects.tolist(),
+                                 epoch_probe=None if recorder is None else
+                                 lambda i, epoch, view: recorder.record(keys[i], epoch, view))
         else:
             fitted = []
-            for spec in specs:
+            for key, spec in zip(keys, specs, strict=True):
                 estimator = TrainedModel(train_config, seed=spec.seed)
                 estimator.on_epoch = lambda epoch, loss: advance()
+                if recorder is not None:
+                    estimator.epoch_probe = recorder.probe(key)
                 fitted.append(estimator.fit(
                     data.take(spec.index), labels[spec.index],
                     sequence_ids=sequences[spec.index].tolist(), classes=classes,
                     context=spec.context,
                     groups=subjects[spec.index].tolist()))
                 estimator.on_epoch = None
+                estimator.epoch_probe = None
     run_warnings.extend(str(w.message) for w in caught
                         if issubclass(w.category, EmptyClassWarning))
     return dict(zip(keys, fitted, strict=True))

@@ -103,8 +103,12 @@ class CVResult:
     warnings: list[str] = field(default_factory=list)
     predictions: pd.DataFrame | None = None
     attention: dict[str, np.ndarray] = field(default_factory=dict)
+    audit: dict[str, Any] | None = None
+    """``mefuse cv --audit``: the leaky test-epoch-selection audit (:mod:`mefuse.train.audit`),
+    kept apart from every honest score."""
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.audit is None else {"audit": self.audit}
         return {
             "config": self.config,
             "classes": self.classes,
@@ -114,6 +118,7 @@ class CVResult:
             "warnings": self.warnings,
             "runtime_s": round(self.runtime_s, 3),
             "provenance": self.provenance,
+            **extra,
         }
 
     def write(self, out_dir: str | Path) -> Path:
@@ -149,7 +154,8 @@ class CVResult:
             summary["headline"] = headline_of(summary, data["config"])
         return cls(data["config"], data["classes"], data["folds"], data["pooled"],
                    summary, data["runtime_s"], data["provenance"],
-                   data.get("warnings", []), predictions, attention)
+                   data.get("warnings", []), predictions, attention,
+                   audit=data["audit"] if isinstance(data.get("audit"), dict) else None)
 
 
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {

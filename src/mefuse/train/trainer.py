@@ -9,6 +9,7 @@ whole fitted state (network, standardiser, thresholds, configuration) through a
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -64,6 +65,11 @@ class TrainedModel:
         self.provenance: dict[str, Any] = {}
         self.on_epoch: Callable[[int, float], None] | None = None
         """Called after each training epoch with its index and last batch loss (progress)."""
+        self.epoch_probe: Callable[[int, TrainedModel], None] | None = None
+        """Read-only look at the network after each epoch of the final fit (not inner fits),
+        with a view of this estimator (:meth:`with_network`) whose network is in eval mode,
+        under ``torch.no_grad``; training mode is restored afterwards. ``mefuse cv --audit``
+        uses it (:mod:`mefuse.train.audit`); nothing it does reaches training."""
         self.choice = "fused"
         """``fused``, or the modality chosen alone by ``fusion.select: inner``."""
         self.choice_scores: dict[str, float] = {}
@@ -188,9 +194,15 @@ class TrainedModel:
             check_finite_loss(loss.detach(), context, _epoch, optim)
             if self.on_epoch is not None:
                 self.on_epoch(_epoch, float(loss.detach()))
+            if self.epoch_probe is not None:
+                self._probe(network, _epoch, self.epoch_probe)
         check_finite_weights(network.parameters(), context, optim)
         network.eval()
         return network.cpu()
+
+    def _probe(self, network: Network, epoch: int,
+               probe: Callable[[int, TrainedModel], None]) -> None:
+        probe_network(network, lambda net: probe(epoch, self.with_network(net)))
 
     def _tune_thresholds(
         self, data: ModalityData, labels: np.ndarray,
@@ -220,10 +232,18 @@ class TrainedModel:
             raise RuntimeError("this estimator is not fitted yet")
         return self.network
 
+    def with_network(self, network: Network) -> TrainedModel:
+        """A shallow copy that predicts with ``network`` (standardiser, thresholds, choice
+        shared): how an epoch probe scores a network in the middle of training."""
+        view = copy.copy(self)
+        view.network = network
+        return view
+
     @torch.no_grad()
     def _forward(self, data: ModalityData, batch_size: int = 256
                  ) -> tuple[np.ndarray, list[np.ndarray]]:
         network = self._require_fitted()
+        device = next(network.parameters()).device  # an epoch probe's may sit on the GPU
         expected = self.input_dims or network.input_dims
         if data.dims != expected:
             raise DataError(f"features have widths {data.dims}; the model was trained on "
@@ -232,10 +252,10 @@ class TrainedModel:
         arrays = [arrays[i] for i in self._used()]
         logits, attention = [], []
         for start in range(0, len(data.clip_ids), batch_size):
-            batch = [torch.from_numpy(a[start : start + batch_size]) for a in arrays]
+            batch = [torch.from_numpy(a[start : start + batch_size]).to(device) for a in arrays]
             out, att = network.forward_with_attention(batch)
-            logits.append(out)
-            attention.append([a.numpy() for a in att])
+            logits.append(out.cpu())
+            attention.append([a.cpu().numpy() for a in att])
         logits_all = torch.cat(logits)
         if self.config.task == "multilabel":
             probabilities = torch.sigmoid(logits_all)
@@ -383,6 +403,20 @@ class TrainedModel:
         estimator.thresholds = thresholds.numpy()
         estimator.provenance = dict(state.get("provenance") or {})
         return estimator
+
+
+def probe_network(network: Network, probe: Callable[[Network], None]) -> None:
+    """Call ``probe(network)`` in eval mode under ``torch.no_grad`` and put every submodule
+    back in the mode it had: a look at a network in training that cannot change its course
+    (no gradient, no dropout draw from the global generator, no running statistic)."""
+    modes = [(module, module.training) for module in network.modules()]
+    network.eval()
+    try:
+        with torch.no_grad():
+            probe(network)
+    finally:
+        for module, mode in modes:
+            module.training = mode
 
 
 def build_network(config: TrainConfig, input_dims: Sequence[int],
