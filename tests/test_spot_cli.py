@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mefuse.demo.long_videos import LongVideoSpec, make_long_video, write_video
+from mefuse.demo.long_videos import LongVideoSpec, make_long_video
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 SPEC = LongVideoSpec(seconds=9, size=96, micro=2, macro=1, head=1, illumination=False)
@@ -72,8 +72,7 @@ def evaluated(dataset, tmp_path_factory) -> tuple[Path, subprocess.CompletedProc
     return out, result
 
 
-def test_evaluation_scores_both_spotters_leave_one_subject_out(dataset, evaluated):
-    _, truth = dataset
+def test_evaluation_scores_both_spotters_leave_one_subject_out(evaluated):
     out, result = evaluated
     assert "signals: 3 computed, 0 reused, 0 failed" in result.stdout
     for kind in ("weightfree", "learned"):

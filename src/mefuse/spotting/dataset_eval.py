@@ -37,6 +37,7 @@ RESULTS = "spot_results.json"
 PREDICTIONS = "predictions.csv"
 TRUTH = "truth.csv"
 FORMAT = "mefuse-spot-results"
+DEFAULT_SIGNAL = SignalConfig()
 TRUTH_COLUMNS = ("video", "subject", "onset", "apex", "offset", "type", "emotion")
 
 
@@ -64,7 +65,7 @@ class SpotterRun:
 
 
 def run_loso(stored: StoredSignals, truth: pd.DataFrame, kinds: Sequence[str], *,
-             signal_config: SignalConfig = SignalConfig(),
+             signal_config: SignalConfig = DEFAULT_SIGNAL,
              progress: Callable[[str], None] | None = None) -> list[SpotterRun]:
     """Leave-one-subject-out for each spotter kind on the stored signals."""
     if not stored.signals:
@@ -81,7 +82,7 @@ def run_loso(stored: StoredSignals, truth: pd.DataFrame, kinds: Sequence[str], *
 
 
 def fit_spotter(stored: StoredSignals, truth: pd.DataFrame, kind: str, *,
-                signal_config: SignalConfig = SignalConfig()) -> AnySpotter:
+                signal_config: SignalConfig = DEFAULT_SIGNAL) -> AnySpotter:
     """A spotter of ``kind`` fitted on every video with a signal (for videos outside it)."""
     from mefuse.spotting.loso import check_videos
 
@@ -129,7 +130,7 @@ def results_document(name: str, root: Path, runs: Sequence[SpotterRun], stored: 
     return {"format": FORMAT, "version": 1, "dataset": name, "root": str(root),
             "protocol": "leave-one-subject-out", "iou_threshold": 0.5,
             "videos": {v: {"subject": stored.subjects[v], "fps": stored.fps[v],
-                           "frames": int(len(stored.signals[v]))} for v in stored.signals},
+                           "frames": len(stored.signals[v])} for v in stored.signals},
             "truth": {"ME": int(counts.get("ME", 0)), "MaE": int(counts.get("MaE", 0))},
             "failed": dict(stored.failed),
             "signals": {"folder": SIGNALS, "computed": len(stored.computed),

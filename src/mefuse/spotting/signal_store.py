@@ -70,7 +70,8 @@ class StoredSignals:
 class SignalStore:
     """The signals folder of one run, for one :class:`SignalConfig` (see the module docstring)."""
 
-    def __init__(self, folder: str | Path, config: SignalConfig = SignalConfig()) -> None:
+    def __init__(self, folder: str | Path, config: SignalConfig | None = None) -> None:
+        config = config or SignalConfig()
         config.check()
         self.folder = Path(folder)
         self.config = config
