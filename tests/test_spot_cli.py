@@ -72,6 +72,7 @@ def evaluated(dataset, tmp_path_factory) -> tuple[Path, subprocess.CompletedProc
     return out, result
 
 
+@pytest.mark.slow
 def test_evaluation_scores_both_spotters_leave_one_subject_out(evaluated):
     out, result = evaluated
     assert "signals: 3 computed, 0 reused, 0 failed" in result.stdout
@@ -102,6 +103,7 @@ def test_evaluation_scores_both_spotters_leave_one_subject_out(evaluated):
     assert manifest["fps"] == 30.0 and manifest["subject"] == "s16" and manifest["k"] == 6
 
 
+@pytest.mark.slow
 def test_second_run_reuses_the_stored_signals_and_fits_a_spotter_file(dataset, evaluated,
                                                                         tmp_path):
     root, _ = dataset
@@ -128,6 +130,7 @@ def test_second_run_reuses_the_stored_signals_and_fits_a_spotter_file(dataset, e
     assert len(table) >= 1 and (table["score"] >= data["settings"]["rule"]["p"]).all()
 
 
+@pytest.mark.slow
 def test_learned_spotter_file_applies_and_report_shows_spotting(dataset, evaluated, tmp_path):
     root, _ = dataset
     out, _ = evaluated
@@ -166,3 +169,82 @@ def test_bad_inputs_are_one_line_errors(dataset, tmp_path):
     _one_error_line(mefuse("spot", str(folder), "--fps", "30", "--spotter-file", str(bogus),
                            "-o", out), "not a spotter file")
     _one_error_line(mefuse("spot", str(folder), "-o", out), "--fps")  # a folder has no rate
+
+
+# --------------------------------------------------------------------------- Python level
+def test_weight_free_spotter_follows_the_protocol_and_round_trips(tmp_path):
+    from mefuse.spotting import (
+        Spotter,
+        WeightFreeSpotter,
+        evaluate_loso,
+        load_spotter,
+        save_spotter,
+    )
+
+    rng = np.random.default_rng(0)
+    signals, fps, subjects, rows = {}, {}, {}, []
+    for i in range(4):
+        values = np.abs(rng.normal(0.01, 0.002, 300))
+        values[:6] = 0
+        for onset in (60, 180):
+            values[onset:onset + 8] += 0.2  # a 0.27 s bump: an ME
+            rows.append({"video": f"v{i}", "onset": onset, "offset": onset + 7, "type": "ME"})
+        signals[f"v{i}"], fps[f"v{i}"], subjects[f"v{i}"] = values, 30.0, f"s{i // 2}"
+    truth = pd.DataFrame(rows)
+    assert isinstance(WeightFreeSpotter(), Spotter)
+    result = evaluate_loso(signals, fps, truth, subjects, WeightFreeSpotter)
+    assert list(result.folds["subject"]) == ["s0", "s1"]
+    assert len(result.predictions) >= 4 and set(result.predictions["video"]) == set(signals)
+    assert result.scores.overall.tp + result.scores.overall.fp == len(result.predictions)
+    fitted = WeightFreeSpotter().fit(signals, fps, truth)
+    assert fitted.fitted
+    loaded, _ = load_spotter(save_spotter(fitted, tmp_path / "s.json"))
+    assert isinstance(loaded, WeightFreeSpotter) and loaded.spotter.rule == fitted.spotter.rule
+    pd.testing.assert_frame_equal(loaded.spot(signals["v0"], 30.0, "v0"),
+                                  fitted.spot(signals["v0"], 30.0, "v0"))
+
+
+def test_signal_store_reuses_and_reports_a_broken_video(evaluated, tmp_path):
+    import shutil
+
+    from mefuse.spotting import SignalStore, VideoInput
+
+    out, _ = evaluated
+    shutil.copytree(out / "signals", tmp_path / "signals")
+    manifest = json.loads((tmp_path / "signals" / "15_0101disgustingteeth.json").read_text())
+    store = SignalStore(tmp_path / "signals")
+    lines: list[str] = []
+    stored = store.compute([VideoInput("15_0101disgustingteeth", "s15",
+                                       Path(manifest["source"]), 30.0),
+                            VideoInput("broken", "s99", tmp_path / "absent", 30.0)],
+                           report=lines.append)
+    assert stored.reused == ["15_0101disgustingteeth"] and stored.computed == []
+    assert list(stored.failed) == ["broken"] and len(lines) == 1 and "broken" in lines[0]
+    assert stored.signals["15_0101disgustingteeth"].shape == (manifest["frames"],)
+
+
+def test_recognised_predictions_give_the_strs(dataset):
+    from mefuse.predictions import Predictions
+    from mefuse.spot_recognise import recognise_predictions
+    from mefuse.spotting import str_score
+    from mefuse.train.config import TrainConfig
+    from mefuse.train.trainer import TrainedModel
+
+    root, truth = dataset
+    video = "15_0101disgustingteeth"
+    truth = truth[truth["video"] == video].assign(emotion="disgust")
+    estimator = TrainedModel(TrainConfig(modalities=["x"], strategy="single",
+                                         classes=["disgust", "happiness"]))
+
+    def fake_predict(model, folders, **options):
+        rows = [{"sequence_id": f.name, "p_disgust": 0.8, "p_happiness": 0.2} for f in folders]
+        return Predictions(pd.DataFrame(rows), pd.DataFrame(rows))
+
+    pred = truth.assign(score=1.0, spotter="weightfree")
+    out = recognise_predictions(pred, {video: root / "rawpic" / "s15" / video}, estimator,
+                                predict=fake_predict)
+    me = out[out["type"] == "ME"]
+    assert (me["emotion"] == "disgust").all() and (out.loc[out["type"] == "MaE", "emotion"]
+                                                   == "").all()
+    scores = str_score(me, truth[truth["type"] == "ME"], types="ME")
+    assert scores.strs == pytest.approx(1.0)

@@ -152,9 +152,9 @@ def spot_table(table: Any) -> Any:
 
 def spot_eval(
     dataset: Annotated[str, typer.Option(
-        "--dataset", help="long-video dataset kind: casme2-lv, samm-lv or casme3-lv",
+        "--dataset", "-d", help="long-video dataset kind: casme2-lv, samm-lv or casme3-lv",
         show_default=False)],
-    root: Annotated[Path, typer.Option("--root", help="the dataset's folder",
+    root: Annotated[Path, typer.Option("--root", "-r", help="the dataset's folder",
                                        show_default=False)],
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="the label sheet (default: found in the root)")] = None,
