@@ -67,12 +67,14 @@ def spotting_section(source: Path) -> dict[str, Any]:
         videos.append(row)
     intervals = []
     if not truth.empty:
-        intervals += [{"source": "truth", "video": r.video, "onset": r.onset, "offset": r.offset,
-                       "type": r.type, "score": ""} for r in truth.itertuples()]
+        intervals += [{"source": "truth", "video": r["video"], "onset": r["onset"],
+                       "offset": r["offset"], "type": r["type"], "score": ""}
+                      for r in truth.to_dict(orient="records")]
     if not predictions.empty and "spotter" in predictions:
-        intervals += [{"source": r.spotter, "video": r.video, "onset": r.onset,
-                       "offset": r.offset, "type": r.type, "score": f"{float(r.score):.3g}"}
-                      for r in predictions.itertuples()]
+        intervals += [{"source": r["spotter"], "video": r["video"], "onset": r["onset"],
+                       "offset": r["offset"], "type": r["type"],
+                       "score": f"{float(r['score']):.3g}"}
+                      for r in predictions.to_dict(orient="records")]
     intervals.sort(key=lambda r: (str(r["video"]), int(r["onset"])))
     signals = document.get("signals", {})
     return {"spotters": list(spotters), "scores": scores, "videos": videos,
