@@ -146,7 +146,7 @@ def spot_table(table: Any) -> Any:
         cells = [f"{getattr(row, c):.2f}" if getattr(row, c) == getattr(row, c) else "-"
                  for c in classes]
         view.add_row(escape(str(row.video)), str(row.onset), str(row.apex), str(row.offset),
-                     str(row.type), f"{row.score:.1f}", *cells)
+                     str(row.type), f"{row.score:.3g}", *cells)
     return view
 
 
@@ -284,8 +284,8 @@ def scores_table(run: Any) -> Any:
     from rich.table import Table
 
     view = Table("", "TP", "FP", "FN", "precision", "recall", "F1",
-                 title=f"{run.kind} spotter, leave-one-subject-out (IoU >= 0.5, counts summed "
-                 "over videos)", title_justify="left")
+                 title=f"{run.kind} spotter, leave-one-subject-out", title_justify="left",
+                 caption="IoU >= 0.5; counts summed over videos", caption_justify="left")
     for name, row in run.result.scores.table().iterrows():
         view.add_row(str(name), *(str(int(row[c])) for c in ("tp", "fp", "fn")),
                      *(f"{row[c]:.3f}" for c in ("precision", "recall", "f1")))
