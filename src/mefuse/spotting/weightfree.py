@@ -113,7 +113,7 @@ def load_spotter(path: str | Path) -> tuple[AnySpotter, SignalConfig]:
     """The spotter a spotter file holds and the signal settings it applies to, or a one-line
     error saying why the file is not one."""
     what = f"spotter file {path}"
-    data = read_json_object(path, "spotter file", "write one with 'mefuse spot-eval --fit-out'")
+    data = read_json_object(path, "spotter", "write one with 'mefuse spot-eval --fit-out'")
     if data.get("format") == LEARNED_FORMAT:
         return LearnedSpotter.from_dict(data, what), SignalConfig()
     if data.get("format") != FORMAT:
