@@ -220,6 +220,9 @@ def spot_eval(
     data = load_long_videos(dataset, root, labels)
     for problem in data.errors[:10]:
         console.print(f"[yellow]warning:[/] {escape(problem)}")
+    if len(data.errors) > 10:
+        console.print(f"[yellow]warning:[/] ... and {len(data.errors) - 10} more problems in the "
+                      "labels")
     if not data.videos:
         raise ConfigError(f"{root}: the {dataset} adapter found no video")
     config = SignalConfig()
