@@ -12,7 +12,7 @@ become ``p_<class>`` columns of the interval table; an interval whose clip could
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +88,27 @@ def recognise_intervals(
             out.loc[index, "recognise_error"] = next(
                 (f"{f.stage}: {f.reason}" for f in result.failures
                  if f.clip_id == key or f.clip_id.startswith(f"{key}_")), "not scored")
+    return out
+
+
+def recognise_predictions(predictions: pd.DataFrame, sources: Mapping[str, str | Path],
+                          model: str | Path | TrainedModel, **options: Any) -> pd.DataFrame:
+    """A pooled prediction table (many videos; ``sources`` maps each video id to its file or
+    frame folder) with ``p_<class>`` columns and ``emotion``, the most probable class, for the
+    recognised rows (empty elsewhere): what :func:`~mefuse.spotting.str_score` compares with
+    the truth's emotions. ``options`` go to :func:`recognise_intervals`."""
+    estimator = model if isinstance(model, TrainedModel) else TrainedModel.load(model)
+    parts = []
+    for video, rows in predictions.groupby("video", sort=False):
+        if video not in sources:
+            raise DataError(f"no source for video {video!r}: cannot cut its intervals")
+        parts.append(recognise_intervals(sources[str(video)], rows, estimator, **options))
+    out = (pd.concat(parts, ignore_index=True) if parts
+           else predictions.assign(**{f"p_{c}": np.nan for c in estimator.classes}))
+    columns = [f"p_{c}" for c in estimator.classes]
+    scored = out[columns].notna().all(axis=1)
+    out["emotion"] = ""
+    if scored.any():
+        best = out.loc[scored, columns].to_numpy().argmax(axis=1)
+        out.loc[scored, "emotion"] = [estimator.classes[i] for i in best]
     return out

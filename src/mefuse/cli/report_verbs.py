@@ -1,4 +1,5 @@
-"""``mefuse report``: a self-contained HTML report of a cv run or a bench folder."""
+"""``mefuse report``: a self-contained HTML report of a cv run, a bench folder or a spotting
+evaluation (``mefuse spot-eval``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ console = make_console()
 
 
 def report(
-    source: Annotated[Path, typer.Argument(help="a 'mefuse cv' run folder or a 'mefuse bench' "
-                                           "folder")],
+    source: Annotated[Path, typer.Argument(help="a 'mefuse cv' run folder, a 'mefuse bench' "
+                                           "folder or a 'mefuse spot-eval' run folder")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="folder for report.html and img/ (default: <source>/report)")] = None,
     detail: Annotated[int, typer.Option(

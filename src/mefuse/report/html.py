@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from mefuse import __version__
 from mefuse.errors import DataError
-from mefuse.report import analysis, plots
+from mefuse.report import analysis, plots, spotting
 from mefuse.report.template import FIGURE, PAGE
 from mefuse.train.headline import headline_of
 from mefuse.train.results import RESULTS, CVResult
@@ -281,6 +281,10 @@ def write_report(source: str | Path, out: str | Path | None = None, *, detail: i
             "runs": [run_section(result, describe_run(result.config), "run")]}
     elif (source / "bench.json").exists():
         page = _bench_page(source, detail)
+    elif (source / spotting.RESULTS).exists():
+        page = {"title": "mefuse spotting report", "subtitle": str(source.resolve()),
+                "bench": None, "nav": [], "runs": [],
+                "spotting": spotting.spotting_section(source)}
     elif not source.exists():
         raise DataError(f"{source} does not exist; give a 'mefuse cv' run folder or a "
                         "'mefuse bench' folder")
@@ -288,8 +292,9 @@ def write_report(source: str | Path, out: str | Path | None = None, *, detail: i
         raise DataError(f"{source} is a file; give the folder that holds results.json (a "
                         "'mefuse cv' run) or bench.json (a 'mefuse bench' folder)")
     else:
-        raise DataError(f"{source} holds neither results.json (a 'mefuse cv' run) nor "
-                        "bench.json (a 'mefuse bench' folder)")
+        raise DataError(f"{source} holds neither results.json (a 'mefuse cv' run), "
+                        "bench.json (a 'mefuse bench' folder) nor spot_results.json (a "
+                        "'mefuse spot-eval' run)")
     out = Path(out) if out is not None else source / "report"
     every_plot = [*(page["bench"]["plots"] if page["bench"] else []),
                   *(p for run in page["runs"] for p in run["plots"])]

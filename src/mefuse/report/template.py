@@ -80,6 +80,32 @@ PAGE = r"""<!DOCTYPE html>
 </section>
 {% endif %}
 
+{% if spotting is defined and spotting %}
+<section id="spotting">
+  <h2>Spotting</h2>
+  <div class="cards">
+    {% for label, value in spotting.cards %}<div class="card"><div class="value">{{ value }}</div><div class="label">{{ label }}</div></div>{% endfor %}
+  </div>
+  <table class="spot-scores">
+    <thead><tr><th class="text">Spotter</th><th class="text">Type</th><th>TP</th><th>FP</th><th>FN</th><th>Precision</th><th>Recall</th><th>F1</th></tr></thead>
+    <tbody>{% for row in spotting.scores %}<tr{% if row.part == "overall" %} class="best"{% endif %}><td class="text">{{ row.spotter }}</td><td class="text">{{ row.part }}</td><td>{{ row.tp }}</td><td>{{ row.fp }}</td><td>{{ row.fn }}</td><td>{{ row.precision }}</td><td>{{ row.recall }}</td><td>{{ row.f1 }}</td></tr>{% endfor %}</tbody>
+  </table>
+  <p class="muted">MEGC scoring: a spotted interval is correct at IoU &ge; 0.5 with a truth of the same type; counts summed over videos; each held-out subject spotted by a spotter fitted on the others.</p>
+  {% for video, reason in spotting.failed.items() %}<p class="warning">not evaluated: {{ video }}: {{ reason }}</p>{% endfor %}
+  <h3>Per video</h3>
+  <table class="spot-videos">
+    <thead><tr><th class="text">Video</th><th class="text">Subject</th><th>Frames</th><th>Truth ME / MaE</th>{% for kind in spotting.spotters %}<th>{{ kind }} TP / FP / FN</th>{% endfor %}</tr></thead>
+    <tbody>{% for row in spotting.videos %}<tr><td class="text">{{ row.video }}</td><td class="text">{{ row.subject }}</td><td>{{ row.frames }}</td><td>{{ row.truth }}</td>{% for cell in row.cells %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody>
+  </table>
+  <details class="spot-intervals"><summary>Intervals ({{ spotting.intervals|length }} of {{ spotting.n_intervals }}: truth and every spotter, by video and onset)</summary>
+  <table>
+    <thead><tr><th class="text">Video</th><th class="text">From</th><th>Onset</th><th>Offset</th><th class="text">Type</th><th>Score</th></tr></thead>
+    <tbody>{% for row in spotting.intervals %}<tr><td class="text">{{ row.video }}</td><td class="text">{{ row.source }}</td><td>{{ row.onset }}</td><td>{{ row.offset }}</td><td class="text">{{ row.type }}</td><td>{{ row.score }}</td></tr>{% endfor %}</tbody>
+  </table>
+  </details>
+</section>
+{% endif %}
+
 {% for run in runs %}
 <section id="{{ run.anchor }}" class="run">
   <h2>{{ run.title }}</h2>
