@@ -16,8 +16,8 @@ Stores (all feature-level and generated, so the script runs anywhere):
   one (``mefuse demo`` writes ``demo_out/store``), 5 folds.
 
 For each: every stream alone (the paper's single model), the recommended preset with the
-margin alone (``select_confidence: 0``, the previous preset) and with the bootstrap
-(``0.9``, the current one), subject-kfold, seeds 0, 1, 2; macro-F1 mean over folds and seeds,
+margin alone (``select_confidence: 0``, the previous preset) and with the bootstrap at 0.7
+(the current preset) and 0.9, subject-kfold, seeds 0, 1, 2; macro-F1 mean over folds and seeds,
 how many fits kept the fused network, and each preset's paired difference from the best
 stream with its 95 % interval over test subjects.
 
@@ -75,6 +75,10 @@ def stores(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
+LEVELS = (0.7, 0.9)
+"""Bootstrap levels compared with the margin alone (0.7: the recommended preset's)."""
+
+
 def measure(store: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     from mefuse.train.compare import paired_difference
     from mefuse.train.config import CVConfig, merge
@@ -88,7 +92,9 @@ def measure(store: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     recommended = merge(merge(load_preset("recommended"), recipe),
                         {"modalities": store["streams"], "engine": "batched"})
     configs["margin only"] = merge(recommended, {"fusion": {"select_confidence": 0.0}})
-    configs["recommended"] = merge(recommended, {"fusion": {"select_confidence": 0.9}})
+    for level in LEVELS:
+        configs[f"bootstrap {level:g}"] = merge(recommended,
+                                                {"fusion": {"select_confidence": level}})
     results, cells = {}, {}
     for name, data in configs.items():
         started = time.perf_counter()
@@ -96,12 +102,12 @@ def measure(store: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
         results[name] = result
         cells[name] = {"macro_f1": round(result.summary["macro_f1_mean"], 4),
                        "runtime_s": round(time.perf_counter() - started, 1)}
-        if name in ("margin only", "recommended"):
+        if name not in store["streams"]:
             cells[name]["fused_fits"] = sum(f["choice"] == "fused" for f in result.folds)
             cells[name]["fits"] = len(result.folds)
     best = max(store["streams"], key=lambda m: cells[m]["macro_f1"])
     classes = results[best].classes
-    for name in ("margin only", "recommended"):
+    for name in [n for n in cells if n not in store["streams"]]:
         diff = paired_difference(results[name].predictions, results[best].predictions, classes,
                                  names=(name, best), unit="subject")
         cells[name]["minus_best"] = round(diff.difference, 4)
@@ -111,12 +117,13 @@ def measure(store: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
 
 def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
     lines = [
-        "# The inner choice: margin alone vs margin + bootstrap (`select_confidence` 0.9)", "",
+        "# The inner choice: margin alone vs margin + bootstrap (`select_confidence`)", "",
         f"subject-kfold, seeds {','.join(map(str, seeds))}; macro-F1 mean over folds and seeds; "
         "Δ = preset minus the best single stream, 95 % interval over test subjects; "
         "fused = fits that kept the fused network.", "",
-        "| store | best single | margin only (Δ, fused) | recommended (Δ, fused) |",
-        "|---|---:|---:|---:|",
+        "| store | best single | margin only (Δ, fused) | "
+        + " | ".join(f"bootstrap {level:g} (Δ, fused)" for level in LEVELS) + " |",
+        "|---|---:|---:|" + "---:|" * len(LEVELS),
     ]
     for row in rows:
         c, best = row["cells"], row["best_single"]
@@ -128,7 +135,8 @@ def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
                     f"{x['fused_fits']}/{x['fits']})")
 
         lines.append(f"| {row['store']} | {c[best]['macro_f1']:.4f} ({best}) | "
-                     f"{cell('margin only')} | {cell('recommended')} |")
+                     f"{cell('margin only')} | "
+                     + " | ".join(cell(f"bootstrap {level:g}") for level in LEVELS) + " |")
     return "\n".join(lines) + "\n"
 
 
