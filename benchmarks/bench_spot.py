@@ -142,6 +142,17 @@ def video_signals(frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarra
     return np.asarray(values, dtype=np.float32), table.astype(np.float32), tracker.k
 
 
+def check_weight_free(frames: np.ndarray, fps: float, values: np.ndarray) -> None:
+    """Stop if :func:`video_signals` and the spotter's own :func:`motion_signal` differ (the
+    region tracker repeats ``MotionTracker._value``; this catches a change of the original)."""
+    from mefuse.spotting.signal import motion_signal
+
+    reference = motion_signal(frames, fps).values
+    if reference.shape != values.shape or not np.allclose(reference, values, atol=1e-6):
+        raise SystemExit("bench_spot: the region tracker's signal differs from motion_signal's;"
+                         " update RegionTracker._value to MotionTracker._value")
+
+
 class WeightFree:
     """The weight-free :class:`Spotter` under the spotter protocol of :func:`evaluate_loso`
     (its signal is already computed: ``fit`` chooses ``p`` and the merge gap on the training
@@ -191,6 +202,8 @@ def generate(plan: Plan, scratch: Path) -> dict[str, Any]:
                 started = time.perf_counter()
                 values, table, _ = video_signals(video.frames, video.fps)
                 signal_s += time.perf_counter() - started
+                if not data and not signals:  # the first video: the copy of ``_value`` agrees
+                    check_weight_free(video.frames, video.fps, values)
                 frames_n += len(video.frames)
                 np.save(scratch / f"{name}_{amplitude:g}.npy", video.frames)
                 signals[name], regions[name], rates[name] = values, table, video.fps
