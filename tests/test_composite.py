@@ -166,3 +166,92 @@ def test_check_data_and_extract_a_composite(roots, tmp_path):
     assert "NAME.KEY=VALUE" in bad.stderr
     missing = _mefuse("check-data", *parts[:4], "--composite", "megc2019")
     assert missing.returncode == 2 and "missing smic" in missing.stderr, missing.stderr
+
+
+# --------------------------------------------------------------------------- per-part scores
+def test_per_part_scores_equal_a_hand_computation():
+    from sklearn.metrics import f1_score, recall_score
+
+    from mefuse.train.config import CVConfig
+    from mefuse.train.cv import part_scores
+
+    classes = ["Negative", "Positive", "Surprise"]
+    truth = [0, 0, 1, 2, 0, 1, 1, 2, 2, 0]
+    guess = [0, 1, 1, 2, 0, 0, 1, 0, 2, 0]
+    parts = ["a"] * 4 + ["b"] * 6
+    frame = pd.DataFrame({"clip_id": [f"c{i}" for i in range(10)],
+                          "sequence_id": [f"c{i}" for i in range(10)], "view": "full",
+                          "subject": [f"p{i % 3}" for i in range(10)], "dataset": parts})
+    for k, name in enumerate(classes):
+        frame[f"p_{name}"] = [float(g == k) for g in guess]
+        frame[f"y_{name}"] = [int(t == k) for t in truth]
+        frame[f"pred_{name}"] = [int(g == k) for g in guess]
+        frame[f"t_{name}"] = 0.5
+    config = CVConfig(modalities=["x"], level="clip", task="singlelabel")
+    scores = part_scores(frame, classes, config)
+    assert list(scores) == ["a", "b"]
+    for part, rows in (("a", slice(0, 4)), ("b", slice(4, 10))):
+        t, g = truth[rows], guess[rows]
+        expected_uf1 = f1_score(t, g, average="macro", labels=[0, 1, 2], zero_division=0)
+        expected_uar = recall_score(t, g, average="macro", labels=[0, 1, 2], zero_division=0)
+        assert scores[part]["uf1"] == pytest.approx(expected_uf1)
+        assert scores[part]["uar"] == pytest.approx(expected_uar)
+        assert scores[part]["n_clips"] == len(t)
+    assert part_scores(frame.assign(dataset="a"), classes, config) == {}
+
+
+# --------------------------------------------------------------------------- lodo
+@pytest.fixture(scope="module")
+def composite_store(tmp_path_factory) -> Path:
+    from mefuse.demo.features import DemoSpec, make_demo_store
+
+    root = tmp_path_factory.mktemp("lodo") / "store"
+    spec = DemoSpec(subjects=6, sequences_per_subject=4, views=("full",), min_frames=6,
+                    max_frames=8, signal_dim=6, noise_dim=4)
+    table = make_demo_store(root, spec, classes=("Negative", "Positive", "Surprise"))
+    frame = table.frame
+    part = {f"sub{i:02d}": "abc"[i // 2] for i in range(6)}
+    frame.insert(4, "dataset", frame["subject"].map(part))
+    ClipTable.from_frame(frame, table.classes).write(root / "clips.csv")
+    return root
+
+
+def test_lodo_folds_hold_out_one_dataset_each(composite_store):
+    from mefuse.train.protocols import make_folds
+
+    table = ClipTable.read(composite_store / "clips.csv", ["Negative", "Positive", "Surprise"])
+    folds = make_folds(table, "lodo", 3, 0)
+    parts = table.frame["dataset"].to_numpy()
+    assert [sorted(set(parts[f.test])) for f in folds] == [["a"], ["b"], ["c"]]
+    for fold in folds:
+        assert not set(parts[fold.train]) & set(parts[fold.test])
+        assert len(fold.train) + len(fold.test) == len(table)
+    with pytest.raises(Exception, match="at least two datasets"):
+        make_folds(table.subset(parts == "a"), "lodo", 3, 0)
+    with pytest.raises(Exception, match="composite clip table"):
+        make_folds(ClipTable.from_frame(table.frame.drop(columns="dataset"), table.classes),
+                   "lodo", 3, 0)
+
+
+def test_cv_lodo_prints_and_writes_per_part_scores(composite_store, tmp_path):
+    out = tmp_path / "run"
+    run = _mefuse("cv", "-s", str(composite_store), "-m", "signal", "--strategy", "single",
+                  "--protocol", "lodo", "--epochs", "2", "--seeds", "0,1", "-q", "-o", str(out),
+                  "--classes", "Negative,Positive,Surprise")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "held out" in run.stdout and "per dataset part" in run.stdout
+    for part in ("a", "b", "c", "composite"):
+        assert any(line.lstrip("│ ").startswith(part) for line in run.stdout.splitlines()), \
+            run.stdout
+    results = json.loads((out / "results.json").read_text())
+    by_dataset = results["summary"]["by_dataset"]
+    assert list(by_dataset) == ["a", "b", "c"]
+    assert sum(v["n_clips"] for v in by_dataset.values()) == 24
+    assert [f["test_datasets"] for f in results["folds"]] == [["a"], ["b"], ["c"]] * 2
+    assert results["summary"]["headline"]["metric"] == "uf1"
+    assert "by_dataset" in results["pooled"][0]
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert set(predictions["dataset"]) == {"a", "b", "c"}
+    bad = _mefuse("cv", "-s", str(composite_store), "-m", "signal", "--protocol", "lodi",
+                  "-o", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "lodo" in bad.stderr, bad.stderr

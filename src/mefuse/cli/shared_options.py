@@ -145,7 +145,8 @@ MotionOpt = Annotated[bool | None, typer.Option(
 DeviceOpt = Annotated[str | None, typer.Option(
     help=default_help(DEVICE_FORMS, "device"), callback=device_callback)]
 ProtocolOpt = Annotated[str | None, typer.Option(
-    help=default_help("mskf, subject-kfold or loso", "protocol"))]
+    help=default_help("mskf, subject-kfold, loso or lodo (leave one dataset out of a "
+                      "composite store)", "protocol"))]
 FoldsOpt = Annotated[int | None, typer.Option(
     help=default_help("folds for mskf and subject-kfold", "folds"))]
 SeedsOpt = Annotated[str | None, typer.Option(
