@@ -255,3 +255,24 @@ def test_cv_lodo_prints_and_writes_per_part_scores(composite_store, tmp_path):
     bad = _mefuse("cv", "-s", str(composite_store), "-m", "signal", "--protocol", "lodi",
                   "-o", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "lodo" in bad.stderr, bad.stderr
+
+
+def test_report_and_bench_tables_show_each_part(composite_store, tmp_path):
+    from typer.testing import CliRunner
+
+    from mefuse.cli.main import app
+    from mefuse.report.html import write_report
+
+    out = tmp_path / "bench"
+    result = CliRunner().invoke(app, [
+        "bench", "-s", str(composite_store), "--variants", "single", "--modality", "signal",
+        "--protocol", "lodo", "--epochs", "1", "--seeds", "0", "--classes",
+        "Negative,Positive,Surprise", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    tables = (out / "tables.md").read_text()
+    assert "## Per dataset part" in tables and "| Composite | a | b | c |" in tables
+    cells = pd.read_csv(out / "cells.csv")
+    assert {"part_uf1_a", "part_uar_c"} <= set(cells.columns)
+    cell = next((out / "cells").iterdir())
+    page = write_report(cell, tmp_path / "report").read_text()
+    assert 'class="dataset-parts"' in page and ">composite<" in page
