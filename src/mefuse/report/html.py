@@ -185,7 +185,7 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
             "provenance": json.dumps(result.provenance, indent=2)}
 
 
-def part_rows(result: CVResult) -> list[dict[str, str]]:
+def part_rows(result: CVResult) -> list[dict[str, Any]]:
     """The composite's and each dataset part's UF1 and UAR (``summary.by_dataset``), or none
     for a run on one dataset."""
     parts = result.summary.get("by_dataset") or {}
