@@ -165,6 +165,11 @@ def main() -> None:
                                for p, s in summary.get("by_dataset", {}).items()},
             }
             print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MiB peak", flush=True)
+            _write(options, epochs, shape, build_s, started, rows)  # each variant as it ends
+
+
+def _write(options: argparse.Namespace, epochs: int, shape: dict[str, Any], build_s: float,
+           started: float, rows: dict[str, Any]) -> None:
     data = {
         "benchmark": "mefuse cv on a generated MEGC 2019-shaped composite store, LOSO, batched",
         "store": shape, "store_build_s": round(build_s, 2),

@@ -132,12 +132,14 @@ def extract(
 
     check_executor(executor, address)
     parts = None
-    if clips is None:
-        parts = dataset_parts(dataset or [], root, labels, dataset_option)
-        views = resolve_part_views(views, [p.name for p in parts])
-    else:
+    if clips is not None:
         if dataset or root or labels or composite:
             raise ConfigError("give either --clips or --dataset/--root, not both")
+        views = resolve_views(views, None)
+    elif dataset:
+        parts = dataset_parts(dataset, root, labels, dataset_option)
+        views = resolve_part_views(views, [p.name for p in parts])
+    else:  # no data named: said after the run options are checked, as before
         views = resolve_views(views, None)
     preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
                                   face_search=face_search, presence_check=presence_check,
@@ -184,7 +186,9 @@ def _clip_source(parts: list[Any] | None, composite: str | None, clips: Path | N
     from mefuse.data.clips import ClipTable
 
     if parts is None:
-        assert clips is not None
+        if clips is None:
+            raise ConfigError("name the data: --dataset KIND --root FOLDER, --dataset "
+                              "KIND:FOLDER (repeat for a composite), or --clips CLIPS.csv")
         table = ClipTable.read(clips, unlabelled=True)  # extraction needs no labels
         if "source" not in table.frame.columns:
             raise ConfigError(f"{clips} has no 'source' column naming each clip's frames")
