@@ -115,7 +115,26 @@ def _cell_row(cell: dict[str, Any], result: CVResult, runtime: float) -> dict[st
     row.update({f"f1_{c}": v for c, v in per_class.items()})
     row.update({"gate": _gate_text(s["gate_mean"]), "n_runs": s["n_runs"],
                 "seeds": len(result.pooled), "runtime_s": runtime})
+    row.update(_part_columns(s.get("by_dataset") or {}))
     return row
+
+
+PART_UF1, PART_UAR = "part_uf1_", "part_uar_"
+"""Column prefixes of each dataset part's pooled UF1 and UAR (composite stores)."""
+
+
+def _part_columns(parts: dict[str, Any]) -> dict[str, float]:
+    """``part_uf1_<part>`` and ``part_uar_<part>`` of a run's (or a seed's) ``by_dataset``."""
+    out: dict[str, float] = {}
+    for name, score in parts.items():
+        out[f"{PART_UF1}{name}"] = score["uf1"]
+        out[f"{PART_UAR}{name}"] = score["uar"]
+    return out
+
+
+def dataset_parts(cells: pd.DataFrame) -> list[str]:
+    """The dataset parts that the cells were scored on (none for a one-dataset store)."""
+    return [c[len(PART_UF1):] for c in cells.columns if c.startswith(PART_UF1)]
 
 
 def _seed_rows(cell: dict[str, Any], result: CVResult) -> list[dict[str, Any]]:
@@ -129,6 +148,7 @@ def _seed_rows(cell: dict[str, Any], result: CVResult) -> list[dict[str, Any]]:
                     for c in result.classes})
         gates = {g: float(np.mean([f["gate"][g] for f in folds])) for g in folds[0]["gate"]}
         row["gate"] = _gate_text(gates)
+        row.update(_part_columns(pooled.get("by_dataset") or {}))
         rows.append(row)
     return rows
 
@@ -246,6 +266,7 @@ def markdown(tables: BenchTables) -> str:
                       "Gate (mean)", "Time (s)"], rows, right_from=3)]
     if not tables.comparisons.empty:
         parts += ["", "## Paired comparisons", "", comparisons_markdown(tables.comparisons)]
+    parts += _part_section(cells)
     rows = [[r["feature_set"], variant_label(r["variant"]),
              *(_pct(r[f"f1_{c}"]) for c in classes)] for _, r in cells.iterrows()]
     parts += ["", "## Per-class F1", "",
@@ -268,6 +289,26 @@ def _baseline_note(variants: list[str]) -> str:
     return (" The *(baseline)* columns are the field's networks on the apex image, trained by "
             "the same recipe on the same folds; the paper's model on that key is its *single* "
             "row above.")
+
+
+def _part_section(cells: pd.DataFrame) -> list[str]:
+    """``## Per dataset part``: each cell's UF1 and UAR on the composite and on each part
+    (MEGC's per-database columns); nothing for a one-dataset store."""
+    names = dataset_parts(cells)
+    if not names:
+        return []
+
+    def pair(uf1: Any, uar: Any) -> str:
+        return "–" if pd.isna(uf1) else f"{_pct(uf1)} / {_pct(uar)}"
+
+    rows = [[r["feature_set"], variant_label(r["variant"]),
+             pair(r["uf1_mean"], r["uar_mean"]),
+             *(pair(r[f"{PART_UF1}{n}"], r[f"{PART_UAR}{n}"]) for n in names)]
+            for _, r in cells.iterrows()]
+    return ["", "## Per dataset part", "",
+            "UF1 / UAR (%) of the test predictions pooled over folds, for the whole composite "
+            "and restricted to each part's clips, mean over seeds.", "",
+            _table(["Feature set", "Strategy", "Composite", *names], rows, right_from=2)]
 
 
 def _score_note(cells: pd.DataFrame) -> str:

@@ -20,11 +20,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mefuse.cli.shared_options import DATASET_HELP, echo_listing
+from mefuse.cli.shared_options import (
+    COMPOSITE_HELP,
+    DATASET_HELP,
+    PART_LABELS_HELP,
+    echo_listing,
+    resolve_part_views,
+)
 from mefuse.data.check import CheckReport, SourceCheck, check_source
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console
-from mefuse.utils.options import parse_key_values
 
 # --------------------------------------------------------------------------- printing
 SHOWN_PER_KIND = 5
@@ -100,6 +105,14 @@ def print_report(report: CheckReport, console: Console | None = None, *,
     if shapes:
         counts.add_row("frame size", ", ".join(f"{s} ({n})" for s, n in shapes.most_common(4)))
     console.print(counts)
+    if info.get("parts"):
+        parts = Table(title="dataset parts", title_justify="left")
+        for column in ("part", "sequences", "subjects", "labelled"):
+            parts.add_column(column, justify="left" if column == "part" else "right")
+        for name, row in info["parts"].items():
+            parts.add_row(name, str(row["sequences"]), str(row["subjects"]),
+                          str(row["labelled"]))
+        console.print(parts)
     if report.views_choice is not None:
         from mefuse.preprocess.views import describe_views
 
@@ -167,16 +180,18 @@ def _list_adapters(value: bool) -> None:
 
 
 def check_data_command(
-    dataset: Annotated[str, typer.Option(
+    dataset: Annotated[list[str], typer.Option(
         "--dataset", "-d", help=DATASET_HELP)],
-    root: Annotated[Path, typer.Option("--root", "-r", help="dataset root folder")],
-    labels: Annotated[Path | None, typer.Option(
-        "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")
-    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")
+                    ] = None,
+    labels: Annotated[list[str] | None, typer.Option("--labels", help=PART_LABELS_HELP)
+                      ] = None,
+    composite: Annotated[str | None, typer.Option(help=COMPOSITE_HELP)] = None,
     views: Annotated[str, typer.Option(help=VIEWS_HELP)] = "auto",
     option: Annotated[list[str] | None, typer.Option(
         "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true or "
-        "frames=Cropped (see docs/guide/datasets.md)")] = None,
+        "frames=Cropped (see docs/guide/datasets.md); NAME.KEY=VALUE with several datasets")
+    ] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="list every source, not only the failed ones")] = False,
     problems: Annotated[Path | None, typer.Option(
@@ -188,9 +203,20 @@ def check_data_command(
 ) -> None:
     """Validate a dataset root: what is missing or inconsistent (exit status 1 if anything)."""
     from mefuse.api import check_data
+    from mefuse.data.adapters.composite import dataset_parts
+    from mefuse.data.check import check_parts
+    from mefuse.preprocess.config import PreprocessConfig
+    from mefuse.preprocess.views import views_for
 
-    report = check_data(dataset, root, labels, views,
-                        options=parse_key_values(option, "--dataset-option"))
+    parts = dataset_parts(dataset, root, labels, option)
+    if len(parts) == 1 and composite is None:
+        part = parts[0]
+        report = check_data(part.name, part.root, part.labels, views,
+                            options=dict(part.options))
+    else:
+        choice = resolve_part_views(views, [p.name for p in parts])
+        report = check_parts(parts, views_for(choice), min_frames=PreprocessConfig.min_frames,
+                             composite=composite, views_choice=choice)
     print_report(report, make_console(), verbose=verbose, problems_file=problems)
     if not report.ok:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which turns

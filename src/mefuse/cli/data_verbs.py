@@ -9,17 +9,20 @@ import typer
 from rich.markup import escape
 
 from mefuse.cli.shared_options import (
+    COMPOSITE_HELP,
     DATASET_HELP,
+    PART_LABELS_HELP,
     AddressOpt,
     device_callback,
     echo_listing,
+    resolve_part_views,
     seeds_callback,
 )
 from mefuse.demo import MAX_AMPLITUDE_SCALE
 from mefuse.errors import ConfigError
 from mefuse.preprocess.views import VIEWS_HELP
 from mefuse.utils.console import make_console
-from mefuse.utils.options import DEVICE_FORMS, parse_key_values, parse_value
+from mefuse.utils.options import DEVICE_FORMS, parse_value
 
 console = make_console()
 
@@ -34,8 +37,7 @@ WorkersOpt = Annotated[int, typer.Option(
     min=0, help="threads reading and cropping ahead (0: none, each clip is read when the "
     "extractor needs it)")]
 
-LabelsOpt = Annotated[Path | None, typer.Option(
-    "--labels", help="label sheet or CSV (default: the adapter's usual file under --root)")]
+LabelsOpt = Annotated[list[str] | None, typer.Option("--labels", help=PART_LABELS_HELP)]
 
 
 def parse_options(items: list[str] | None, extractors: list[str]) -> dict[str, dict[str, Any]]:
@@ -67,14 +69,15 @@ def extract(
     store: Annotated[Path, typer.Option("--store", "-s", help="feature store to write")],
     extractor: Annotated[list[str], typer.Option(
         "--extractor", "-e", help="extractor name (repeat); see 'mefuse extract --list'")],
-    dataset: Annotated[str | None, typer.Option(
+    dataset: Annotated[list[str] | None, typer.Option(
         "--dataset", "-d", help=DATASET_HELP)] = None,
     root: Annotated[Path | None, typer.Option("--root", "-r", help="dataset root folder")] = None,
     labels: LabelsOpt = None,
+    composite: Annotated[str | None, typer.Option(help=COMPOSITE_HELP)] = None,
     dataset_option: Annotated[list[str] | None, typer.Option(
         "--dataset-option", help="adapter setting KEY=VALUE, e.g. composite=true (casme2, samm, "
-        "smic, casme3, mmew), classes=4 (casme3), part=NIR (smic)")
-    ] = None,
+        "smic, casme3, mmew), classes=4 (casme3), part=NIR (smic); NAME.KEY=VALUE with several "
+        "datasets")] = None,
     clips: Annotated[Path | None, typer.Option(
         "--clips", help="a clip table with a 'source' column, instead of --dataset/--root")
     ] = None,
@@ -119,6 +122,7 @@ def extract(
         help="list the available extractors and exit")] = False,
 ) -> None:
     """Read a dataset, crop the faces and write features to a store (resumable)."""
+    from mefuse.data.adapters.composite import dataset_parts
     from mefuse.extraction.job import ExtractionJob, parse_shard
     from mefuse.extraction.parallel import extract_parallel
     from mefuse.extraction.specs import ExtractorSpec
@@ -129,7 +133,16 @@ def extract(
     from mefuse.store.reports import Failure
 
     check_executor(executor, address)
-    views = resolve_views(views, None if clips is not None else dataset)
+    parts = None
+    if clips is not None:
+        if dataset or root or labels or composite:
+            raise ConfigError("give either --clips or --dataset/--root, not both")
+        views = resolve_views(views, None)
+    elif dataset:
+        parts = dataset_parts(dataset, root, labels, dataset_option)
+        views = resolve_part_views(views, [p.name for p in parts])
+    else:  # no data named: said after the run options are checked, as before
+        views = resolve_views(views, None)
     preprocess = PreprocessConfig(views=views, crop_size=crop_size, frames=frames,
                                   face_search=face_search, presence_check=presence_check,
                                   max_faceless=max_faceless, keep_faceless=keep_faceless)
@@ -150,8 +163,7 @@ def extract(
         for spec in specs:
             if spec.weight_free:
                 spec.build().close()
-    table, problems = _clip_source(dataset, root, labels, clips, views_for(views),
-                                   parse_key_values(dataset_option, "--dataset-option"))
+    table, problems = _clip_source(parts, composite, clips, views_for(views))
     failures = [Failure("-", "dataset", p) for p in problems]
     if executor == "ray":
         from mefuse.scale.ray_extract import extract_with_ray
@@ -171,25 +183,26 @@ def extract(
                   "extractor)")
 
 
-def _clip_source(dataset: str | None, root: Path | None, labels: Path | None,
-                 clips: Path | None, views: tuple[str, ...], options: dict[str, Any]):
-    """The clip table to extract, from a dataset adapter or a ready clip table."""
+def _clip_source(parts: list[Any] | None, composite: str | None, clips: Path | None,
+                 views: tuple[str, ...]):
+    """The clip table to extract: from the datasets' adapters (several merged into one
+    composite table) or from a ready clip table."""
     from mefuse.data.clips import ClipTable
 
-    if clips is not None:
-        if dataset or root:
-            raise ConfigError("give either --clips or --dataset/--root, not both")
+    if parts is None:
+        if clips is None:
+            raise ConfigError("name the data: --dataset KIND --root FOLDER, --dataset "
+                              "KIND:FOLDER (repeat for a composite), or --clips CLIPS.csv")
         table = ClipTable.read(clips, unlabelled=True)  # extraction needs no labels
         if "source" not in table.frame.columns:
             raise ConfigError(f"{clips} has no 'source' column naming each clip's frames")
         table.frame["source"] = [str((clips.parent / s) if not Path(s).is_absolute() else s)
                                  for s in table.frame["source"]]
         return table, []
-    if not dataset or root is None:
-        raise ConfigError("name the data: --dataset KIND --root FOLDER, or --clips CLIPS.csv")
-    from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.data.adapters import clip_table
+    from mefuse.data.adapters.composite import load_parts
 
-    data = load_dataset(dataset, root, labels=labels, **options)
+    data = load_parts(parts, composite=composite)
     for problem in data.problems:
         console.print(f"[yellow]dataset:[/yellow] {escape(problem)}")
     return clip_table(data, views), [p for p in data.problems if not p.startswith("note:")]

@@ -103,8 +103,25 @@ def default_help(text: str, dotted: str) -> str:
 
 # Option groups shared by the verbs of several stages (cv, train, bench, ...): one definition
 # each, so a flag means the same thing and shows the same help everywhere.
-DATASET_HELP = ("dataset adapter: 4dmr, 4dme, casme2, samm, smic, casme3, mmew or folder "
-                "(see 'check-data --list')")
+DATASET_HELP = ("dataset adapter: 4dmr, 4dme, casme2, samm, smic, casme3, mmew or folder (see "
+                "'check-data --list') "
+                "with --root; or NAME:ROOT, repeated, for a composite of several datasets")
+COMPOSITE_HELP = ("a named composite whose parts the --dataset NAME:ROOT options give: megc2019 "
+                  "(smic, casme2 and samm, mapped to Negative/Positive/Surprise)")
+PART_LABELS_HELP = ("label sheet or CSV (default: the adapter's usual file under its root); "
+                    "with several datasets NAME:PATH, repeated")
+
+
+def resolve_part_views(choice: str, names: list[str]) -> str:
+    """The ``--views`` choice for the datasets ``names``: ``auto`` must resolve alike for
+    every part (a side-by-side dataset beside single-view ones needs an explicit choice)."""
+    from mefuse.preprocess.views import resolve_views
+
+    resolved = {resolve_views(choice, name) for name in names}
+    if len(resolved) > 1:
+        raise ConfigError(f"--views auto means {' for some parts and '.join(sorted(resolved))} "
+                          f"for others ({', '.join(names)}); give --views explicitly")
+    return resolved.pop()
 StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="feature store folder")]
 ClipsOpt = Annotated[Path | None, typer.Option(
     "--clips", help="clip table CSV (default: <store>/clips.csv)")]
@@ -150,7 +167,8 @@ ArchitectureOpt = Annotated[str | None, typer.Option(
                       "ststnet or htnet (see the baselines guide)", "model.architecture"),
     callback=architecture_callback)]
 ProtocolOpt = Annotated[str | None, typer.Option(
-    help=default_help("mskf, subject-kfold or loso", "protocol"))]
+    help=default_help("mskf, subject-kfold, loso or lodo (leave one dataset out of a "
+                      "composite store)", "protocol"))]
 FoldsOpt = Annotated[int | None, typer.Option(
     help=default_help("folds for mskf and subject-kfold", "folds"))]
 SeedsOpt = Annotated[str | None, typer.Option(

@@ -92,7 +92,11 @@ def cv(
     from mefuse.train.config import CVConfig, build_config
     from mefuse.train.cv import run_cv
     from mefuse.train.protocols import optimism_note
-    from mefuse.train.report_table import confusion_matrix_table, result_table
+    from mefuse.train.report_table import (
+        confusion_matrix_table,
+        dataset_part_table,
+        result_table,
+    )
     from mefuse.utils.console import write_tables
 
     data = config_data(config, preset, **config_flags(locals()))
@@ -113,9 +117,9 @@ def cv(
     result = run_cv(feature_store, table, cv_config, progress=not quiet, audit=audit)
     path = result.write(out)
     tables = [result_table(result)]
-    matrix = confusion_matrix_table(result)
-    if matrix is not None:
-        tables.append(matrix)
+    for extra in (dataset_part_table(result), confusion_matrix_table(result)):
+        if extra is not None:
+            tables.append(extra)
     if result.audit is not None:
         from mefuse.train.audit import audit_table
 

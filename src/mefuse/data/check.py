@@ -73,7 +73,10 @@ class CheckReport:
         return not self.errors
 
     def summary(self) -> dict[str, Any]:
-        """Counts as plain data (for tests, logs and JSON)."""
+        """Counts as plain data (for tests, logs and JSON); ``parts``: per dataset part of a
+        composite, its sequences, subjects and labelled sequences (empty otherwise)."""
+        from mefuse.data.adapters.composite import part_counts
+
         data = self.dataset
         frames = [c.frames for c in self.sources if c.frames is not None]
         return {
@@ -95,6 +98,7 @@ class CheckReport:
             "frames_max": max(frames) if frames else None,
             "errors": len(self.errors),
             "notes": len(data.notes),
+            "parts": part_counts(data),
         }
 
     def __str__(self) -> str:
@@ -171,11 +175,35 @@ def check_dataset(kind: str, root: str | Path, labels: str | Path | None,
     itself (unknown kind, missing root or label sheet, missing columns); everything else is
     collected in the report.
     """
-    from mefuse.data.adapters import clip_table, load_dataset
+    from mefuse.data.adapters import load_dataset
 
     dataset = load_dataset(kind, root, labels=labels, **(options or {}))
+    return check_loaded(dataset, views, min_frames=min_frames, views_choice=views_choice,
+                        labels_given=labels is not None, read_first=read_first)
+
+
+def check_parts(parts: Sequence[Any], views: Sequence[str], *, min_frames: int,
+                composite: str | None = None, views_choice: str | None = None,
+                read_first: bool = True) -> CheckReport:
+    """:func:`check_dataset` for datasets named as parts
+    (:class:`~mefuse.data.adapters.composite.DatasetPart`): one is read as itself, several
+    (or a named ``composite``) are merged first, so the report covers the merged clip table."""
+    from mefuse.data.adapters.composite import load_parts
+
+    dataset = load_parts(parts, composite=composite)
+    return check_loaded(dataset, views, min_frames=min_frames, views_choice=views_choice,
+                        labels_given=any(p.labels is not None for p in parts),
+                        read_first=read_first)
+
+
+def check_loaded(dataset: Any, views: Sequence[str], *, min_frames: int,
+                 views_choice: str | None = None, labels_given: bool = False,
+                 read_first: bool = True) -> CheckReport:
+    """The checks of :func:`check_dataset` on a dataset already read."""
+    from mefuse.data.adapters import clip_table
+
     report = CheckReport(dataset=dataset, views=tuple(views), views_choice=views_choice,
-                         labels_given=labels is not None)
+                         labels_given=labels_given)
     try:
         report.clips = len(clip_table(dataset, report.views))
     except MefuseError as exc:

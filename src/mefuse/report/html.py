@@ -175,6 +175,7 @@ def run_section(result: CVResult, title: str, prefix: str) -> dict[str, Any]:
         ("runtime", f"{result.runtime_s:.1f} s"),
     ]
     return {"anchor": prefix, "title": title, "cards": cards, "plots": section_plots,
+            "parts": part_rows(result),
             "confusion": confusion_rows, "matrix": matrix_rows,
             "fold_score": "Macro-F1 (classes present)" if present_scores else "Macro-F1",
             "show_thresholds": not single_label,
@@ -193,6 +194,27 @@ def _audit(result: CVResult) -> dict[str, Any] | None:
         return None
     return {"label": result.audit["label"], "rows": audit_rows(result.audit),
             "caption": audit_caption(result.audit)}
+
+
+def part_rows(result: CVResult) -> list[dict[str, Any]]:
+    """The composite's and each dataset part's UF1 and UAR (``summary.by_dataset``), or none
+    for a run on one dataset."""
+    parts = result.summary.get("by_dataset") or {}
+    if not parts:
+        return []
+    spread = len(result.pooled) > 1
+
+    def score(value: float, std: float | None) -> str:
+        return f"{value:.3f} ± {std:.3f}" if spread and std is not None else f"{value:.3f}"
+
+    rows = [{"part": name, "clips": str(p["n_clips"]), "uf1": score(p["uf1"], p.get("uf1_std")),
+             "uar": score(p["uar"], p.get("uar_std")), "total": False}
+            for name, p in parts.items()]
+    summary = result.summary
+    rows.append({"part": "composite", "clips": str(summary["n_clips"]),
+                 "uf1": score(summary["uf1_mean"], summary["uf1_std"]),
+                 "uar": score(summary["uar_mean"], summary["uar_std"]), "total": True})
+    return rows
 
 
 def describe_run(config: dict[str, Any]) -> str:

@@ -113,6 +113,14 @@ PAGE = r"""<!DOCTYPE html>
     {% for label, value in run.cards %}<div class="card"><div class="value">{{ value }}</div><div class="label">{{ label }}</div></div>{% endfor %}
   </div>
   {% for warning in run.warnings %}<p class="warning">warning: {{ warning }}</p>{% endfor %}
+  {% if run.parts %}
+  <h3>Dataset parts</h3>
+  <table class="dataset-parts">
+    <thead><tr><th class="text">Part</th><th>Clips</th><th>UF1</th><th>UAR</th></tr></thead>
+    <tbody>{% for row in run.parts %}<tr{% if row.total %} class="best"{% endif %}><td class="text">{{ row.part }}</td><td>{{ row.clips }}</td><td>{{ row.uf1 }}</td><td>{{ row.uar }}</td></tr>{% endfor %}</tbody>
+  </table>
+  <p class="muted">Test predictions pooled over folds and restricted to each part's clips (the MEGC tables' per-database scores), mean ± std over seeds.</p>
+  {% endif %}
   {% for plot in run.plots %}
   {{ figure(plot) }}
   {% if plot.name == "confusion" %}

@@ -32,7 +32,7 @@ from mefuse.errors import ConfigError
 from mefuse.model.strategies import Strategy
 from mefuse.utils.options import MAX_CV_SEED, MAX_FOLDS, MAX_SEEDS
 
-Protocol = Literal["mskf", "subject-kfold", "loso"]
+Protocol = Literal["mskf", "subject-kfold", "loso", "lodo"]
 Task = Literal["multilabel", "singlelabel"]
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from mefuse import __version__
+from mefuse.data.adapters.composite import DATASET_COLUMN
 from mefuse.data.clips import ClipTable
 from mefuse.errors import DataError
 from mefuse.model.baselines import require_apex_image
@@ -45,8 +46,8 @@ from mefuse.train.metrics import (
     uar,
 )
 from mefuse.train.modalities import pool_names
-from mefuse.train.protocols import Fold, make_folds
-from mefuse.train.results import CVResult, FoldRecord, PooledRecord, RunSummary
+from mefuse.train.protocols import SUBJECT_DISJOINT, Fold, make_folds
+from mefuse.train.results import CVResult, FoldRecord, PartScore, PooledRecord, RunSummary
 from mefuse.train.trainer import EmptyClassWarning, TrainedModel
 from mefuse.utils.progress import progress_bar
 
@@ -101,7 +102,11 @@ def run_cv(
             attention.update(outcome.attention)
         seed_frame = pd.concat([o.predictions for o in outcomes], ignore_index=True)
         prediction_parts.append(seed_frame)
-        pooled_rows.append(pooled_record(seed_frame, classes, seed, config))
+        record = pooled_record(seed_frame, classes, seed, config)
+        by_part = part_scores(seed_frame, classes, config)
+        if by_part:
+            record["by_dataset"] = by_part
+        pooled_rows.append(record)
     predictions = pd.concat(prediction_parts, ignore_index=True)
     audit_entry = None
     if recorder is not None:
@@ -175,7 +180,7 @@ def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: Tra
     """The scores of one trained model on its test fold (``part``: its prediction rows)."""
     classes = list(clips.classes)
     y_true, y_pred = _scored(part, classes, config.level, config.task)
-    return FoldRecord(
+    record = FoldRecord(
         seed=seed, fold=fold.index, macro_f1=macro_f1(y_true, y_pred),
         macro_f1_present=macro_f1_present(y_true, y_pred),
         classes_present=[c for c, n in zip(classes, y_true.sum(axis=0), strict=True) if n],
@@ -185,6 +190,10 @@ def fold_record(part: pd.DataFrame, clips: ClipTable, fold: Fold, estimator: Tra
         n_train_clips=len(fold.train), n_test_clips=len(fold.test), n_test_units=len(y_true),
         test_subjects=sorted(clips.frame["subject"].iloc[fold.test].unique()),
     )
+    if DATASET_COLUMN in clips.frame.columns:
+        record["test_datasets"] = list(dict.fromkeys(
+            clips.frame[DATASET_COLUMN].iloc[fold.test].astype(str)))
+    return record
 
 
 def pooled_record(seed_frame: pd.DataFrame, classes: list[str], seed: int, config: CVConfig
@@ -226,8 +235,56 @@ def summarise(folds: list[FoldRecord], pooled: list[PooledRecord], clips: ClipTa
         per_class_f1_pooled_mean={c: float(np.mean([r["per_class_f1"][c] for r in pooled]))
                                   for c in clips.classes},
     )
+    by_dataset = summarise_parts(pooled, clips)
+    if by_dataset:
+        summary["by_dataset"] = by_dataset
     summary["headline"] = make_headline(summary, config.protocol)
     return summary
+
+
+def dataset_parts_of(clips: ClipTable) -> list[str]:
+    """The dataset parts of a composite clip table, in order of first appearance; empty when
+    the table has no ``dataset`` column or only one part."""
+    if DATASET_COLUMN not in clips.frame.columns:
+        return []
+    parts = list(dict.fromkeys(clips.frame[DATASET_COLUMN].astype(str)))
+    return parts if len(parts) > 1 else []
+
+
+def part_scores(seed_frame: pd.DataFrame, classes: list[str], config: CVConfig
+                ) -> dict[str, PartScore]:
+    """UF1 and UAR of one seed's pooled test predictions restricted to each dataset part (the
+    MEGC tables' per-database columns); empty without a ``dataset`` column or with one part."""
+    if DATASET_COLUMN not in seed_frame.columns:
+        return {}
+    parts = list(dict.fromkeys(seed_frame[DATASET_COLUMN].astype(str)))
+    if len(parts) < 2:
+        return {}
+    out: dict[str, PartScore] = {}
+    for part in parts:
+        rows = seed_frame[seed_frame[DATASET_COLUMN].astype(str) == part]
+        y_true, y_pred = _scored(rows, classes, config.level, config.task)
+        out[part] = PartScore(uf1=macro_f1(y_true, y_pred), uar=uar(y_true, y_pred),
+                              n_clips=len(rows), n_units=len(y_true))
+    return out
+
+
+def summarise_parts(pooled: list[PooledRecord], clips: ClipTable) -> dict[str, PartScore]:
+    """Each part's UF1 and UAR, mean over seeds (and their std over seeds), with its clip
+    count; empty when the run has one part."""
+    parts = dataset_parts_of(clips)
+    if not parts or not all("by_dataset" in r for r in pooled):
+        return {}
+    out: dict[str, PartScore] = {}
+    counts = clips.frame[DATASET_COLUMN].astype(str).value_counts()
+    for part in parts:
+        uf1s = [r["by_dataset"][part]["uf1"] for r in pooled]
+        uars = [r["by_dataset"][part]["uar"] for r in pooled]
+        out[part] = PartScore(uf1=float(np.mean(uf1s)), uar=float(np.mean(uars)),
+                              n_clips=int(counts[part]),
+                              n_units=int(pooled[0]["by_dataset"][part]["n_units"]),
+                              uf1_std=float(np.std(uf1s)), uar_std=float(np.std(uars)))
+    return out
 
 
 def provenance(store: FeatureStore, config: CVConfig) -> dict[str, Any]:
@@ -315,8 +372,10 @@ def _fit_all(config: CVConfig, data: ModalityData, labels: np.ndarray, clips: Cl
 def _prediction_frame(clips: ClipTable, index: np.ndarray, probabilities: np.ndarray,
                       labels: np.ndarray, estimator: TrainedModel, seed: int, fold: int
                       ) -> pd.DataFrame:
-    rows = clips.frame.iloc[index][["clip_id", "sequence_id", "view", "subject"]].reset_index(
-        drop=True)
+    columns = ["clip_id", "sequence_id", "view", "subject"]
+    if DATASET_COLUMN in clips.frame.columns:
+        columns.append(DATASET_COLUMN)
+    rows = clips.frame.iloc[index][columns].reset_index(drop=True)
     rows.insert(0, "fold", fold)
     rows.insert(0, "seed", seed)
     decisions = estimator.decide(probabilities)
@@ -357,7 +416,12 @@ def _check_disjoint(clips: ClipTable, fold: Fold, protocol: str) -> None:
     test_seq = set(frame["sequence_id"].iloc[fold.test])
     if train_seq & test_seq:
         raise AssertionError(f"sequence leak in fold {fold.index}: {sorted(train_seq & test_seq)}")
-    if protocol in ("subject-kfold", "loso"):
+    if protocol in SUBJECT_DISJOINT:
         shared = set(frame["subject"].iloc[fold.train]) & set(frame["subject"].iloc[fold.test])
         if shared:
             raise AssertionError(f"subject leak in fold {fold.index}: {sorted(shared)}")
+    if protocol == "lodo":
+        shared = (set(frame[DATASET_COLUMN].iloc[fold.train])
+                  & set(frame[DATASET_COLUMN].iloc[fold.test]))
+        if shared:
+            raise AssertionError(f"dataset leak in fold {fold.index}: {sorted(shared)}")

@@ -5,8 +5,8 @@ always, every class, so the mean of the per-fold macro-F1 is a fair summary; it 
 number and stays the headline there. Under leave-one-subject-out a fold is one person, who
 shows a few of the classes: per-fold macro-F1 scores each absent class 0, and a run that got
 every clip right reads as 0.8 ± 0.1. The MEGC convention for LOSO is UF1 and UAR computed on
-the test predictions of all folds pooled, so that is the headline for ``loso`` (and for the
-leave-one-dataset-out protocol when it is added: name it in :data:`POOLED_PROTOCOLS`).
+the test predictions of all folds pooled, so that is the headline for ``loso`` and for
+leave-one-dataset-out (``lodo``), whose folds are whole datasets scored together.
 
 Every table, the report and the bench read the choice from here (:func:`headline_of`), never
 decide it themselves.
@@ -19,7 +19,7 @@ from typing import Any, Literal, TypedDict
 
 HeadlineMetric = Literal["macro_f1", "uf1"]
 
-POOLED_PROTOCOLS: frozenset[str] = frozenset({"loso"})
+POOLED_PROTOCOLS: frozenset[str] = frozenset({"loso", "lodo"})
 """Protocols whose headline is the pooled UF1 (with UAR beside it)."""
 
 LABELS: dict[str, str] = {"macro_f1": "macro-F1 (folds)", "uf1": "UF1 (pooled)"}

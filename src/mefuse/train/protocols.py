@@ -8,6 +8,9 @@ fall in the same fold (a left and a right half of one clip are not independent s
   (scikit-learn's ``StratifiedGroupKFold`` on the label powerset, so multi-label combinations are
   spread too).
 - ``loso``: leave one subject out (scikit-learn's ``LeaveOneGroupOut``), the field's standard.
+- ``lodo``: leave one dataset out, on a composite clip table (its ``dataset`` column): one fold
+  per part, trained on all the others and tested on it (cross-database generalisation).
+  Subjects are prefixed by their part, so the folds are subject-disjoint as well.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 from mefuse.data.clips import ClipTable
 from mefuse.errors import ConfigError, DataError
 
-PROTOCOLS: tuple[str, ...] = ("mskf", "subject-kfold", "loso")
+PROTOCOLS: tuple[str, ...] = ("mskf", "subject-kfold", "loso", "lodo")
+SUBJECT_DISJOINT: frozenset[str] = frozenset({"subject-kfold", "loso", "lodo"})
+"""Protocols that never put one person on both sides of a fold."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,10 @@ class Fold:
 
 def sequence_folds(
     sequences: pd.DataFrame, classes: list[str] | tuple[str, ...], protocol: str, folds: int,
-    seed: int,
+    seed: int, parts: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/test positions into ``sequences`` (one row per sequence) for each fold."""
+    """Train/test positions into ``sequences`` (one row per sequence) for each fold;
+    ``parts``: the dataset part of each sequence (``lodo`` needs it)."""
     labels = sequences[list(classes)].to_numpy(dtype=np.int64)
     subjects = sequences["subject"].to_numpy()
     n_subjects = len(np.unique(subjects))
@@ -74,13 +80,28 @@ def sequence_folds(
         if n_subjects < 2:
             raise DataError("leave-one-subject-out needs at least two subjects")
         return list(LeaveOneGroupOut().split(labels, groups=subjects))
+    if protocol == "lodo":
+        if parts is None:
+            raise DataError("leave-one-dataset-out needs a composite clip table (a 'dataset' "
+                            "column): extract with --dataset NAME:ROOT repeated")
+        found = list(dict.fromkeys(parts.tolist()))
+        if len(found) < 2:
+            raise DataError(f"leave-one-dataset-out needs at least two datasets; this clip "
+                            f"table holds only {found[0]!r}")
+        # one fold per part, in the order the parts appear (LeaveOneGroupOut sorts them)
+        return [(np.flatnonzero(parts != part), np.flatnonzero(parts == part))
+                for part in found]
     raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
 
 
 def make_folds(clips: ClipTable, protocol: str, folds: int, seed: int) -> list[Fold]:
     """Folds over the clips of a (labelled) clip table, built on its sequences."""
     sequences = clips.sequences()
-    splits = sequence_folds(sequences, clips.classes, protocol, folds, seed)
+    parts = None
+    if "dataset" in clips.frame.columns:
+        part_of = clips.frame.groupby("sequence_id", sort=False)["dataset"].first()
+        parts = part_of.loc[sequences["sequence_id"]].astype(str).to_numpy()
+    splits = sequence_folds(sequences, clips.classes, protocol, folds, seed, parts)
     sequence_of_clip = clips.frame["sequence_id"].to_numpy()
     out = []
     for index, (train_seq, test_seq) in enumerate(splits):

@@ -26,8 +26,12 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     # results written before folds recorded their classes keep the paper's fold numbers
     pooled = headline["metric"] != "macro_f1" and "macro_f1_present_mean" in summary
     table = Table(title=title or _describe(result.config), title_justify="left")
+    held_out = result.config.get("protocol") == "lodo" and all(
+        "test_datasets" in row for row in result.folds)
     table.add_column("seed", justify="right")
     table.add_column("fold", justify="right")
+    if held_out:
+        table.add_column("held out", no_wrap=True)
     table.add_column("F1 present" if pooled else "macro-F1", justify="right", no_wrap=True,
                      min_width=11)
     for name in result.classes:
@@ -35,7 +39,8 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
     table.add_column("gate " + "/".join(summary["gate_mean"]))
     for row in result.folds:
         table.add_row(
-            str(row["seed"]), str(row["fold"]), _fold_score(row, pooled),
+            str(row["seed"]), str(row["fold"]),
+            *(["+".join(row["test_datasets"])] if held_out else []), _fold_score(row, pooled),
             *(_class_cell(row, c, pooled) for c in result.classes),
             "/".join(f"{v:.2f}" for v in row["gate"].values()),
         )
@@ -46,7 +51,7 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
                   f"{summary['macro_f1_present_std']:.3f}" if pooled else
                   f"{summary['macro_f1_mean']:.3f}±{summary['macro_f1_std']:.3f}")
     table.add_row(
-        "", "summary" if pooled else "mean", mean_score,
+        "", "summary" if pooled else "mean", *([""] if held_out else []), mean_score,
         *(f"{per_class[c]:.2f}" for c in result.classes),
         "/".join(f"{v:.2f}" for v in summary["gate_mean"].values()),
     )
@@ -60,6 +65,36 @@ def result_table(result: CVResult, title: str | None = None) -> Table:
         table.caption = (f"pooled UF1 {summary['uf1_mean']:.3f}  UAR {summary['uar_mean']:.3f}  "
                          f"({summary['n_runs']} folds×seeds, {result.runtime_s:.1f} s)")
     return table
+
+
+def dataset_part_table(result: CVResult) -> Table | None:
+    """Composite runs: UF1 and UAR of the whole composite and of each dataset part (the pooled
+    test predictions of each seed restricted to the part, mean over seeds), as MEGC tables
+    give them; ``None`` when the run has one part."""
+    parts = result.summary.get("by_dataset")
+    if not parts:
+        return None
+    summary = result.summary
+    table = Table(title="per dataset part", title_justify="left")
+    for name in ("part", "clips", "UF1", "UAR"):
+        table.add_column(name, justify="left" if name == "part" else "right", no_wrap=True)
+    spread = len(result.pooled) > 1
+    for name, score in parts.items():
+        table.add_row(name, str(score["n_clips"]), _with_std(score["uf1"], score.get("uf1_std"),
+                                                             spread),
+                      _with_std(score["uar"], score.get("uar_std"), spread))
+    table.add_section()
+    table.add_row("composite", str(summary["n_clips"]),
+                  _with_std(summary["uf1_mean"], summary["uf1_std"], spread),
+                  _with_std(summary["uar_mean"], summary["uar_std"], spread))
+    level = result.config.get("level", "sequence")
+    table.caption = (f"pooled test predictions of each part, {level} level; "
+                     + (f"mean ± std over {len(result.pooled)} seeds" if spread else "one seed"))
+    return table
+
+
+def _with_std(value: float, std: float | None, spread: bool) -> str:
+    return f"{value:.3f}±{std:.3f}" if spread and std is not None else f"{value:.3f}"
 
 
 def confusion_matrix_table(result: CVResult) -> Table | None:

@@ -46,6 +46,23 @@ class FoldRecord(TypedDict):
     n_test_units: int
     """Clips or sequences scored, at the run's ``level``."""
     test_subjects: list[str]
+    test_datasets: NotRequired[list[str]]
+    """The dataset parts of the test clips (composite clip tables; under ``lodo`` the one
+    held out)."""
+
+
+class PartScore(TypedDict):
+    """One dataset part of a composite: UF1 and UAR of the pooled test predictions restricted
+    to its clips (per seed; in the summary, the mean over seeds)."""
+
+    uf1: float
+    uar: float
+    n_clips: int
+    n_units: NotRequired[int]
+    """Clips or sequences scored, at the run's ``level``."""
+    uf1_std: NotRequired[float]
+    """Summary only: std over seeds."""
+    uar_std: NotRequired[float]
 
 
 class PooledRecord(TypedDict):
@@ -55,6 +72,8 @@ class PooledRecord(TypedDict):
     uf1: float
     uar: float
     per_class_f1: dict[str, float]
+    by_dataset: NotRequired[dict[str, PartScore]]
+    """Per dataset part, when the clip table holds several (a composite)."""
 
 
 class RunSummary(TypedDict):
@@ -79,6 +98,9 @@ class RunSummary(TypedDict):
     macro_f1_present_std: NotRequired[float]
     per_class_f1_pooled_mean: NotRequired[dict[str, float]]
     """Per-class F1 of the pooled predictions, mean over seeds."""
+    by_dataset: NotRequired[dict[str, PartScore]]
+    """Per dataset part of a composite clip table: UF1 and UAR of the pooled predictions
+    restricted to the part, mean over seeds (absent with one part)."""
     headline: NotRequired[Headline]
     """The run's headline score, chosen by its protocol (:mod:`mefuse.train.headline`)."""
 
@@ -182,7 +204,8 @@ def _check_fields(path: Path, data: dict[str, Any]) -> None:
 def _read_predictions(path: Path) -> pd.DataFrame:
     """``predictions.csv``, or a :class:`DataError` naming it (cut short, not UTF-8, empty)."""
     try:
-        return read_csv(path, dtype={"clip_id": str, "sequence_id": str, "subject": str},
+        return read_csv(path, dtype={"clip_id": str, "sequence_id": str, "subject": str,
+                                     "dataset": str},
                         encoding="utf-8")
     except UnicodeDecodeError as exc:
         problem = f"byte {exc.object[exc.start]:#04x} at offset {exc.start} is not UTF-8 text"
