@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result
+from _common import RESULTS, write_result
 
 CLASSES = ("Negative", "Positive", "Surprise")
 PARTS: dict[str, dict[str, Any]] = {
@@ -49,7 +49,7 @@ WIDTHS = {"signal": 171, "noise": 1536}
 VARIANTS: dict[str, list[str]] = {
     "paper": ["--preset", "paper"],
     "recommended": ["--preset", "recommended"],
-    # a third variant is one more line here, e.g. "paper_audit": ["--preset", "paper", "--audit"]
+    "paper_audit": ["--preset", "paper", "--audit"],
 }
 """Each measured variant: its name and the flags it adds to the common ``mefuse cv`` line."""
 
@@ -137,7 +137,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from "
                      f"{', '.join(VARIANTS)}")
-    rows: dict[str, Any] = {}
+    rows: dict[str, Any] = _earlier_rows(options, epochs)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
@@ -166,6 +166,19 @@ def main() -> None:
             }
             print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MiB peak", flush=True)
             _write(options, epochs, shape, build_s, started, rows)  # each variant as it ends
+
+
+def _earlier_rows(options: argparse.Namespace, epochs: int) -> dict[str, Any]:
+    """Rows of an earlier run with the same settings, so that variants measured in separate
+    runs (``--variants paper_audit`` after the others) end in one result file."""
+    path = RESULTS / ("composite_quick.json" if options.quick else "composite.json")
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    settings = earlier.get("settings", {})
+    if settings.get("epochs") != epochs or settings.get("seeds") != options.seeds:
+        return {}
+    return dict(earlier.get("rows", {}))
 
 
 def _write(options: argparse.Namespace, epochs: int, shape: dict[str, Any], build_s: float,
