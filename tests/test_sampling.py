@@ -265,3 +265,22 @@ def test_bench_cells_of_apex_sampling_are_other_cells_and_uniform_ids_are_as_bef
     assert ids() == ids(sampling="uniform")
     assert set(ids()).isdisjoint(ids(sampling="apex"))
     assert [i.split("__")[0] for i in ids(sampling="apex")] == [i.split("__")[0] for i in ids()]
+
+
+def test_apex_sampling_leaves_a_clip_level_modality_uniform(tmp_path):
+    """``apexflow`` stores two phase rows per clip (``params.per_frame: false``): apex sampling
+    centres the per-frame streams beside it and resamples its rows uniformly, instead of
+    refusing a clip whose apex row lies past its two rows."""
+    store, apexes = _apex_store(tmp_path / "store")
+    ids = list(apexes)
+    phases = {clip: np.stack([np.full(4, i, np.float32), np.full(4, -i, np.float32)])
+              for i, clip in enumerate(ids)}
+    with store.writer("apexflow", {"extractor": "apexflow",
+                                   "params": {"per_frame": False}}) as writer:
+        for clip, array in phases.items():
+            writer.write(clip, array)
+    loaded = store.load_modalities(ids, ["signal", "apexflow"], 6, "apex")
+    for i, clip in enumerate(ids):
+        assert np.array_equal(loaded.arrays[1][i], resample(phases[clip], 6))
+        (signal,) = store.load("signal", [clip])
+        assert np.array_equal(loaded.arrays[0][i][3], signal[apexes[clip]])

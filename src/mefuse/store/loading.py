@@ -60,6 +60,9 @@ def load_modalities(
     arrays = []
     for name in modalities:
         stacked: np.ndarray | None = None
+        # a clip-level modality (apexflow's phases, apeximage) has no frames to centre: its
+        # rows are resampled uniformly whatever the sampling
+        modality_sampling = sampling if per_frame(store, name) else "uniform"
         # Clip by clip, so that only the resampled frames stay in memory, never a whole
         # modality at its stored length (60-frame clips of 1536-d features add up).
         for index, clip in enumerate(clip_ids):
@@ -67,12 +70,21 @@ def load_modalities(
                                      else (stacked.shape[-1], clip_ids[0]))
             if stacked is None:
                 stacked = np.empty((len(clip_ids), frames, features.shape[1]), np.float32)
-            rows = sample_indices(len(features), frames, sampling,
-                                  _apex_row(store, name, clip, apexes, len(features)))
+            rows = sample_indices(
+                len(features), frames, modality_sampling,
+                _apex_row(store, name, clip, apexes, len(features))
+                if modality_sampling == "apex" else None)
             stacked[index] = features[rows]
         assert stacked is not None  # clip_ids is not empty
         arrays.append(stacked)
     return ModalityData(list(modalities), arrays, list(clip_ids))
+
+
+def per_frame(store: FeatureStore, name: str) -> bool:
+    """Whether ``name``'s rows are frames (every per-frame extractor) rather than phases of
+    the clip (its manifest's ``params.per_frame`` is false: ``apexflow``, ``apeximage``)."""
+    params = store.info(name).manifest.get("params") or {}
+    return bool(params.get("per_frame", True))
 
 
 def _apex_row(store: FeatureStore, name: str, clip: str, apexes: dict[str, int],

@@ -75,6 +75,7 @@ class ApexImageExtractor(Extractor):
         return {"size": self.size, "preset": self.preset, "margin": self.margin,
                 "realign_px": self.realign_px, "side": SIDE, "channels": ["u", "v", "strain"],
                 "units": "u, v: pixels of the 28x28 face; strain: dimensionless",
+                "per_frame": False,  # rows are phases, not frames: never re-sampled
                 "apex": "quality.csv apex_row (label, else find_apex), else find_apex",
                 "method": "opencv DIS; head motion: robust affine on the inner crop",
                 "version": 1}

@@ -55,6 +55,7 @@ class ApexFlowExtractor(RegionFlowExtractor):
         return {"size": self.size, "preset": self.preset, "radius": self.radius,
                 "realign_px": self.realign_px, "min_confidence": self.min_confidence,
                 "regions": list(REGIONS), "stats": list(STATS), "dim": DIM, "rows": list(ROWS),
+                "per_frame": False,  # rows are phases, not frames: never re-sampled
                 "apex": "quality.csv apex_row (label, else find_apex), else find_apex",
                 "method": "opencv DIS; head motion: robust affine on the face outside the "
                           "regions", "version": 1}
