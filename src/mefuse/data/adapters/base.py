@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,8 +68,41 @@ class SequenceRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class HasProblems:
+    """``errors`` and ``notes`` of a ``problems`` list (clip datasets and long-video datasets
+    name what they skipped the same way)."""
+
+    problems: list[str]
+
+    @property
+    def errors(self) -> list[str]:
+        """Problems to fix (a skipped row, a missing folder or video), notes left out."""
+        return [p for p in self.problems if not p.startswith(NOTE)]
+
+    @property
+    def notes(self) -> list[str]:
+        """Problems that are information only, without their ``note:`` prefix."""
+        return [p[len(NOTE):] for p in self.problems if p.startswith(NOTE)]
+
+
+def emotion_totals(where: str, unknown: Mapping[str, int], left_out: Mapping[str, int],
+                   skipped: str = "samples") -> list[str]:
+    """The closing problems of an emotion-labelled sheet: the unknown emotion names (their
+    ``skipped`` were skipped) and, as a note, the samples whose emotion is outside the class
+    set."""
+    out = []
+    if unknown:
+        out.append(f"unknown emotion names in {where}: "
+                   + ", ".join(f"{e!r} ({n}x)" for e, n in unknown.items())
+                   + f"; their {skipped} were skipped")
+    if left_out:
+        out.append(f"{NOTE}{sum(left_out.values())} sample(s) left out, emotion not in the "
+                   "class set: " + ", ".join(f"{e} ({n}x)" for e, n in left_out.items()))
+    return out
+
+
 @dataclass
-class Dataset:
+class Dataset(HasProblems):
     """A dataset as an adapter read it: its class set, its sequences and its problems."""
 
     name: str
@@ -78,16 +111,6 @@ class Dataset:
     task: Literal["multilabel", "singlelabel"]
     records: list[SequenceRecord]
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[str]:
-        """Problems to fix (a skipped row, a missing folder), notes left out."""
-        return [p for p in self.problems if not p.startswith(NOTE)]
-
-    @property
-    def notes(self) -> list[str]:
-        """Problems that are information only, without their ``note:`` prefix."""
-        return [p[len(NOTE):] for p in self.problems if p.startswith(NOTE)]
 
     @property
     def subjects(self) -> list[str]:

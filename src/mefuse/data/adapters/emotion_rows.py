@@ -21,6 +21,7 @@ from mefuse.data.adapters.base import (
     apex_position,
     au_columns,
     cell_text,
+    emotion_totals,
     frame_window,
     is_missing,
     parse_action_units,
@@ -106,15 +107,7 @@ class EmotionRows:
         """The finished dataset: AU columns aligned, then every problem, the totals of unknown
         and left-out emotions, and the ``notes``."""
         au_columns(records)
-        problems = list(self.problems)
-        if self.unknown:
-            problems.append(f"unknown emotion names in {where}: "
-                            + ", ".join(f"{e!r} ({n}x)" for e, n in self.unknown.items())
-                            + "; their samples were skipped")
-        if self.left_out:
-            problems.append(f"{NOTE}{sum(self.left_out.values())} sample(s) left out, emotion "
-                            "not in the class set: "
-                            + ", ".join(f"{e} ({n}x)" for e, n in self.left_out.items()))
+        problems = [*self.problems, *emotion_totals(where, self.unknown, self.left_out)]
         problems += [f"{NOTE}{n}" for n in notes]
         if not records:
             problems.append(f"no usable {self.name} sample in {where}")

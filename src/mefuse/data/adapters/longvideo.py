@@ -44,6 +44,7 @@ import pandas as pd
 
 from mefuse.data.adapters.base import (
     NOTE,
+    HasProblems,
     auto_find,
     cell_int,
     cell_text,
@@ -87,7 +88,7 @@ class LongVideo:
 
 
 @dataclass
-class LongVideoDataset:
+class LongVideoDataset(HasProblems):
     """Videos, their expression intervals and the problems met reading them.
 
     ``intervals`` columns: ``video, subject, onset, apex, offset`` (0-based inclusive positions
@@ -102,16 +103,6 @@ class LongVideoDataset:
     videos: list[LongVideo]
     intervals: pd.DataFrame
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[str]:
-        """Problems to fix (a skipped row, a missing video), notes left out."""
-        return [p for p in self.problems if not p.startswith(NOTE)]
-
-    @property
-    def notes(self) -> list[str]:
-        """Problems that are information only, without their ``note:`` prefix."""
-        return [p[len(NOTE):] for p in self.problems if p.startswith(NOTE)]
 
     @property
     def subjects(self) -> list[str]:

@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 from mefuse import FOURDMR_CLASSES
 from mefuse.data.adapters.base import (
-    NOTE,
     Dataset,
     SequenceRecord,
     apex_position,
@@ -38,6 +37,7 @@ from mefuse.data.adapters.base import (
     auto_find,
     cell_int,
     cell_text,
+    emotion_totals,
     find_column,
     frame_window,
     is_missing,
@@ -366,15 +366,8 @@ class _SheetRows:
 
     def summary(self, sheet_path: Path, records: Sequence[SequenceRecord]) -> list[str]:
         """Every problem, then the totals of unknown and left-out emotions."""
-        problems = list(self.problems)
-        if self.unknown_emotions:
-            problems.append(f"unknown emotion names in {sheet_path.name}: "
-                            + ", ".join(f"{e!r} ({n}x)" for e, n in self.unknown_emotions.items())
-                            + "; their rows were skipped")
-        if self.left_out:
-            problems.append(f"{NOTE}{sum(self.left_out.values())} sample(s) left out, emotion not "
-                            "in the class set: "
-                            + ", ".join(f"{e} ({n}x)" for e, n in self.left_out.items()))
+        problems = [*self.problems, *emotion_totals(sheet_path.name, self.unknown_emotions,
+                                                    self.left_out, skipped="rows")]
         if not records:
             problems.append(f"no usable sample in {sheet_path} with frames under "
                             f"{self.frames_root}")
