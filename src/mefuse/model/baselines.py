@@ -34,7 +34,7 @@ from torch import nn
 
 from mefuse.errors import DataError
 from mefuse.model.fusion import FusionNetwork
-from mefuse.model.head import dropout_with_noise
+from mefuse.model.head import clip_loss, dropout_with_noise
 
 ARCHITECTURES: tuple[str, ...] = ("fusion", "ststnet", "htnet")
 """Model choices of the training configuration (``model.architecture``): the paper's fusion
@@ -121,14 +121,7 @@ class ApexImageNetwork(nn.Module):
 
     def loss_from_logits(self, logits: torch.Tensor, target: torch.Tensor,
                          sample_weight: torch.Tensor | None = None) -> torch.Tensor:
-        if self.task == "multilabel":
-            per_clip = F.binary_cross_entropy_with_logits(
-                logits, target, reduction="none").mean(dim=-1)
-        else:
-            per_clip = F.cross_entropy(logits, target, reduction="none")
-        if sample_weight is None:
-            return per_clip.mean()
-        return (per_clip * sample_weight).sum() / sample_weight.sum().clamp_min(1.0)
+        return clip_loss(logits, target, self.task, sample_weight)
 
 
 class STSTNet(ApexImageNetwork):

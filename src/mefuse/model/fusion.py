@@ -29,12 +29,11 @@ from collections.abc import Sequence
 from typing import Literal, cast
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 from torch import nn
 
 from mefuse.model.fusion_checks import stream_keep_mask
-from mefuse.model.head import ClassificationHead, dropout_scale
+from mefuse.model.head import ClassificationHead, clip_loss, dropout_scale
 from mefuse.model.pool import MultiQueryAttentionPool
 from mefuse.model.strategies import STRATEGIES, Strategy
 
@@ -336,14 +335,7 @@ class FusionNetwork(nn.Module):
     def loss_from_logits(self, logits: torch.Tensor, target: torch.Tensor,
                          sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         """Per-clip loss averaged with ``sample_weight`` (see :meth:`training_loss`)."""
-        if self.task == "multilabel":
-            per_clip = F.binary_cross_entropy_with_logits(
-                logits, target, reduction="none").mean(dim=-1)
-        else:
-            per_clip = F.cross_entropy(logits, target, reduction="none")
-        if sample_weight is None:
-            return per_clip.mean()
-        return (per_clip * sample_weight).sum() / sample_weight.sum().clamp_min(1.0)
+        return clip_loss(logits, target, self.task, sample_weight)
 
 
 _RENAMED = {"FusionClassifier": "FusionNetwork"}  # rename-classes: keep

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -45,3 +46,19 @@ class ClassificationHead(nn.Module):
     def forward(self, z: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for pooled summaries ``z``; ``noise`` (B, hidden) drives the dropout."""
         return self.out(dropout_with_noise(self.hidden(z), noise, self.dropout))
+
+
+def clip_loss(logits: torch.Tensor, target: torch.Tensor, task: str,
+              sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The per-clip training loss averaged with ``sample_weight``: binary cross-entropy
+    averaged over classes (multi-label) or cross-entropy (single-label). One definition for
+    the paper's network and the baselines, so that every model choice trains on the same
+    objective."""
+    if task == "multilabel":
+        per_clip = F.binary_cross_entropy_with_logits(
+            logits, target, reduction="none").mean(dim=-1)
+    else:
+        per_clip = F.cross_entropy(logits, target, reduction="none")
+    if sample_weight is None:
+        return per_clip.mean()
+    return (per_clip * sample_weight).sum() / sample_weight.sum().clamp_min(1.0)

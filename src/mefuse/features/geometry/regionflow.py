@@ -44,6 +44,7 @@ from mefuse.errors import ConfigError, DataError
 from mefuse.features.appearance.flow import PRESETS
 from mefuse.features.base import Extractor, register_extractor
 from mefuse.features.geometry.mesh3d import INTER_OCULAR
+from mefuse.preprocess.apex import optical_strain as strain_magnitude
 from mefuse.preprocess.landmarks import FaceLandmarker, as_rgb_uint8
 
 REGIONS: dict[str, tuple[int, ...]] = {
@@ -155,16 +156,9 @@ def fit_affine_motion(flow: np.ndarray, pixels: np.ndarray, design: np.ndarray,
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:
-    """Magnitude of the infinitesimal strain tensor of a ``(H, W, 2)`` flow, per pixel."""
-    smooth = cv2.GaussianBlur(flow, (0, 0), STRAIN_SIGMA) if STRAIN_SIGMA > 0 else flow
-    u = np.ascontiguousarray(smooth[..., 0])
-    v = np.ascontiguousarray(smooth[..., 1])
-    du_dx = cv2.Sobel(u, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    du_dy = cv2.Sobel(u, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    dv_dx = cv2.Sobel(v, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    dv_dy = cv2.Sobel(v, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    shear = 0.5 * (du_dy + dv_dx)
-    return np.sqrt(du_dx**2 + dv_dy**2 + 2 * shear**2)
+    """Magnitude of the infinitesimal strain tensor of a ``(H, W, 2)`` flow, per pixel
+    (:func:`mefuse.preprocess.apex.optical_strain` at this stream's smoothing)."""
+    return strain_magnitude(flow, STRAIN_SIGMA)
 
 
 def region_statistics(flow: np.ndarray, layout: RegionLayout) -> np.ndarray:
