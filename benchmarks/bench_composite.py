@@ -164,6 +164,9 @@ def main() -> None:
                                    for k, v in s.items()}
                                for p, s in summary.get("by_dataset", {}).items()},
             }
+            if isinstance(results.get("audit"), dict):  # the audit's extra time, its score
+                rows[name]["audit_s"] = results["audit"].get("runtime_s")
+                rows[name]["leaky_uf1"] = round(results["audit"]["leaky"]["uf1"], 4)
             print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MiB peak", flush=True)
             _write(options, epochs, shape, build_s, started, rows)  # each variant as it ends
 
