@@ -97,38 +97,11 @@ def peak_rss_mib() -> float:
 
 
 # --------------------------------------------------------------------------- signals
-def region_tracker_class() -> type:
-    """A :class:`MotionTracker` that also keeps each frame's per-region values (the learned
-    spotter's input). The value it returns is the weight-free spotter's, computed as
-    ``MotionTracker._value`` computes it; the regions are the step before the top-3 mean."""
-    import cv2
-
-    from mefuse.spotting.signal import MotionTracker
-
-    class RegionTracker(MotionTracker):
-        regions: np.ndarray | None = None
-
-        def _value(self, before: np.ndarray, now: np.ndarray, layout: Any) -> float:
-            flow = self._dis.calc(before, now, None)
-            head = layout.head_motion(flow)
-            if np.abs(head.reshape(-1, 2)[layout.face]).max() > self.config.realign_px:
-                now = cv2.remap(now, self._xs + head[..., 0], self._ys + head[..., 1],
-                                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                flow = self._dis.calc(before, now, None)
-                head = layout.head_motion(flow)
-            residual = (flow - head).reshape(-1, 2)[layout.members]
-            magnitude = np.sqrt((residual.astype(np.float64) ** 2).sum(axis=1))
-            regions = np.add.reduceat(magnitude, layout.starts) / layout.counts / layout.iod
-            self.regions = regions
-            top = min(self.config.top_regions, len(regions))
-            return float(np.sort(regions)[-top:].mean())
-
-    return RegionTracker
-
-
 def video_signals(frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, int]:
     """The weight-free signal ``(T,)``, the per-region signal ``(T, R)`` and ``k``."""
-    tracker = region_tracker_class()(fps)
+    from mefuse.spotting.signal import MotionTracker
+
+    tracker = MotionTracker(fps)
     values, regions = [], []
     try:
         for frame in frames:
@@ -140,17 +113,6 @@ def video_signals(frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarra
     width = next((len(r) for r in regions if r is not None), 1)
     table = np.stack([r if r is not None else np.zeros(width) for r in regions])
     return np.asarray(values, dtype=np.float32), table.astype(np.float32), tracker.k
-
-
-def check_weight_free(frames: np.ndarray, fps: float, values: np.ndarray) -> None:
-    """Stop if :func:`video_signals` and the spotter's own :func:`motion_signal` differ (the
-    region tracker repeats ``MotionTracker._value``; this catches a change of the original)."""
-    from mefuse.spotting.signal import motion_signal
-
-    reference = motion_signal(frames, fps).values
-    if reference.shape != values.shape or not np.allclose(reference, values, atol=1e-6):
-        raise SystemExit("bench_spot: the region tracker's signal differs from motion_signal's;"
-                         " update RegionTracker._value to MotionTracker._value")
 
 
 class WeightFree:
@@ -202,8 +164,6 @@ def generate(plan: Plan, scratch: Path) -> dict[str, Any]:
                 started = time.perf_counter()
                 values, table, _ = video_signals(video.frames, video.fps)
                 signal_s += time.perf_counter() - started
-                if not data and not signals:  # the first video: the copy of ``_value`` agrees
-                    check_weight_free(video.frames, video.fps, values)
                 frames_n += len(video.frames)
                 np.save(scratch / f"{name}_{amplitude:g}.npy", video.frames)
                 signals[name], regions[name], rates[name] = values, table, video.fps

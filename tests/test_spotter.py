@@ -174,3 +174,20 @@ def test_demo_spot_refuses_fewer_than_two_videos(tmp_path):
     result = mefuse("demo", "--spot", "--videos", "1", "--out", str(tmp_path / "d"))
     assert result.returncode == 2 and "--videos" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_tracker_keeps_each_frames_region_values_behind_its_value(video):
+    """``MotionTracker.regions``: the per-region motion whose top mean is the frame's value
+    (the learned spotter's per-region input)."""
+    tracker = MotionTracker(video.fps)
+    try:
+        seen = 0
+        for frame in video.frames[:40]:
+            value = tracker.push(frame)
+            if tracker.regions is not None and value > 0:
+                top = np.sort(tracker.regions)[-tracker.config.top_regions:].mean()
+                assert value == pytest.approx(top)
+                seen += 1
+        assert seen > 20 and len(tracker.regions) > tracker.config.top_regions
+    finally:
+        tracker.close()

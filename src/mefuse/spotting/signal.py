@@ -125,6 +125,9 @@ class MotionTracker:
         self.config = config
         self.k = frame_lag(self.fps, config.lag_seconds)
         self.ring: deque[np.ndarray] = deque(maxlen=self.k + 1)
+        self.regions: np.ndarray | None = None
+        """The last frame's per-region residual motion (what the value is the top mean of;
+        None until a value was computed): a learned spotter's per-frame input."""
         self.box: Box | None = None
         self.layout: RegionLayout | None = None
         self.landmark_every = (max(1, round(config.landmark_seconds * self.fps))
@@ -203,6 +206,7 @@ class MotionTracker:
         residual = (flow - head).reshape(-1, 2)[layout.members]
         magnitude = np.sqrt((residual.astype(np.float64) ** 2).sum(axis=1))
         regions = np.add.reduceat(magnitude, layout.starts) / layout.counts / layout.iod
+        self.regions = regions
         top = min(self.config.top_regions, len(regions))
         return float(np.sort(regions)[-top:].mean())
 
